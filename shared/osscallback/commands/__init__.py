@@ -1,0 +1,1 @@
+"""Subcommands of the ``osscallback`` CLI, one module each (see ``osscallback.cli``)."""
