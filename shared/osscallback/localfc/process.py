@@ -133,16 +133,20 @@ class WorkerProcess:
         self.generation += 1
         ready = threading.Event()
         port: list[int] = []
-        proc = subprocess.Popen(
-            [self.python, "-m", WORKER_MODULE],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=self.config.code_dir,
-            env=self.env,
-            start_new_session=True,
-            close_fds=True,
-        )
+        try:
+            proc = subprocess.Popen(
+                [self.python, "-m", WORKER_MODULE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=self.config.code_dir,
+                env=self.env,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as exc:  # no such interpreter or code directory
+            where = self.config.code_dir
+            raise WorkerStartError(f"{self.label}: cannot start {self.python} in {where}: {exc}") from exc
         assert proc.stdin is not None and proc.stdout is not None
         reader = threading.Thread(
             target=self._pump, args=(proc.stdout, ready, port), name=f"localfc-log-{self.label}", daemon=True

@@ -7,17 +7,18 @@ into the runtime description the host uses (absolute code directory, timeout, en
 
 from __future__ import annotations
 
-import importlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
+from .. import fcyaml
 from .errors import LocalFCError
 
 #: FC's defaults when a template leaves them out.
 DEFAULT_TIMEOUT = 3.0
 DEFAULT_MEMORY_MB = 128
+ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS")
 
 
 @dataclass(frozen=True)
@@ -54,49 +55,63 @@ class FunctionSpec:
         return replace(self, env={**self.env, **overrides})
 
 
-def load_specs(template_path: Path, env: Mapping[str, str]) -> list[FunctionSpec]:
+def load_specs(
+    template_path: str | os.PathLike[str],
+    env: Mapping[str, str],
+    *,
+    code_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
+) -> list[FunctionSpec]:
     """Every function ``template.yml`` declares, ``${env(...)}`` / ``${vars.x}`` resolved against ``env``.
 
-    Delegates the YAML to :mod:`osscallback.fcyaml`; code directories are resolved against the template's
-    directory, as Serverless Devs does.
+    The YAML is read by :func:`osscallback.fcyaml.load_template`. Code directories come from each function's
+    ``codeUri`` (relative to the template, as Serverless Devs resolves them) unless ``code_dirs`` maps the
+    function's name to another directory — e.g. :func:`source_code_dirs` to run the sources under
+    ``functions/<name>/`` instead of the packaged ``.build/<name>/``. Only FC 2.0 templates (``edition: 1.0.0``,
+    component ``devsapp/fc``) are served: FC 3.0 has no WSGI handlers nor FC 2.0's URL layout.
     """
-    try:
-        fcyaml: Any = importlib.import_module("osscallback.fcyaml")
-    except ImportError as exc:  # the reader ships in the same package; this only guards a partial checkout
-        raise LocalFCError(f"osscallback.fcyaml is not available to read {template_path}: {exc}") from exc
-    template_path = Path(template_path)
-    project = fcyaml.load_template(template_path, env)
-    base = template_path.resolve().parent
+    template = fcyaml.load_template(template_path, env)
+    if template.is_fc3:
+        raise LocalFCError(f"{template.path}: the local FC host serves FC 2.0 templates (edition 1.0.0) only")
+    overrides = {name: Path(path) for name, path in (code_dirs or {}).items()}
     specs: list[FunctionSpec] = []
-    for fn in project.functions:
-        code_dir = Path(fn.code_uri)
-        if not code_dir.is_absolute():
-            code_dir = base / code_dir
-        methods = _http_methods(fn)
+    for fn in template.functions:
+        code_dir = overrides[fn.name].resolve() if fn.name in overrides else fn.code_dir(template.base_dir)
+        if not (code_dir / (fn.handler_module.replace(".", "/") + ".py")).is_file():
+            raise LocalFCError(
+                f"{fn.service}/{fn.name}: handler module {fn.handler_module!r} not found in {code_dir} "
+                "(build the function first, or run its sources with code_dirs=source_code_dirs(template))"
+            )
         specs.append(
             FunctionSpec(
-                service=fn.service,
+                service=str(fn.service),
                 name=fn.name,
                 handler=fn.handler,
-                code_dir=code_dir.resolve(),
+                code_dir=code_dir,
                 runtime=fn.runtime,
                 timeout=float(fn.timeout or DEFAULT_TIMEOUT),
                 memory_mb=int(fn.memory_size or DEFAULT_MEMORY_MB),
-                env={str(k): str(v) for k, v in (fn.environment or {}).items()},
-                http_methods=methods,
-                log_project=str(getattr(fn, "log_project", "") or ""),
-                log_store=str(getattr(fn, "log_store", "") or ""),
+                env=dict(fn.environment),
+                http_methods=_http_methods(fn),
+                log_project=fn.log_project,
+                log_store=fn.log_store,
             )
         )
     return specs
 
 
-def _http_methods(fn: Any) -> tuple[str, ...] | None:
-    for trigger in getattr(fn, "triggers", ()) or ():
-        if str(getattr(trigger, "type", "")).lower() == "http":
-            methods = getattr(trigger, "methods", None) or ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH")
-            return tuple(str(m).upper() for m in methods)
+def source_code_dirs(template_path: str | os.PathLike[str]) -> dict[str, Path]:
+    """``{name: <template dir>/functions/<name>}`` for every such directory: this project's source layout."""
+    root = Path(template_path).resolve().parent / "functions"
+    if not root.is_dir():
+        return {}
+    return {d.name: d for d in sorted(root.iterdir()) if d.is_dir()}
+
+
+def _http_methods(fn: fcyaml.FunctionDef) -> tuple[str, ...] | None:
+    """The HTTP trigger's methods (all of them when it lists none); ``None`` without an HTTP trigger."""
+    for trigger in fn.http_triggers:
+        return trigger.methods or ALL_METHODS
     return None
 
 
-__all__ = ["FunctionSpec", "load_specs", "DEFAULT_TIMEOUT", "DEFAULT_MEMORY_MB"]
+__all__ = ["FunctionSpec", "load_specs", "source_code_dirs", "DEFAULT_TIMEOUT", "DEFAULT_MEMORY_MB"]

@@ -109,11 +109,19 @@ def invocation(request_id: str) -> Iterator[bytearray]:
 
 
 # ------------------------------------------------------------------------------------------------ the function
+#: Frames of the import machinery, which say nothing about the user's code.
+_RUNTIME_FRAMES = ("<frozen ", os.path.dirname(importlib.__file__))
+
+
 def _stack(exc: BaseException) -> list[list[str]]:
     """FC's ``stackTrace``: one ``[File "...", line N, in name, source]`` entry per frame of user code."""
     tb = exc.__traceback__
     frames = traceback.extract_tb(tb.tb_next if tb is not None and tb.tb_next is not None else tb)
-    return [[f'File "{f.filename}"', f"line {f.lineno}", f"in {f.name}", f.line or ""] for f in frames]
+    return [
+        [f'File "{f.filename}"', f"line {f.lineno}", f"in {f.name}", f.line or ""]
+        for f in frames
+        if not f.filename.startswith(_RUNTIME_FRAMES)
+    ]
 
 
 class FunctionRuntime:
