@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import fc2
 import pytest
@@ -28,8 +30,8 @@ def test_fc2_client_invokes_the_upload_function(client: fc2.Client, fc_host: Loc
     result = json.loads(response.data)
     assert result["ok"] is True, result
     assert response.headers["X-Fc-Request-Id"]
-    assert fc_host.credentials.access_key_id in json.dumps(result)
-    callback = json.loads(base64.b64decode(result["details"]["form"]["callback"]))
+    assert result["accessid"] == fc_host.credentials.access_key_id  # signed with context.credentials
+    callback = json.loads(base64.b64decode(result["fields"]["callback"]))  # the PostObject form field
     assert callback["callbackUrl"] == fc_host.url_for("callback")  # the env override reached the function
 
 
@@ -62,6 +64,16 @@ def test_context_environment_and_request_id(client: fc2.Client, fc_host: LocalFC
     assert env["FC_REGION"] == fc_host.region
     assert env["ALIBABA_CLOUD_ACCESS_KEY_ID"] == credentials.access_key_id
     assert env["CALLBACK_KEY_URL_PREFIXES"] is None  # another function's template variable stays there
+
+
+def test_invocations_run_concurrently(fc_host: LocalFCHost) -> None:
+    """A real multi-threaded server: N slow invocations take about as long as one, not N times as long."""
+    n, seconds = 6, 0.5
+    started = time.monotonic()
+    with ThreadPoolExecutor(n) as pool:
+        results = list(pool.map(lambda _: fc_host.invoke("echo", {"op": "sleep", "seconds": seconds}), range(n)))
+    assert len(results) == n
+    assert time.monotonic() - started < n * seconds / 2
 
 
 def test_each_invocation_gets_its_own_request_id(client: fc2.Client) -> None:

@@ -57,7 +57,7 @@ INHERITED_ENV = (
 )
 _HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-    "transfer-encoding", "upgrade", "content-length",
+    "transfer-encoding", "upgrade", "content-length", "expect",
 }
 #: Set by the worker's own HTTP server, not by the function: the host's server sets its own.
 _WORKER_SERVER_HEADERS = {"server", "date", "via"}
@@ -235,7 +235,8 @@ class LocalFCHost:
         if not self._started:
             self.start()
         stop = threading.Event()
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None
         try:
             while not stop.wait(0.5):
                 if self._stopped:
@@ -243,7 +244,8 @@ class LocalFCHost:
         except KeyboardInterrupt:
             pass
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            if in_main:
+                signal.signal(signal.SIGTERM, previous)
             self.stop()
 
     def stop(self) -> None:
