@@ -216,6 +216,11 @@ class LocalOSS:
         return f"{self.endpoint}{PUB_KEY_PATH}"
 
     @property
+    def public_key_prefix(self) -> str:
+        """The URL prefix under which this emulator serves its key (a trusted prefix for local callback receivers)."""
+        return self.public_key_url.rsplit("/", 1)[0] + "/"
+
+    @property
     def info(self) -> LocalOSSInfo:
         return LocalOSSInfo(
             endpoint=self.endpoint,
