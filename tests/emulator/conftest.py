@@ -1,0 +1,58 @@
+"""Fixtures for the OSS emulator tests: a LocalOSS on a temp data dir, oss2 buckets (V1, V4), a callback receiver."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import oss2
+import pytest
+from emulator_kit import Receiver
+
+from osscallback.emulator import LocalOSS
+
+REGION = "cn-hangzhou"
+
+
+@pytest.fixture()
+def local_oss(tmp_path: Path) -> Iterator[LocalOSS]:
+    # 1024-bit key: OSS's own size, and fast to generate on a 2-core CI machine.
+    with LocalOSS(tmp_path / "oss", port=0, buckets=["examplebucket"], key_bits=1024, callback_timeout=1.5) as oss:
+        yield oss
+
+
+@pytest.fixture(params=["v1", "v4"])
+def auth_version(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def make_auth(oss: LocalOSS, version: str, secret: str | None = None) -> oss2.AuthBase:
+    s = secret if secret is not None else oss.access_key_secret
+    return oss2.AuthV4(oss.access_key_id, s) if version == "v4" else oss2.Auth(oss.access_key_id, s)
+
+
+@pytest.fixture()
+def bucket(local_oss: LocalOSS, auth_version: str) -> oss2.Bucket:
+    return oss2.Bucket(make_auth(local_oss, auth_version), local_oss.endpoint, local_oss.bucket, region=REGION)
+
+
+@pytest.fixture()
+def bucket_v1(local_oss: LocalOSS) -> oss2.Bucket:
+    return oss2.Bucket(make_auth(local_oss, "v1"), local_oss.endpoint, local_oss.bucket)
+
+
+@pytest.fixture()
+def make_bucket(local_oss: LocalOSS) -> Callable[..., oss2.Bucket]:
+    def build(version: str = "v1", secret: str | None = None, **kwargs: object) -> oss2.Bucket:
+        return oss2.Bucket(
+            make_auth(local_oss, version, secret), local_oss.endpoint, local_oss.bucket, region=REGION, **kwargs
+        )
+
+    return build
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    yield r
+    r.stop()
