@@ -10,7 +10,8 @@ Templates come from the library's ``callback_templates/`` directory and a user d
 that overrides or adds. Rendering is sandboxed, ``StrictUndefined`` (a missing variable is an error naming it) and
 not autoescaped; OSS's own ``${…}`` placeholders pass through untouched, since jinja2 only reacts to ``{{``/``{%``.
 Each template receives the caller's variables plus ``custom_keys`` (the sorted ``x:`` keys of the custom variables),
-so a body can list the custom variables it is given.
+so a body can list the custom variables it is given, and has an ``as_bool`` filter so that a flag given as text
+(``--var callback_sni=false`` on the command line) means what it says.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 # What may appear in a percent-encoded URL (RFC 3986 reserved + unreserved + '%').
 _URL_CHARS = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,=%]+$")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# callbackHost is the Host header of the callback request: a domain name or IPv4 address, optionally with a port.
+_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?(?::[0-9]{1,5})?$")
+_UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off", "none"})
 
 # Realistic values for checking that a JSON body is valid once OSS has substituted its placeholders.
 SAMPLE_VALUES: dict[str, str] = {
@@ -113,6 +119,33 @@ class CallbackSpec:
         return self.params.to_document()
 
 
+def as_bool(value: object) -> bool:
+    """Template filter: a flag that may arrive as text (CLI ``--var``, environment) read the way a person means it.
+
+    Plain jinja truthiness would turn ``"false"`` into True; an unrecognised word is an error rather than a guess.
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise TemplateRenderError(f"{value!r} is not a yes/no value: use true or false.")
+
+
+def check_custom_keys(custom_vars: Mapping[str, str]) -> None:
+    """Custom variable keys are ``x:`` + lowercase (OSS refuses others); checked before a template sees them."""
+    for key in custom_vars:
+        try:
+            validate_custom_var_key(key)
+        except CallbackParamError:
+            raise CallbackValidationError(
+                f"Custom variable key {key!r} is invalid: use 'x:' followed by lowercase letters, digits or _ "
+                "(e.g. 'x:user_id')."
+            ) from None
+
+
 class TemplateLibrary:
     """Finds and renders callback templates: the user directory first (override or add), then the shipped ones."""
 
@@ -130,6 +163,7 @@ class TemplateLibrary:
             autoescape=False,
             keep_trailing_newline=False,
         )
+        self._env.filters["as_bool"] = as_bool
 
     def names(self) -> list[str]:
         """Every template name available, user and shipped."""
@@ -156,23 +190,29 @@ class TemplateLibrary:
     ) -> dict[str, Any]:
         """Render a template to its callback document (not yet validated)."""
         path = self.origin(name)
+        check_custom_keys(custom_vars or {})  # before a key reaches a body, where a bad one garbles the JSON
         context = dict(variables)
         context.setdefault("custom_keys", sorted(custom_vars or {}))
         try:
             text = self._env.get_template(f"{name}{SUFFIX}").render(**context)
-        except (jinja2.UndefinedError, TypeError) as exc:
+        except (jinja2.UndefinedError, TypeError) as exc:  # TypeError: an undefined value through tojson
+            match = _UNDEFINED_NAME.match(str(getattr(exc, "message", None) or ""))
             missing = self._missing(path, context)
-            if not missing:
+            if match and match.group(1) not in context and match.group(1) not in missing:
+                missing.insert(0, match.group(1))
+            if not missing:  # e.g. an attribute missing on a value that was given
                 raise TemplateRenderError(f"Template {name!r} failed to render: {exc}") from None
             raise TemplateRenderError(
-                f"Template {name!r} needs variable(s) not given: {', '.join(missing)}. "
-                "Pass them in template_vars (CLI: --var NAME=VALUE)."
+                f"Template {name!r} needs variable(s) not given: {', '.join(missing)}. Pass them as template "
+                "variables (upload event: template_vars; CLI: --var NAME=VALUE)."
             ) from None
+        except TemplateRenderError as exc:  # raised by our own filters (as_bool)
+            raise TemplateRenderError(f"Template {name!r}: {exc}") from None
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateRenderError(
                 f"Template {name!r} has a syntax error at line {exc.lineno}: {exc.message}"
             ) from None
-        except jinja2.TemplateError as exc:
+        except (jinja2.TemplateError, ValueError) as exc:
             raise TemplateRenderError(f"Template {name!r} failed to render: {exc}") from None
         try:
             doc = json.loads(text)
@@ -202,8 +242,12 @@ class TemplateLibrary:
         url = doc.get("callbackUrl")
         if isinstance(url, list):  # templates may pass a list of URLs through tojson
             if not all(isinstance(u, str) for u in url):
-                raise CallbackValidationError("callbackUrl must be a string or a list of strings.")
+                raise CallbackValidationError(
+                    f"callbackUrl must be a URL or a list of URLs (strings), got {url!r}."
+                )
             doc = {**doc, "callbackUrl": ";".join(url)}
+        elif url is not None and not isinstance(url, str):
+            raise CallbackValidationError(f"callbackUrl must be a URL or a list of URLs (strings), got {url!r}.")
         params = _to_params(doc)
         validate(params, custom_vars or {})
         return params
@@ -218,7 +262,8 @@ def _to_params(doc: Mapping[str, Any]) -> CallbackParams:
     urls = [u.strip() for u in url.split(";") if u.strip()]
     if len(urls) > MAX_CALLBACK_URLS:
         raise CallbackValidationError(
-            f"callbackUrl lists {len(urls)} URLs; OSS tries at most {MAX_CALLBACK_URLS}: remove {len(urls) - 5}."
+            f"callbackUrl lists {len(urls)} URLs; OSS tries at most {MAX_CALLBACK_URLS}: "
+            f"remove {len(urls) - MAX_CALLBACK_URLS}."
         )
     try:
         return CallbackParams.from_document(dict(doc))
@@ -246,22 +291,40 @@ def check_url(url: str) -> None:
         )
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise CallbackValidationError(f"callbackUrl {url!r} must be an absolute http:// or https:// URL.")
-    if parts.netloc.startswith("[") or (parts.hostname or "").count(":") > 1:
+        raise CallbackValidationError(
+            f"callbackUrl {url!r} must be an absolute http:// or https:// URL (write the scheme and the host)."
+        )
+    if parts.netloc.startswith("[") or "[" in parts.netloc:
         raise CallbackValidationError(f"callbackUrl {url!r} uses an IPv6 address, which OSS does not support.")
+    try:
+        _ = parts.port  # raises ValueError on a port that is not a number in range
+    except ValueError:
+        raise CallbackValidationError(f"callbackUrl {url!r} has an invalid port.") from None
+    if not parts.hostname:
+        raise CallbackValidationError(f"callbackUrl {url!r} has no host name.")
+
+
+def check_host(host: str) -> None:
+    """callbackHost is a Host header value: a domain name or IP address (optionally ``:port``), not a URL."""
+    if "://" in host or "/" in host:
+        raise CallbackValidationError(
+            f"callbackHost {host!r} is a URL: give only the host name, e.g. 'cb.example.com' (it becomes the "
+            "Host header of the callback request)."
+        )
+    if not _HOST.match(host):
+        raise CallbackValidationError(
+            f"callbackHost {host!r} is not a host name: use a domain name or IPv4 address, optionally with :port "
+            "(non-ASCII domains in their xn-- form)."
+        )
 
 
 def validate(params: CallbackParams, custom_vars: Mapping[str, str]) -> None:
     """Client-side checks beyond OSS's own: URLs, placeholder names, custom keys, JSON validity with samples."""
     for url in params.urls:
         check_url(url)
-    for key in custom_vars:
-        try:
-            validate_custom_var_key(key)
-        except CallbackParamError:
-            raise CallbackValidationError(
-                f"Custom variable key {key!r} is invalid: use 'x:' followed by lowercase letters, digits or _."
-            ) from None
+    if params.host is not None:
+        check_host(params.host)
+    check_custom_keys(custom_vars)
     for name in placeholders(params.body):
         if name.startswith("x:"):
             try:

@@ -79,11 +79,41 @@ def test_callback_host_sni_and_url_list() -> None:
         ({"callback_url": URL}, {"x:MyVar": "v"}, "lowercase"),
         ({"callback_url": URL}, {"my_var": "v"}, "x:"),
         ({"callback_url": URL}, {f"x:k{i}": "v" * 100 for i in range(60)}, "callback-var is too long"),
+        ({"callback_url": "121.101.166.30/test.php"}, None, "write the scheme and the host"),
+        ({"callback_url": "http://:80/cb"}, None, "no host name"),
+        ({"callback_url": "http://example.com:99999/cb"}, None, "invalid port"),
+        ({"callback_url": 3}, None, "must be a URL or a list of URLs"),
+        ({"callback_url": [URL, 3]}, None, "must be a URL or a list of URLs"),
+        ({"callback_url": URL, "callback_host": "https://cb.example.com/x"}, None, "callbackHost .* is a URL"),
+        ({"callback_url": URL, "callback_host": "cb example.com"}, None, "callbackHost .* is not a host name"),
     ],
 )
 def test_validation_errors_say_what_to_fix(variables, custom, message: str) -> None:
     with pytest.raises(CallbackValidationError, match=message):
         build_callback("form-basic", variables, custom)
+
+
+@pytest.mark.parametrize("name", ["json-basic", "json-full", "form-basic"])
+def test_bad_custom_key_is_named_before_it_garbles_a_body(name: str) -> None:
+    with pytest.raises(CallbackValidationError, match="Custom variable key 'x:a\"b' is invalid"):
+        build_callback(name, {"callback_url": URL}, {'x:a"b': "v"})
+
+
+@pytest.mark.parametrize(("text", "sni"), [("true", True), ("yes", True), ("1", True), ("false", False), ("0", False), ("", False)])
+def test_callback_sni_as_text_means_what_it_says(text: str, sni: bool) -> None:
+    for name in ("form-basic", "json-basic", "json-full", "image"):
+        doc = build_callback(name, {"callback_url": URL, "callback_sni": text}).document()
+        assert doc.get("callbackSNI", False) is sni
+
+
+def test_callback_sni_rejects_a_non_flag() -> None:
+    with pytest.raises(TemplateRenderError, match="'maybe' is not a yes/no value"):
+        build_callback("form-basic", {"callback_url": URL, "callback_sni": "maybe"})
+
+
+def test_host_with_port_and_ip_accepted() -> None:
+    for host in ("cb.example.com", "cb.example.com:8080", "192.0.2.10"):
+        assert build_callback("form-basic", {"callback_url": URL, "callback_host": host}).document()["callbackHost"] == host
 
 
 def _user_template(tmp_path: Path, name: str, document: str) -> TemplateLibrary:
@@ -159,6 +189,22 @@ def test_cli_render_prints_document_and_headers() -> None:
     data = json.loads(_cli("template", "render", "form-basic", "--var", f"callback_url={URL}", "--json").stdout)
     assert data["document"]["callbackBody"] == "bucket=${bucket}&object=${object}"
     assert set(data["headers"]) == {"x-oss-callback"}
+
+
+def test_cli_console_script() -> None:
+    script = Path(sys.executable).with_name("osscallback")
+    if not script.exists():
+        pytest.skip("console script not installed (pip install -e .)")
+    out = subprocess.run([str(script), "template", "render", "form-basic", "--var", f"callback_url={URL}"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert '"callbackBody": "bucket=${bucket}&object=${object}"' in out.stdout
+    listed = subprocess.run([str(script), "template", "list"], capture_output=True, text=True, cwd=ROOT)
+    assert {"form-basic", "json-basic", "json-full", "image"} <= {line.split()[0] for line in listed.stdout.splitlines()}
+    bad = subprocess.run([str(script), "template", "render", "json-full", "--var", "callback_url=ftp://x/cb"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("osscallback: error: callbackUrl 'ftp://x/cb' must be an absolute http")
 
 
 def test_cli_errors_are_one_line_exit_2() -> None:
