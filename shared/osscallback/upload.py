@@ -52,6 +52,17 @@ FC_TMP = "/tmp"  # noqa: S108
 Progress = Callable[[int, int], None]
 
 
+class MultipartAborted(UploadError):
+    """A multipart upload failed part-way and was aborted: no parts are left behind."""
+
+    def __init__(self, key: str, upload_id: str, cause: BaseException) -> None:
+        detail = f"{cause.__class__.__name__}: {cause}"[:300]
+        super().__init__(f"multipart upload {upload_id} of {key!r} failed and was aborted: {detail}")
+        self.key = key
+        self.upload_id = upload_id
+        self.cause = cause
+
+
 # --------------------------------------------------------------------------------------------------- settings
 @dataclass(frozen=True)
 class Credentials:
@@ -409,6 +420,8 @@ class Uploader:
                                                            headers=spec.headers() if spec else None)
         except BaseException as exc:
             self._abort(event.key, upload_id, exc)
+            if isinstance(exc, Exception):
+                raise MultipartAborted(event.key, upload_id, exc) from exc
             raise
         out = UploadResult(True, "multipart", event.key, size=size,
                            details={"upload_id": upload_id, "parts": count, "part_size": part_size})
