@@ -66,8 +66,20 @@ def test_seed_flow_form_body(bucket: oss2.Bucket, receiver: Receiver, local_oss:
 
 def test_all_system_variables_json_body(bucket_v1: oss2.Bucket, receiver: Receiver) -> None:
     names = [
-        "bucket", "object", "etag", "size", "mimeType", "imageInfo.height", "imageInfo.width", "imageInfo.format",
-        "crc64", "contentMd5", "vpcId", "clientIp", "reqId", "operation",
+        "bucket",
+        "object",
+        "etag",
+        "size",
+        "mimeType",
+        "imageInfo.height",
+        "imageInfo.width",
+        "imageInfo.format",
+        "crc64",
+        "contentMd5",
+        "vpcId",
+        "clientIp",
+        "reqId",
+        "operation",
     ]
     body = "{" + ",".join(f'"{n}":${{{n}}}' for n in names) + "}"
     spec = CallbackSpec(receiver.url, body=body, body_type="application/json")
@@ -251,16 +263,23 @@ def _v4_fields(oss: LocalOSS, conditions: list[object]) -> dict[str, str]:
     date, stamp = now.strftime("%Y%m%d"), now.strftime("%Y%m%dT%H%M%SZ")
     credential = f"{oss.access_key_id}/{date}/{oss.region}/oss/aliyun_v4_request"
     policy = _policy(
-        [*conditions, {"x-oss-signature-version": "OSS4-HMAC-SHA256"}, {"x-oss-credential": credential},
-         {"x-oss-date": stamp}]
+        [
+            *conditions,
+            {"x-oss-signature-version": "OSS4-HMAC-SHA256"},
+            {"x-oss-credential": credential},
+            {"x-oss-date": stamp},
+        ]
     )
     key = hmac.new(("aliyun_v4" + oss.access_key_secret).encode(), date.encode(), hashlib.sha256).digest()
     for part in (oss.region, "oss", "aliyun_v4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     signature = hmac.new(key, policy.encode(), hashlib.sha256).hexdigest()
     return {
-        "policy": policy, "x-oss-signature-version": "OSS4-HMAC-SHA256", "x-oss-credential": credential,
-        "x-oss-date": stamp, "x-oss-signature": signature,
+        "policy": policy,
+        "x-oss-signature-version": "OSS4-HMAC-SHA256",
+        "x-oss-credential": credential,
+        "x-oss-date": stamp,
+        "x-oss-signature": signature,
     }
 
 
@@ -272,7 +291,9 @@ def _post(oss: LocalOSS, fields: dict[str, str], data: bytes, filename: str = "p
 
 
 @pytest.mark.parametrize("version", ["v1", "v4"])
-def test_post_object_with_callback(local_oss: LocalOSS, bucket_v1: oss2.Bucket, receiver: Receiver, version: str) -> None:
+def test_post_object_with_callback(
+    local_oss: LocalOSS, bucket_v1: oss2.Bucket, receiver: Receiver, version: str
+) -> None:
     conditions: list[object] = [["starts-with", "$key", "user-dir/"], ["content-length-range", 1, 1024 * 1024]]
     fields = _v4_fields(local_oss, conditions) if version == "v4" else _v1_fields(local_oss, _policy(conditions))
     callback = {
@@ -292,7 +313,10 @@ def test_post_object_with_callback(local_oss: LocalOSS, bucket_v1: oss2.Bucket, 
     assert resp.status_code == 200, resp.text
     assert resp.json()["verified"] is True
     assert receiver.last.form == {
-        "object": "user-dir/photo.jpg", "size": "2048", "op": "PostObject", "name": "表单 value+1",
+        "object": "user-dir/photo.jpg",
+        "size": "2048",
+        "op": "PostObject",
+        "name": "表单 value+1",
         "md5": base64.b64encode(hashlib.md5(data).digest()).decode(),
     }
     got = bucket_v1.get_object("user-dir/photo.jpg")

@@ -139,8 +139,8 @@ def test_multipart_errors_are_osss(bucket: oss2.Bucket) -> None:
     # Raw requests for what oss2 never sends: wrong order and broken XML.
     url = bucket.sign_url("POST", key, 60, params={"uploadId": upload_id})
     bad_order = (
-        f"<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>\"{r2.etag}\"</ETag></Part>"
-        f"<Part><PartNumber>1</PartNumber><ETag>\"{r1.etag}\"</ETag></Part></CompleteMultipartUpload>"
+        f'<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>"{r2.etag}"</ETag></Part>'
+        f'<Part><PartNumber>1</PartNumber><ETag>"{r1.etag}"</ETag></Part></CompleteMultipartUpload>'
     )
     resp = requests.post(url, data=bad_order, timeout=10)
     assert resp.status_code == 400 and b"<Code>InvalidPartOrder</Code>" in resp.content
@@ -168,8 +168,13 @@ def test_resumable_upload_above_threshold(bucket: oss2.Bucket, tmp_path: Path) -
     assert bucket.get_object("resumable/big.bin").read() == data
     down = tmp_path / "down.bin"
     oss2.resumable_download(
-        bucket, "resumable/big.bin", str(down), store=oss2.ResumableDownloadStore(root=str(tmp_path)),
-        multiget_threshold=100 * 1024, part_size=100 * 1024, num_threads=2,
+        bucket,
+        "resumable/big.bin",
+        str(down),
+        store=oss2.ResumableDownloadStore(root=str(tmp_path)),
+        multiget_threshold=100 * 1024,
+        part_size=100 * 1024,
+        num_threads=2,
     )
     assert down.read_bytes() == data
 

@@ -272,9 +272,7 @@ def v4_canonical_request(
     canon_headers = b"".join(_wire(k) + b":" + _wire(v) + b"\n" for k, v in headers)
     payload = req.headers.get("x-oss-content-sha256", UNSIGNED_PAYLOAD)
     return (
-        f"{req.method}\n{uri}\n{query}\n".encode()
-        + canon_headers
-        + f"\n{';'.join(sorted(signed))}\n{payload}".encode()
+        f"{req.method}\n{uri}\n{query}\n".encode() + canon_headers + f"\n{';'.join(sorted(signed))}\n{payload}".encode()
     )
 
 

@@ -25,7 +25,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--data-dir", dest="oss_data_dir", default=None, help=f"data directory (default {default_data_dir()})"
     )
     p.add_argument(
-        "--bucket", dest="oss_buckets", action="append", default=[], metavar="NAME",
+        "--bucket",
+        dest="oss_buckets",
+        action="append",
+        default=[],
+        metavar="NAME",
         help=f"bucket to create (repeatable; default {DEFAULT_BUCKET})",
     )
     p.add_argument("--region", dest="oss_region", default=DEFAULT_REGION, help=f"region (default {DEFAULT_REGION})")
@@ -54,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         info = oss.info
         if args.oss_json:
-            line = {k: info.to_json()[k] for k in ("endpoint", "bucket", "access_key_id", "access_key_secret",
-                                                  "public_key_url")}
+            line = {
+                k: info.to_json()[k]
+                for k in ("endpoint", "bucket", "access_key_id", "access_key_secret", "public_key_url")
+            }
             print(json.dumps(line), flush=True)
         else:
             print(

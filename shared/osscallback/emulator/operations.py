@@ -320,9 +320,7 @@ class Operations:
     def create_bucket(self, req: Request) -> Response:
         name = req.bucket
         if not _valid_bucket_name(name):
-            raise OSSError(
-                400, "InvalidBucketName", "The specified bucket is not valid.", extra={"BucketName": name}
-            )
+            raise OSSError(400, "InvalidBucketName", "The specified bucket is not valid.", extra={"BucketName": name})
         req.body.read_all(64 * 1024)  # CreateBucketConfiguration: storage class etc., not needed locally
         self.store.create_bucket(name)
         return Response(200, {"Location": f"/{name}"})

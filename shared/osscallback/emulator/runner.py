@@ -89,9 +89,7 @@ def _load_or_create_key(data_dir: Path, bits: int) -> rsa.RSAPrivateKey:
         except (OSError, ValueError, TypeError):
             log.warning("replacing unreadable callback key %s", path)
     key = generate_private_key(bits)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -166,7 +164,9 @@ class LocalOSS:
         self.port = int(server.server_address[1])
         sender.key_url = self.public_key_url
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name=f"local-oss:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"local-oss:{self.port}", daemon=True
+        )
         self._thread.start()
         log.info("local OSS listening on %s (data in %s)", self.endpoint, self.data_dir)
         return self

@@ -184,6 +184,12 @@ class RequestHandler(BaseHTTPRequestHandler):
     timeout = KEEP_ALIVE_TIMEOUT
     server: EmulatorHTTPServer
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes: without NODELAY, Nagle + delayed ACK add ~40 ms a request.
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def version_string(self) -> str:
         return "AliyunOSS"
 
@@ -265,8 +271,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             log.info("request %s: %s", rid, exc)
             self.close_connection = True
             response = self._error_response(
-                OSSError(400, "IncompleteBody", "You did not provide the number of bytes specified by the "
-                         "Content-Length HTTP header."),
+                OSSError(
+                    400,
+                    "IncompleteBody",
+                    "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+                ),
                 rid,
                 host,
             )

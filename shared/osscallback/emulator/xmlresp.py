@@ -112,9 +112,7 @@ def malformed_xml() -> OSSError:
 
 
 def invalid_digest(value: str) -> OSSError:
-    return OSSError(
-        400, "InvalidDigest", "The Content-MD5 you specified was invalid.", extra={"Content-MD5": value}
-    )
+    return OSSError(400, "InvalidDigest", "The Content-MD5 you specified was invalid.", extra={"Content-MD5": value})
 
 
 def bad_digest(expected: str, calculated: str) -> OSSError:
