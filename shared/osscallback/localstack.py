@@ -117,7 +117,7 @@ class LocalStack:
         from .localfc import LocalFCHost
         from .localfc.context import FCCredentials
         from .localfc.spec import load_specs, source_code_dirs
-        from .localoss import LocalOSS
+        from .emulator import LocalOSS
 
         self.oss = LocalOSS(data_dir=self.data_dir, port=self.oss_port, buckets=(self.bucket,))
         self.oss.start()
