@@ -14,6 +14,7 @@ import sys
 import threading
 from typing import Any
 
+from ..errors import ConfigError
 from .runner import DEFAULT_BUCKET, DEFAULT_REGION, LocalOSS, default_data_dir
 
 
@@ -33,6 +34,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"bucket to create (repeatable; default {DEFAULT_BUCKET})",
     )
     p.add_argument("--region", dest="oss_region", default=DEFAULT_REGION, help=f"region (default {DEFAULT_REGION})")
+    p.add_argument(
+        "--cname",
+        dest="oss_cnames",
+        action="append",
+        default=[],
+        metavar="HOST=BUCKET",
+        help="serve BUCKET at HOST, as for oss2's is_cname=True (repeatable)",
+    )
     p.add_argument("--json", dest="oss_json", action="store_true", help="print one JSON line once ready")
     p.add_argument("--verbose", dest="oss_verbose", action="store_true", help="log every request to stderr")
 
@@ -43,12 +52,19 @@ def run(args: argparse.Namespace) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    cnames = {}
+    for item in args.oss_cnames:
+        host, sep, bucket = item.partition("=")
+        if not sep or not host or not bucket:
+            raise ConfigError(f"--cname takes HOST=BUCKET, not {item!r}")
+        cnames[host] = bucket
     oss = LocalOSS(
         args.oss_data_dir,
         port=args.oss_port,
         host=args.oss_host,
-        buckets=args.oss_buckets or [DEFAULT_BUCKET],
+        buckets=list(dict.fromkeys([*(args.oss_buckets or [DEFAULT_BUCKET]), *cnames.values()])),
         region=args.oss_region,
+        cnames=cnames,
     )
     stop = threading.Event()
     previous: Any = None
