@@ -34,7 +34,7 @@ DEFAULT_BUCKET = "examplebucket"
 DEFAULT_REGION = "cn-hangzhou"
 GOSSPUBLIC = "http://gosspublic.alicdn.com/,https://gosspublic.alicdn.com/"
 
-LogSink = Callable[[str], None]
+LogSink = Callable[[str, str], None]  # (function name, log line), as the local FC host calls it
 
 
 class LocalStackError(OssCallbackError):

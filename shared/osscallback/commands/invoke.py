@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from ..localstack import LocalStack
 
-        with LocalStack(template=args.template, log_sink=lambda line: print(line, file=sys.stderr)) as stack:
+        with LocalStack(template=args.template, log_sink=lambda fn, line: print(f"{fn} | {line}", file=sys.stderr)) as stack:
             outcome = stack.run_event(event) if event.stem.startswith(args.function + "-") else None
             if outcome is None:
                 result = stack.invoke(args.function, payload)

@@ -87,9 +87,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"osscallback: error: no such event file: {event}", file=sys.stderr)
             return 2
 
-    def sink(line: str) -> None:
+    def sink(function: str, line: str) -> None:
         if not args.quiet_functions:
-            print(style(line, "2"), file=sys.stderr, flush=True)
+            print(style(f"{function} | {line}", "2"), file=sys.stderr, flush=True)
 
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
