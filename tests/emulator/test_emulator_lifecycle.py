@@ -183,3 +183,26 @@ def test_cli_prints_one_json_line_and_serves(tmp_path: Path) -> None:
         out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert out == ""  # nothing after the single JSON line
+
+
+def test_concurrent_uploads_with_callbacks(local_oss: LocalOSS) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from emulator_kit import Receiver
+
+    receiver = Receiver().start()
+    try:
+
+        def upload(i: int) -> int:
+            bucket = _bucket(local_oss)
+            spec = CallbackSpec(receiver.url, body="object=${object}&n=${x:n}", variables={"x:n": str(i)})
+            result = bucket.put_object(f"concurrent/{i}.txt", os.urandom(50_000), headers=spec.headers())
+            assert json.loads(result.resp.read())["verified"] is True
+            return int(result.status)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert list(pool.map(upload, range(16))) == [200] * 16
+        assert sorted(int(r.form["n"]) for r in receiver.received) == list(range(16))
+        assert all(r.verified for r in receiver.received)
+    finally:
+        receiver.stop()

@@ -608,9 +608,10 @@ class Operations:
         try:
             if expected_md5 is not None and expected_md5 != staged.md5:
                 raise xmlresp.bad_digest(base64.b64encode(expected_md5).decode(), staged.md5_b64)
-            if self.store.get_upload(req.bucket, upload.upload_id) is None:  # aborted meanwhile
-                raise xmlresp.no_such_upload(upload.upload_id)
-            part = self.store.put_part(req.bucket, upload.upload_id, number, staged)
+            try:
+                part = self.store.put_part(req.bucket, upload.upload_id, number, staged)
+            except FileNotFoundError:  # completed or aborted while this part was arriving
+                raise xmlresp.no_such_upload(upload.upload_id) from None
         finally:
             staged.path.unlink(missing_ok=True)
         return Response(
@@ -713,7 +714,10 @@ class Operations:
         upload = self._upload(req)
         callback, custom = self._callback_params(req)
         parts = self._requested_parts(req, upload.upload_id)
-        staged = self.store.assemble(req.bucket, upload.upload_id, parts)
+        try:
+            staged = self.store.assemble(req.bucket, upload.upload_id, parts)
+        except FileNotFoundError:  # a concurrent complete or abort won
+            raise xmlresp.no_such_upload(upload.upload_id) from None
         try:
             md5s = b"".join(bytes.fromhex(p.md5_hex) for p in parts)
             etag = hashlib.md5(md5s).hexdigest().upper() + f"-{len(parts)}"  # noqa: S324 - OSS's multipart ETag
