@@ -74,10 +74,17 @@ def load_action(spec: str) -> Action:
     return func
 
 
-def idempotency_key(body: CallbackBody, signed: bytes) -> str:
-    """OSS's request id identifies the upload; without it, the signed bytes identify the callback."""
+def idempotency_key(body: CallbackBody, raw_body: bytes, signed: bytes) -> str:
+    """What makes two callbacks "the same" for running the action once.
+
+    With ``${reqId}`` in the body: OSS's request id *and* a hash of the body. The reqId alone is not enough, since
+    it is text in a body whose template the uploader controls (a body could claim another upload's reqId); the
+    body is rendered once per upload, so OSS's retries of one callback to its other URLs still share the key.
+    Without a reqId: a hash of the signed bytes (path, query and body). Put ``${reqId}`` in callback bodies:
+    without it, two uploads producing identical bodies within the store's window count as one.
+    """
     if body.req_id:
-        return f"reqId:{body.req_id}"
+        return f"reqId:{body.req_id}:{hashlib.sha256(raw_body).hexdigest()[:32]}"
     return "sha256:" + hashlib.sha256(signed).hexdigest()
 
 

@@ -42,6 +42,10 @@ class AnswerError(Exception):
     """A rendered answer that must not be sent (invalid JSON, too large, render failure)."""
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def shipped_templates() -> list[str]:
     return sorted(p.stem for p in SHIPPED_DIR.glob("*.j2"))
 
@@ -83,11 +87,13 @@ class AnswerRenderer:
             text = self._template.render(callback=callback.as_dict(), action=action, request_id=request_id)
         except TemplateError as exc:
             raise AnswerError(f"the answer template failed to render: {exc}") from None
+        except (RecursionError, TypeError, ValueError) as exc:  # e.g. an action result tojson cannot encode
+            raise AnswerError(f"the answer could not be rendered: {exc.__class__.__name__}") from None
         data = text.strip().encode("utf-8")
         if len(data) > MAX_ANSWER_BYTES:
             raise AnswerError(f"the answer is {len(data)} bytes, over the {MAX_ANSWER_BYTES}-byte limit")
         try:
-            json.loads(data)
+            json.loads(data, parse_constant=_reject_constant)  # OSS refuses NaN/Infinity: so do we
         except (ValueError, RecursionError):
             raise AnswerError("the answer template did not render valid JSON") from None
         return data

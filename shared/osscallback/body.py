@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl
 from .errors import CallbackRejected
 
 MAX_FORM_FIELDS = 1000
+#: Deepest JSON nesting accepted: OSS callback bodies are flat; deep nesting only costs stack.
+MAX_JSON_DEPTH = 32
 
 # body key -> record field
 _ALIASES: dict[str, str] = {
@@ -91,7 +93,7 @@ def _int(value: Any, name: str) -> int | None:
         raise _bad(f"The field {name!r} must be an integer.")
     if isinstance(value, int):
         result = value
-    elif isinstance(value, str) and value.strip().isdigit() and len(value) <= 20:
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 20:
         result = int(value.strip())
     else:
         raise _bad(f"The field {name!r} must be a non-negative integer.")
@@ -143,6 +145,31 @@ def _build(items: list[tuple[str, Any]], content_type: str) -> CallbackBody:
     )
 
 
+def _not_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e999: Python's json yields inf, which is not JSON
+        raise ValueError("number out of range")
+    return value
+
+
+def _too_deep(doc: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``doc`` nests deeper than ``limit`` (iterative: no recursion on hostile input)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return False
+
+
 def _media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
@@ -160,11 +187,13 @@ def parse_body(body: bytes, content_type: str | None) -> CallbackBody:
         raise _bad("The callback body is not valid UTF-8.") from None
     if media == "application/json":
         try:
-            doc = json.loads(text)
+            doc = json.loads(text, parse_constant=_not_json_constant, parse_float=_finite_float)
         except (ValueError, RecursionError):
             raise _bad("The callback body is not valid JSON.") from None
         if not isinstance(doc, dict):
             raise _bad("The callback body must be a JSON object.")
+        if _too_deep(doc):
+            raise _bad(f"The callback body nests JSON deeper than {MAX_JSON_DEPTH} levels.")
         return _build(list(doc.items()), "json")
     if media == "application/x-www-form-urlencoded":
         try:

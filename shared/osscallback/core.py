@@ -68,6 +68,21 @@ class CallbackResponse:
         return json.loads(self.body)
 
 
+def declared_length(value: str | None) -> int | None:
+    """The Content-Length a request declares: ``None`` when absent, -1 when malformed.
+
+    Only ASCII digits count (``str.isdigit`` also accepts "²" and "①", which ``int`` refuses); a length too long to
+    be real is reported as huge rather than parsed, so it is refused as too large instead of costing an int() of
+    thousands of digits.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text or not text.isascii() or not text.isdigit():
+        return -1
+    return int(text) if len(text) <= 18 else 1 << 62
+
+
 def error_response(
     status: int, code: str, message: str, extra_headers: tuple[tuple[str, str], ...] = ()
 ) -> CallbackResponse:
@@ -96,7 +111,7 @@ class CallbackApp:
     ) -> None:
         self.config = config or CallbackConfig()
         self.policy = KeyUrlPolicy(self.config.key_url_prefixes)
-        self.keys = key_cache or PublicKeyCache(
+        self.keys = key_cache if key_cache is not None else PublicKeyCache(
             ttl=self.config.key_cache_ttl,
             max_entries=self.config.key_cache_size,
             fetch_timeout=self.config.key_fetch_timeout,
@@ -159,8 +174,10 @@ class CallbackApp:
         if request.method.upper() != "POST":
             raise CallbackRejected(405, "MethodNotAllowed", f"OSS callbacks are POST requests, not {request.method}.")
         cap = self.config.max_body_bytes
-        length = request.header("content-length")
-        if request.body_truncated or len(request.body) > cap or (length and length.isdigit() and int(length) > cap):
+        length = declared_length(request.header("content-length"))
+        if length == -1:
+            raise CallbackRejected(400, "InvalidContentLength", "The Content-Length header is not a number.")
+        if request.body_truncated or len(request.body) > cap or (length is not None and length > cap):
             raise CallbackRejected(413, "BodyTooLarge", f"The callback body is larger than {cap} bytes.")
         signature = decode_authorization(request.header("authorization"))
         key_url = self.policy.check(decode_key_url(request.header("x-oss-pub-key-url")))
@@ -177,9 +194,8 @@ class CallbackApp:
             )
         path, query = request.targets[0]
         body = parse_body(request.body, request.header("content-type"))
-        event = CallbackEvent(
-            body=body, request_id=request_id, idempotency_key=idempotency_key(body, signed), path=path, query=query
-        )
+        key = idempotency_key(body, request.body, signed)
+        event = CallbackEvent(body=body, request_id=request_id, idempotency_key=key, path=path, query=query)
         action = self.action
         try:
             result, duplicate = self.idempotency.run(event.idempotency_key, lambda: action(event))

@@ -56,7 +56,10 @@ def _decode_event(event: Any) -> dict[str, Any] | None:
 
 def to_request(event: dict[str, Any], cap: int, context: Any = None) -> CallbackRequest | CallbackResponse:
     """Translate an FC 3.0 HTTP event; a malformed event is answered with a 400 directly."""
-    http = (event.get("requestContext") or {}).get("http") or {}
+    context_in = event.get("requestContext") or {}
+    http = context_in.get("http") or {} if isinstance(context_in, Mapping) else None
+    if not isinstance(context_in, Mapping) or not isinstance(http, Mapping):
+        return error_response(400, "InvalidEvent", "The HTTP event's requestContext is malformed.")
     method = str(http.get("method") or event.get("httpMethod") or "GET")
     raw_path = event.get("rawPath") or http.get("path") or "/"
     headers_in = event.get("headers") or {}
@@ -81,7 +84,7 @@ def to_request(event: dict[str, Any], cap: int, context: Any = None) -> Callback
         body, truncated = b"", True
     raw_query = event.get("rawQueryString")
     queries = [raw_query] if isinstance(raw_query, str) else _query_candidates(event.get("queryParameters"))
-    request_id = getattr(context, "request_id", None) or (event.get("requestContext") or {}).get("requestId")
+    request_id = getattr(context, "request_id", None) or context_in.get("requestId")
     return CallbackRequest(
         method=method,
         targets=tuple((raw_path, q) for q in queries),

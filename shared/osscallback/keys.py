@@ -88,6 +88,15 @@ class _Entry:
     expires: float
 
 
+class _Flight:
+    """One fetch in progress; everyone who asked for the URL meanwhile gets its outcome, success or failure."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.key: rsa.RSAPublicKey | None = None
+        self.error: KeyFetchError | None = None
+
+
 class PublicKeyCache:
     """A bounded, thread-safe, TTL'd cache of parsed public keys, keyed by canonical key URL.
 
@@ -111,8 +120,9 @@ class PublicKeyCache:
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
-        # One lock per URL being fetched, so concurrent misses wait for one fetch instead of each fetching.
-        self._inflight: dict[str, threading.Lock] = {}
+        # The fetch in progress per URL: concurrent misses wait for it instead of each fetching (no stampede),
+        # and share its failure too, so a stalled key host costs one timeout, not one per waiting request.
+        self._inflight: dict[str, _Flight] = {}
         self.fetches = 0  # how many fetches were started: for tests, benchmarks and logs
 
     def __len__(self) -> int:
@@ -135,29 +145,36 @@ class PublicKeyCache:
             key = self._lookup(url)
             if key is not None:
                 return key
-            flight = self._inflight.setdefault(url, threading.Lock())
-        with flight:
-            with self._lock:  # another thread may have fetched it while we waited
-                key = self._lookup(url)
-                if key is not None:
-                    return key
+            flight = self._inflight.get(url)
+            leader = flight is None
+            if flight is None:
+                flight = self._inflight[url] = _Flight()
                 self.fetches += 1
+        if not leader:
+            flight.done.wait()
+            if flight.key is None:
+                raise flight.error or KeyFetchError("Fetching the public key failed.")
+            return flight.key
+        try:
+            pem = self._fetch(url)
             try:
-                pem = self._fetch(url)
-                try:
-                    key = load_public_key(pem)
-                except ValueError as exc:
-                    raise KeyFetchError(f"The public key URL did not serve an RSA public key: {exc}") from None
-                with self._lock:
-                    self._entries[url] = _Entry(key, self._clock() + self.ttl)
-                    self._entries.move_to_end(url)
-                    while len(self._entries) > self.max_entries:
-                        self._entries.popitem(last=False)
-                return key
-            finally:
-                with self._lock:
-                    if self._inflight.get(url) is flight:
-                        del self._inflight[url]
+                flight.key = load_public_key(pem)
+            except ValueError as exc:
+                raise KeyFetchError(f"The public key URL did not serve an RSA public key: {exc}") from None
+            with self._lock:
+                self._entries[url] = _Entry(flight.key, self._clock() + self.ttl)
+                self._entries.move_to_end(url)
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+            return flight.key
+        except KeyFetchError as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._lock:
+                if self._inflight.get(url) is flight:
+                    del self._inflight[url]
+            flight.done.set()
 
     def clear(self) -> None:
         with self._lock:

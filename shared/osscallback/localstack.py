@@ -114,10 +114,10 @@ class LocalStack:
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
+        from .emulator import LocalOSS
         from .localfc import LocalFCHost
         from .localfc.context import FCCredentials
         from .localfc.spec import load_specs, source_code_dirs
-        from .emulator import LocalOSS
 
         self.oss = LocalOSS(data_dir=self.data_dir, port=self.oss_port, buckets=(self.bucket,))
         self.oss.start()

@@ -51,7 +51,10 @@ def string_to_sign(path: str, query: str, body: bytes) -> bytes:
     """
     signed = unquote_to_bytes(path)
     if query:
-        signed += b"?" + query.encode("latin-1")
+        try:
+            signed += b"?" + query.encode("latin-1")  # WSGI strings are bytes decoded as latin-1: undo exactly that
+        except UnicodeEncodeError:
+            signed += b"?" + query.encode("utf-8")  # text from an FC 3.0 event or fc.request_uri
     return signed + b"\n" + body
 
 

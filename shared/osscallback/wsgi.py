@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .core import CallbackApp, CallbackRequest, CallbackResponse, normalize_headers
+from .core import CallbackApp, CallbackRequest, CallbackResponse, declared_length, normalize_headers
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -54,9 +54,9 @@ def read_body(environ: dict[str, Any], cap: int) -> tuple[bytes, bool]:
     stream = environ.get("wsgi.input")
     raw_length = (environ.get("CONTENT_LENGTH") or "").strip()
     if raw_length:
-        if not raw_length.isdigit():
-            return b"", False  # malformed length: read nothing, the core answers 400 on the headers/body
-        length = int(raw_length)
+        length = declared_length(raw_length)
+        if length is None or length < 0:
+            return b"", False  # malformed length: read nothing; the core answers 400 InvalidContentLength
         if length > cap:
             return b"", True
         data = stream.read(length) if stream is not None and length else b""

@@ -133,7 +133,7 @@ def test_duplicate_callback_runs_action_once(key_server, signer: OssSigner) -> N
         status, body = _call(handler, _environ(signed, path_info="/cb", fc_request_uri=None))
         assert status.startswith("200")
         answers.append(json.loads(body)["action"])
-    assert calls == ["reqId:REQ-1", calls[1]] and calls[1].startswith("sha256:")
+    assert calls[0].startswith("reqId:REQ-1:") and calls[1].startswith("sha256:") and len(calls) == 2
     assert answers == [{"n": 1}, {"n": 1}, {"n": 2}, {"n": 2}]
 
 

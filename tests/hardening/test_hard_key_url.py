@@ -635,9 +635,6 @@ def test_cold_burst_over_four_key_urls_fetches_each_once(local_pair: tuple[KeySe
     assert trusted.fetches == {f"/k{j}.pem": 1 for j in range(4)}
 
 
-@pytest.mark.xfail(strict=True, reason="bug: keys.PublicKeyCache single-flight does not share a failure: each "
-                                       "waiter re-fetches in turn, so N cold requests to a stalled key host take "
-                                       "N x timeout and make N fetches")
 def test_cold_burst_against_a_stalled_key_host_fails_fast(local_pair: tuple[KeyServer, KeyServer],
                                                           function_for: Any) -> None:
     """32 callbacks arrive while the key host hangs (0.1 s fetch timeout). Expected: one fetch, every caller
@@ -672,9 +669,6 @@ def test_key_cache_is_bounded(local_pair: tuple[KeyServer, KeyServer], function_
 
 
 
-@pytest.mark.xfail(strict=True, reason="bug: core.CallbackApp uses `key_cache or PublicKeyCache(...)`; "
-                                       "PublicKeyCache defines __len__, so an empty injected cache is falsy and "
-                                       "silently replaced by a default one (the injected fetcher is never used)")
 def test_injected_key_cache_is_used() -> None:
     cache = PublicKeyCache(fetcher=RecordingFetcher(b""))
     assert CallbackApp(key_cache=cache).keys is cache

@@ -1,4 +1,4 @@
-"""Bugs the hardening fuzzers found, pinned as strict xfails so the suite stays green and each bug stays visible.
+"""Bugs the hardening fuzzers found, first pinned as strict xfails, now fixed: these tests keep them fixed.
 
 Each test states the input, the wrong outcome and the expected one. When a bug is fixed its test starts passing,
 ``strict=True`` turns that into a failure, and the marker must be removed (and the exclusion noted in the fuzz
@@ -47,7 +47,6 @@ def _event(signed_headers: dict[str, str], body: bytes, **extra: Any) -> dict[st
 BAD_LENGTHS = ["²", "①", "9" * 5000]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: core.py int(content-length) raises on '²'/'①'/5000 digits -> 500")
 @pytest.mark.parametrize("length", BAD_LENGTHS, ids=["superscript", "circled", "5000-digits"])
 def test_fc3_odd_content_length_is_not_500(app: CallbackApp, key_server: KeyServer, length: str) -> None:
     req = make_signed(key_server.private_key, key_server.key_url, "/cb", "", form_body({"bucket": "b", "object": "o"}),
@@ -58,7 +57,6 @@ def test_fc3_odd_content_length_is_not_500(app: CallbackApp, key_server: KeyServ
     check_answer(result["statusCode"], result["headers"], result["body"].encode())
 
 
-@pytest.mark.xfail(strict=True, reason="bug: wsgi.read_body int(CONTENT_LENGTH) raises on '²'/'①'/5000 digits")
 @pytest.mark.parametrize("length", BAD_LENGTHS, ids=["superscript", "circled", "5000-digits"])
 def test_wsgi_odd_content_length_is_answered(app: CallbackApp, length: str) -> None:
     environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "CONTENT_LENGTH": length, "wsgi.input": io.BytesIO(b"x")}
@@ -82,7 +80,6 @@ def test_core_numeric_unicode_content_length(app: CallbackApp, length: str) -> N
 # -- 2. A query string outside latin-1 -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="bug: signature.string_to_sign query.encode('latin-1') raises -> 500")
 @pytest.mark.parametrize("carrier", ["fc.request_uri", "rawQueryString"])
 def test_non_latin1_query_is_403_not_500(app: CallbackApp, key_server: KeyServer, carrier: str) -> None:
     """Signed for ``/cb?a=1``, delivered as ``/cb?a=中``: must be refused with 403, not crash the verifier."""
@@ -107,7 +104,6 @@ def test_non_latin1_query_is_403_not_500(app: CallbackApp, key_server: KeyServer
 # -- 3. Deeply nested JSON that json.loads accepts -------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="bug: body.CallbackBody.as_dict (dataclasses.asdict) RecursionError -> 500")
 @pytest.mark.parametrize("shape", ["dict", "list"])
 def test_nested_json_within_parser_limit_is_not_500(app: CallbackApp, key_server: KeyServer, shape: str) -> None:
     """Depth 600: ``json.loads`` parses it (its limit is ~1000), then copying the record recurses too deep.
@@ -125,7 +121,6 @@ def test_nested_json_within_parser_limit_is_not_500(app: CallbackApp, key_server
 # -- 4. FC 3.0 events whose requestContext is not an object ----------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="bug: fc3.to_request calls .get on a non-dict requestContext / http")
 @pytest.mark.parametrize("context", [1, "x", [1], {"http": "GET"}, {"http": [1]}])
 def test_fc3_malformed_request_context_is_4xx(app: CallbackApp, context: Any) -> None:
     event = json.dumps({"rawPath": "/", "headers": {}, "body": "", "requestContext": context})
@@ -137,7 +132,6 @@ def test_fc3_malformed_request_context_is_4xx(app: CallbackApp, context: Any) ->
 # -- 5. The echo answer template passes NaN / Infinity through ------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="bug: answer.AnswerRenderer validates with json.loads, which accepts NaN")
 @pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
 def test_echo_answer_is_strict_json(key_server: KeyServer, constant: bytes) -> None:
     """A JSON callback body ``{"other": NaN}`` (Python's json accepts it) is echoed as ``NaN``: not JSON to OSS,
@@ -152,7 +146,6 @@ def test_echo_answer_is_strict_json(key_server: KeyServer, constant: bytes) -> N
 # -- 6. Integer body fields that str.isdigit() accepts but int() does not -------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="bug: body._int checks str.isdigit() then int() raises on '²' -> 500")
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [

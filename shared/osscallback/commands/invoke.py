@@ -103,7 +103,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         from ..localstack import LocalStack
 
-        with LocalStack(template=args.template, log_sink=lambda fn, line: print(f"{fn} | {line}", file=sys.stderr)) as stack:
+        def sink(function: str, line: str) -> None:
+            print(f"{function} | {line}", file=sys.stderr)
+
+        with LocalStack(template=args.template, log_sink=sink) as stack:
             outcome = stack.run_event(event) if event.stem.startswith(args.function + "-") else None
             if outcome is None:
                 result = stack.invoke(args.function, payload)
