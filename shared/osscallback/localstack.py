@@ -55,6 +55,9 @@ class StackInfo:
     service: str
     functions: list[str]
     region: str
+    fc_access_key_id: str
+    fc_access_key_secret: str
+    fc_security_token: str
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -204,6 +207,9 @@ class LocalStack:
             service=self.callback_function.service,
             functions=[s.name for s in self.fc.specs],
             region=self.region,
+            fc_access_key_id=self.fc.credentials.access_key_id,
+            fc_access_key_secret=self.fc.credentials.access_key_secret,
+            fc_security_token=self.fc.credentials.security_token or "",
         )
 
     # -- events --------------------------------------------------------------------------------------------

@@ -71,8 +71,15 @@ Try it — local OSS at {info.oss_endpoint} (bucket {info.bucket}), local FC at 
   # 2. The callback function refuses anything OSS did not sign (a JSON 4xx, never a 500):
   curl -s -X POST '{info.callback_url}' -d 'bucket={info.bucket}&object=forged.txt'; echo
 
-  # 3. Invoke the upload function through FC's API with the real fc2 SDK:
+  # 3. Invoke the upload function through FC's API with the real fc2 SDK (what `osscallback invoke` does):
+  FC_ACCESS_KEY_ID='{info.fc_access_key_id}' FC_ACCESS_KEY_SECRET='{info.fc_access_key_secret}' \\
+  FC_SECURITY_TOKEN='{info.fc_security_token}' \\
   osscallback invoke upload --event-file events/upload-put.json --endpoint {info.fc_endpoint}
+
+  # ... or from Python:
+  python -c "import fc2; c = fc2.Client(endpoint='{info.fc_endpoint}', accessKeyID='{info.fc_access_key_id}', \\
+  accessKeySecret='{info.fc_access_key_secret}', securityToken='{info.fc_security_token}'); \\
+  print(c.invoke_function('{info.service}', 'upload', payload=open('events/upload-put.json', 'rb').read()).data)"
 
 Ctrl-C stops everything.
 """
