@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from deploy_support import HOST_VERSION, ROOT
+
 from osscallback.build import FunctionPackage, read_manifest, verify_package
 from osscallback.fcyaml import FunctionDef, load_template
 from osscallback.testing import KeyServer, OssSigner, form_body
@@ -132,10 +133,37 @@ def test_upload_package_runs_in_isolation(
     assert "isolated/a.txt" in json.dumps(result)
 
 
-def test_upload_package_against_local_oss() -> None:
-    if importlib.util.find_spec("osscallback.emulator") is None:
-        pytest.skip("the local OSS emulator (osscallback.emulator.LocalOSS) has not landed: no upload run against it")
-    pytest.skip("LocalOSS landed after this test was written: wire the isolated upload run to it (put + callback)")
+@pytest.mark.parametrize(("kind", "python"), _interpreters())
+def test_upload_package_against_local_oss(
+    kind: str, python: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The isolated upload package uploads to the local OSS with the template's settings (V4 signing), and the
+    callback OSS makes is verified by the callback function: the deployed code path, minus the cloud."""
+    from osscallback.core import CallbackApp
+    from osscallback.emulator import LocalOSS
+    from osscallback.httpserver import WSGIServer
+    from osscallback.wsgi import make_wsgi_handler
+
+    fn = TEMPLATE.function("upload")
+    package = _packages(kind, request)[Path(fn.code_uri).name]
+    with LocalOSS(tmp_path / "oss", port=0, buckets=("isolated-bucket",)) as oss:
+        app = CallbackApp.from_env({"CALLBACK_KEY_URL_PREFIXES": oss.public_key_prefix})
+        with WSGIServer(make_wsgi_handler(app), threads=4) as callback:
+            env = {
+                **fn.environment,
+                "OSS_ENDPOINT": oss.endpoint,  # the template's is FC's internal OSS endpoint
+                "OSS_ACCESS_KEY_ID": oss.access_key_id,
+                "OSS_ACCESS_KEY_SECRET": oss.access_key_secret,
+                "CALLBACK_URL": callback.url + "/",
+            }
+            event = {"action": "put", "key": "isolated/put.txt", "content": "from the package",
+                     "template": "json-full", "custom_vars": {"x:via": "package"}}
+            out = _run(python, package.path, _spec(fn, "event", event=json.dumps(event)), env, tmp_path)
+    result = json.loads(out["result"])
+    assert result["ok"] is True, result
+    assert result["callback_status"] == "ok", result
+    assert result["callback"] == {"Status": "OK", "bucket": "isolated-bucket", "object": "isolated/put.txt"}
+    assert not out["foreign"], out["foreign"]
 
 
 def test_runtime_packages_fit_the_template_runtime(runtime_packages: dict[str, FunctionPackage]) -> None:
