@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from deploy_support import HOST_VERSION, ROOT
+
 from osscallback.build import WHEELHOUSE, BuildOptions, FunctionPackage, build
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from deploy_support import ROOT, TEMPLATES
+
 from osscallback.build import DEFAULT_OUT, available_functions
 from osscallback.core import CallbackApp, CallbackRequest
 from osscallback.fcyaml import FunctionDef, Template, load_template

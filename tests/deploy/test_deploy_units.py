@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from deploy_support import ROOT
+
 from osscallback.build import BuildError, make_pure, tag_fits
 from osscallback.errors import ConfigError
 from osscallback.fcyaml import load_template

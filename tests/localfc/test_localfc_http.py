@@ -6,6 +6,7 @@ import json
 from urllib.parse import urlsplit
 
 from localfc_kit import SERVICE, request
+
 from osscallback.localfc import LocalFCHost
 from osscallback.testing import KeyServer, OssSigner, SignedCallback, form_body, post
 

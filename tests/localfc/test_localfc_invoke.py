@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import fc2
 import pytest
 from localfc_kit import SERVICE, LogLines
+
 from osscallback.localfc import FCCredentials, FunctionInvocationError, LocalFCHost
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from fc2.auth import Auth
 from localfc_kit import ROOT, TEMPLATE, TEMPLATE_ENV
+
 from osscallback.localfc import FCCredentials, LocalFCError, load_specs
 from osscallback.localfc.fcapi import check_signature, sign, string_to_sign
 from osscallback.localfc.spec import source_code_dirs

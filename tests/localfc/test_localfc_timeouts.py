@@ -9,6 +9,7 @@ import time
 import fc2
 import pytest
 from localfc_kit import TIMEOUT, alive, request
+
 from osscallback.localfc import FCCredentials, FunctionInvocationError, LocalFCHost
 
 
