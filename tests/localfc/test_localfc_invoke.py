@@ -91,7 +91,10 @@ def test_log_tail_and_printed_logs(client: fc2.Client, log_lines: LogLines) -> N
     assert f"{request_id} [INFO] logged line" in tail  # log records carry the request id
     assert f"FC Invoke End RequestId: {request_id}" in tail
     assert response.data == b"logged"
-    # the host printed the same lines, prefixed with the function name
+    # the host printed the same lines, prefixed with the function name (from a reader thread: wait for them)
+    deadline = time.monotonic() + 10
+    while f"{request_id} [INFO] logged line" not in "\n".join(log_lines.of("echo")) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert f"{request_id} [INFO] logged line" in "\n".join(log_lines.of("echo"))
     assert "X-Fc-Log-Result" not in client.invoke_function("tests", "echo", payload=b"{}").headers
 
