@@ -203,3 +203,12 @@ def test_every_shipped_event_succeeds_with_a_verified_callback(env, event_file: 
         assert response.json()["callback"]["object"] == key
     else:
         verified(result, result["key"])
+
+
+def test_events_cover_every_action_and_shipped_template() -> None:
+    from osscallback.templates import TemplateLibrary
+    from osscallback.upload import ACTIONS
+
+    events = [json.loads(p.read_text()) for p in EVENTS]
+    assert {e["action"] for e in events} == set(ACTIONS)
+    assert {e.get("template") for e in events} >= set(TemplateLibrary(None).names())
