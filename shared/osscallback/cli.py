@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "osscallback.commands.template",
     "osscallback.commands.local",
     "osscallback.commands.invoke",
+    "osscallback.commands.upload",
     "osscallback.commands.build",
 )
 

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from ..errors import TemplateError
+from . import parse_pairs
 
 
 def register(sub: Any) -> None:
@@ -31,16 +31,6 @@ def register(sub: Any) -> None:
     rp.set_defaults(func=run_render)
 
 
-def _pairs(items: list[str], what: str) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise TemplateError(f"{what} {item!r} is not NAME=VALUE")
-        result[name] = value
-    return result
-
-
 def run_list(args: argparse.Namespace) -> int:
     from ..templates import TemplateLibrary
 
@@ -57,8 +47,8 @@ def run_list(args: argparse.Namespace) -> int:
 def run_render(args: argparse.Namespace) -> int:
     from ..templates import TemplateLibrary, build_callback
 
-    variables = _pairs(args.var, "--var")
-    custom = _pairs(args.custom_var, "--custom-var")
+    variables = parse_pairs(args.var, "--var")
+    custom = parse_pairs(args.custom_var, "--custom-var")
     spec = build_callback(args.name, variables, custom, library=TemplateLibrary(args.dir))
     if args.json:
         print(json.dumps({"document": spec.document(), "custom_vars": spec.custom_vars, "headers": spec.headers(),
