@@ -9,7 +9,7 @@ Numbers may arrive as JSON numbers or strings (OSS's JSON substitution writes st
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -73,8 +73,30 @@ class CallbackBody:
     content_type: str = "form"
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict, the ``callback`` variable of answer templates and the actions' input."""
-        return asdict(self)
+        """A JSON-ready dict, the ``callback`` variable of answer templates and the actions' input.
+
+        Built by hand rather than with ``dataclasses.asdict``, whose recursive deep copy was a third of the
+        callback core's CPU time; ``custom_vars``/``extra`` are copied one level, which is all a template or an
+        action can safely mutate.
+        """
+        info = self.image_info
+        return {
+            "bucket": self.bucket,
+            "object": self.object,
+            "etag": self.etag,
+            "size": self.size,
+            "mime_type": self.mime_type,
+            "image_info": {"height": info.height, "width": info.width, "format": info.format},
+            "crc64": self.crc64,
+            "content_md5": self.content_md5,
+            "client_ip": self.client_ip,
+            "req_id": self.req_id,
+            "operation": self.operation,
+            "vpc_id": self.vpc_id,
+            "custom_vars": dict(self.custom_vars),
+            "extra": dict(self.extra),
+            "content_type": self.content_type,
+        }
 
 
 def _text(value: Any, name: str) -> str | None:

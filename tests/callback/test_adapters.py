@@ -157,3 +157,14 @@ def test_callback_function_import_does_not_pull_oss2() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False", out.stderr
+
+
+def test_as_dict_matches_dataclasses_asdict() -> None:
+    """The hand-built dict (a hot path) must stay exactly what dataclasses.asdict would give."""
+    from dataclasses import asdict
+
+    from osscallback.body import parse_body
+
+    body = parse_body(b'{"bucket":"b","object":"o","size":"3","imageInfo":{"height":1,"width":2,"format":"png"},'
+                      b'"x:k":"v","other":{"nested":[1,2]}}', "application/json")
+    assert body.as_dict() == asdict(body)
