@@ -3,7 +3,6 @@ directory alone (plus the stdlib), in a fresh interpreter, as on FC."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -115,10 +114,6 @@ def test_upload_package_runs_in_isolation(
     kind: str, python: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     fn = TEMPLATE.function("upload")
-    if not (ROOT / "functions" / "upload" / "index.py").is_file():
-        pytest.skip("functions/upload/index.py does not exist yet")
-    if importlib.util.find_spec("osscallback.templates") is None:  # upload.py imports it; not a packaging problem
-        pytest.skip("osscallback.templates (callback templates, imported by the upload function) has not landed yet")
     package = _packages(kind, request)[Path(fn.code_uri).name]
     env = {
         **fn.environment,

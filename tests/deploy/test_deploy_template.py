@@ -134,8 +134,7 @@ def test_every_handler_exists_and_fits_its_trigger(template: Template) -> None:
 def test_every_environment_variable_the_code_reads_is_declared(template: Template) -> None:
     for fn in template.functions:
         handler_file = _source_dir(fn) / f"{fn.handler_module}.py"
-        if not handler_file.is_file():
-            pytest.skip(f"{handler_file} does not exist yet")
+        assert handler_file.is_file(), f"{fn.name}: {handler_file} is missing"
         read = env_reads(reachable_modules(handler_file))
         declared = set(fn.environment)
         assert read - declared - set(UNDECLARED) == set(), f"{fn.name} reads undeclared variables"

@@ -193,8 +193,7 @@ def test_cli_render_prints_document_and_headers() -> None:
 
 def test_cli_console_script() -> None:
     script = Path(sys.executable).with_name("osscallback")
-    if not script.exists():
-        pytest.skip("console script not installed (pip install -e .)")
+    assert script.exists(), "the osscallback console script is not installed: [project.scripts] or pip install -e ."
     out = subprocess.run([str(script), "template", "render", "form-basic", "--var", f"callback_url={URL}"],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
