@@ -18,6 +18,8 @@ import io
 import json
 import os
 import string
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote, unquote
@@ -375,3 +377,24 @@ def to_environ(req: Signed, stream: CountingStream, how: str) -> dict[str, Any]:
         else:
             environ.setdefault("HTTP_" + key, value)
     return environ
+
+
+def concurrently(n: int, func: Callable[[int], Any], *, timeout: float = 120) -> list[Any]:
+    """Run ``func(0..n-1)`` on ``n`` threads released together by a barrier; an exception is returned in place of
+    its result, for the caller to assert on."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = func(i)
+        except BaseException as exc:  # recorded for the caller to assert on
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    return results

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hardkit import concurrently as _concurrently
 from hardkit import fuzz
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -31,26 +32,6 @@ from osscallback.core import CallbackApp
 from osscallback.httpserver import WSGIServer
 from osscallback.testing import KeyServer, OssSigner, SignedCallback, form_body, post
 from osscallback.wsgi import make_wsgi_handler
-
-
-def _concurrently(n: int, func: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = func(i)
-        except BaseException as exc:  # recorded for the caller to assert on
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
-
 
 # -- the store ------------------------------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from hardkit import check_answer, fuzz
+from hardkit import concurrently as _concurrently
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -587,25 +588,6 @@ def test_slow_loris_key_server_is_cut_at_the_deadline(local_pair: tuple[KeyServe
 
 
 # -- no stampede ------------------------------------------------------------------------------------------------------
-
-
-def _concurrently(n: int, func: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = func(i)
-        except Exception as exc:  # recorded, asserted on by the caller
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
 
 
 def test_64_cold_concurrent_callbacks_fetch_the_key_once(local_pair: tuple[KeyServer, KeyServer],
