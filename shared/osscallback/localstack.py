@@ -149,7 +149,7 @@ class LocalStack:
 
     def _wiring(self, fc: Any) -> dict[str, str]:
         """Environment every function gets on top of template.yml: the local equivalents of a deployment."""
-        code_dirs = ":".join(str(s.code_dir) for s in fc.specs) if hasattr(fc, "specs") else ""
+        code_dirs = ":".join(str(s.code_dir) for s in fc.specs)
         wiring = {
             "OSS_ENDPOINT": self.oss.endpoint,
             "OSS_BUCKET": self.bucket,

@@ -35,7 +35,7 @@ import oss2
 from oss2.models import PartInfo
 
 from .errors import OssCallbackError, UploadError
-from .templates import CallbackSpec, build_callback
+from .templates import CallbackSpec, TemplateLibrary, build_callback
 
 log = logging.getLogger("osscallback.upload")
 
@@ -331,8 +331,6 @@ class Uploader:
                     "No callback URL: give template_vars.callback_url, set CALLBACK_URL, or use template 'none'."
                 )
             variables["callback_url"] = self.settings.callback_url
-        from .templates import TemplateLibrary
-
         library = TemplateLibrary(self.settings.template_dir) if self.settings.template_dir else None
         return build_callback(name, variables, event.custom_vars or None, library=library)
 
