@@ -143,8 +143,8 @@ def bench_callback_http(quick: bool) -> None:
 # --------------------------------------------------------------------------------------------------- 2. core
 def bench_core(quick: bool) -> None:
     """Verify + parse + render in-process, against the bare cryptography RSA verify (the physical floor)."""
-    from osscallback.core import CallbackApp, CallbackRequest, normalize_headers
-    from osscallback.signature import decode_authorization, string_to_sign, verify
+    from osscallback.callback.core import CallbackApp, CallbackRequest, normalize_headers
+    from osscallback.callback.signature import decode_authorization, string_to_sign, verify
     from osscallback.testing import KeyServer
 
     print("2. per-request CPU cost of the core (no HTTP)", flush=True)
@@ -218,11 +218,11 @@ def bench_uploads(quick: bool) -> None:
     """Through the upload function's logic against the local OSS, callbacks to the callback function."""
     import oss2
 
-    from osscallback.core import CallbackApp
-    from osscallback.emulator import LocalOSS
-    from osscallback.httpserver import WSGIServer
-    from osscallback.upload import Uploader, UploadEvent, UploadSettings
-    from osscallback.wsgi import make_wsgi_handler
+    from osscallback.callback.core import CallbackApp
+    from osscallback.callback.wsgi import make_wsgi_handler
+    from osscallback.local.httpserver import WSGIServer
+    from osscallback.local.oss import LocalOSS
+    from osscallback.upload.uploader import Uploader, UploadEvent, UploadSettings
 
     print("4. uploads through the upload function against the local OSS", flush=True)
     with tempfile.TemporaryDirectory() as tmp, LocalOSS(Path(tmp) / "oss", port=0) as oss:

@@ -11,9 +11,9 @@ import os
 import sys
 from typing import Any
 
-from osscallback.core import CallbackApp
-from osscallback.httpserver import WSGIServer
-from osscallback.wsgi import make_wsgi_handler
+from osscallback.callback.core import CallbackApp
+from osscallback.callback.wsgi import make_wsgi_handler
+from osscallback.local.httpserver import WSGIServer
 
 NOOP_BODY = b'{"Status":"OK"}'
 

@@ -8,9 +8,9 @@ Configuration is read once here, at cold start, from ``CALLBACK_*`` environment 
 This module must stay light to import: it never imports ``oss2``.
 """
 
-from osscallback.core import load_app
-from osscallback.fc3 import make_fc3_handler
-from osscallback.wsgi import make_wsgi_handler
+from osscallback.callback.core import load_app
+from osscallback.callback.fc3 import make_fc3_handler
+from osscallback.callback.wsgi import make_wsgi_handler
 
 app = load_app()
 handler = make_wsgi_handler(app)

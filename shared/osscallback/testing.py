@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .signature import callback_headers, generate_private_key, public_pem
+from osscallback.callback.signature import callback_headers, generate_private_key, public_pem
 
 KEY_PATH = "/callback_pub_key_v1.pem"
 

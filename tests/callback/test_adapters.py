@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from osscallback.fc3 import make_fc3_handler
+from osscallback.callback.fc3 import make_fc3_handler
+from osscallback.callback.wsgi import make_wsgi_handler
 from osscallback.testing import OssSigner, form_body
-from osscallback.wsgi import make_wsgi_handler
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,7 +114,7 @@ def test_fc2_environ_request_uri_vs_path_info(make_app, signer: OssSigner) -> No
 
 
 def test_duplicate_callback_runs_action_once(key_server, signer: OssSigner) -> None:
-    from osscallback.core import CallbackApp, CallbackConfig
+    from osscallback.callback.core import CallbackApp, CallbackConfig
 
     calls: list[str] = []
     lock = threading.Lock()
@@ -138,7 +138,7 @@ def test_duplicate_callback_runs_action_once(key_server, signer: OssSigner) -> N
 
 
 def test_action_failure_is_json_500(key_server, signer: OssSigner) -> None:
-    from osscallback.core import CallbackApp, CallbackConfig
+    from osscallback.callback.core import CallbackApp, CallbackConfig
 
     def action(event):
         raise RuntimeError("boom")
@@ -163,7 +163,7 @@ def test_as_dict_matches_dataclasses_asdict() -> None:
     """The hand-built dict (a hot path) must stay exactly what dataclasses.asdict would give."""
     from dataclasses import asdict
 
-    from osscallback.body import parse_body
+    from osscallback.callback.body import parse_body
 
     body = parse_body(b'{"bucket":"b","object":"o","size":"3","imageInfo":{"height":1,"width":2,"format":"png"},'
                       b'"x:k":"v","other":{"nested":[1,2]}}', "application/json")

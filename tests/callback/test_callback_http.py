@@ -10,9 +10,9 @@ from urllib.parse import quote
 
 import pytest
 
-from osscallback.httpserver import WSGIServer
+from osscallback.callback.wsgi import make_wsgi_handler
+from osscallback.local.httpserver import WSGIServer
 from osscallback.testing import KeyServer, OssSigner, form_body, post
-from osscallback.wsgi import make_wsgi_handler
 
 AWKWARD_KEYS = [
     "plain.txt",
@@ -106,7 +106,7 @@ def test_forged_signature_is_403(callback_server: WSGIServer, signer: OssSigner)
 
 
 def test_signature_from_another_key_is_403(callback_server: WSGIServer, key_server: KeyServer) -> None:
-    from osscallback.signature import generate_private_key
+    from osscallback.callback.signature import generate_private_key
 
     forger = OssSigner(generate_private_key(1024), key_server.key_url)
     answer = post(forger.sign(callback_server.url + "/", form_body({"bucket": "b", "object": "o"})))
@@ -128,7 +128,7 @@ def test_untrusted_key_url_is_403_and_never_fetched(
 
 
 def test_default_policy_trusts_only_gosspublic(serve, signer: OssSigner, key_server: KeyServer) -> None:
-    from osscallback.core import CallbackApp
+    from osscallback.callback.core import CallbackApp
 
     server = serve(make_wsgi_handler(CallbackApp.from_env({})))
     before = key_server.total_fetches
@@ -219,8 +219,8 @@ def test_key_fetch_failure_is_502(make_app, serve, signer: OssSigner, key_server
 
 
 def test_key_server_unreachable_is_502(serve) -> None:
-    from osscallback.core import CallbackApp
-    from osscallback.signature import generate_private_key
+    from osscallback.callback.core import CallbackApp
+    from osscallback.callback.signature import generate_private_key
 
     with KeyServer() as dead:
         prefix, key_url = dead.prefix, dead.key_url
@@ -313,7 +313,7 @@ def test_without_fc_request_uri_path_info_alone_would_not_verify(make_app, serve
 
 
 def test_bad_answer_template_is_start_up_error_and_clear_500(key_server: KeyServer, tmp_path, serve, signer) -> None:
-    from osscallback.core import BrokenApp, load_app
+    from osscallback.callback.core import BrokenApp, load_app
     from osscallback.errors import ConfigError
 
     bad = tmp_path / "bad.j2"
@@ -329,7 +329,7 @@ def test_bad_answer_template_is_start_up_error_and_clear_500(key_server: KeyServ
 
 
 def test_answer_too_large_at_runtime_is_500_not_200(key_server: KeyServer, tmp_path, serve, signer) -> None:
-    from osscallback.core import CallbackApp
+    from osscallback.callback.core import CallbackApp
 
     tpl = tmp_path / "big.j2"
     tpl.write_text('{"Status": "OK", "pad": {{ (callback.object * (1 if callback.object|length < 40 else 40000)) | tojson }}}')
@@ -341,7 +341,7 @@ def test_answer_too_large_at_runtime_is_500_not_200(key_server: KeyServer, tmp_p
 
 
 def test_unknown_answer_template_name_is_config_error() -> None:
-    from osscallback.core import CallbackApp
+    from osscallback.callback.core import CallbackApp
     from osscallback.errors import ConfigError
 
     with pytest.raises(ConfigError, match="no such answer template"):
@@ -349,7 +349,7 @@ def test_unknown_answer_template_name_is_config_error() -> None:
 
 
 def test_local_override_prefix_warns_once_at_start_up(key_server: KeyServer, caplog) -> None:
-    from osscallback.core import CallbackApp
+    from osscallback.callback.core import CallbackApp
 
     caplog.set_level("WARNING", logger="osscallback")
     CallbackApp.from_env({"CALLBACK_KEY_URL_PREFIXES": f"https://gosspublic.alicdn.com/,{key_server.prefix}"})

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from deploy_support import HOST_VERSION, ROOT
 
-from osscallback.build import WHEELHOUSE, BuildOptions, FunctionPackage, build
+from osscallback.deploy.build import WHEELHOUSE, BuildOptions, FunctionPackage, build
 
 
 def _build(out: Path, python_version: str | None) -> dict[str, FunctionPackage]:

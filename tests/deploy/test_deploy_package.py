@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from deploy_support import HOST_VERSION, ROOT
 
-from osscallback.build import FunctionPackage, read_manifest, verify_package
-from osscallback.fcyaml import FunctionDef, load_template
+from osscallback.deploy.build import FunctionPackage, read_manifest, verify_package
+from osscallback.deploy.fcyaml import FunctionDef, load_template
 from osscallback.testing import KeyServer, OssSigner, form_body
 
 RUNNER = Path(__file__).with_name("isolated_runner.py")
@@ -134,10 +134,10 @@ def test_upload_package_against_local_oss(
 ) -> None:
     """The isolated upload package uploads to the local OSS with the template's settings (V4 signing), and the
     callback OSS makes is verified by the callback function: the deployed code path, minus the cloud."""
-    from osscallback.core import CallbackApp
-    from osscallback.emulator import LocalOSS
-    from osscallback.httpserver import WSGIServer
-    from osscallback.wsgi import make_wsgi_handler
+    from osscallback.callback.core import CallbackApp
+    from osscallback.callback.wsgi import make_wsgi_handler
+    from osscallback.local.httpserver import WSGIServer
+    from osscallback.local.oss import LocalOSS
 
     fn = TEMPLATE.function("upload")
     package = _packages(kind, request)[Path(fn.code_uri).name]
@@ -176,7 +176,22 @@ def test_packages_hold_no_tests_caches_or_dev_tools(runtime_packages: dict[str, 
         names = {p.name for p in package.path.rglob("*")}
         assert not names & {"__pycache__", "SelfTest"}
         library = {p.name for p in (package.path / "osscallback").iterdir()}
-        assert not library & {"emulator", "localfc", "commands", "cli.py", "testing.py", "build.py"}
+        assert not library & {"local", "deploy", "cli", "testing.py"}
         assert not (package.path / "bin").exists()
         assert not list(package.path.rglob("*.pyc"))
         assert package.size_bytes > 0 and 0 < package.zip_bytes < 50 * 1024 * 1024  # FC's direct-upload limit
+
+
+def test_each_package_ships_the_top_level_modules_and_its_own_subpackages(
+    runtime_packages: dict[str, FunctionPackage],
+) -> None:
+    """The layout is the contract: the callback package is the top-level modules plus ``callback/``, and the
+    upload package the top-level modules plus ``upload/``; local tooling, deploy code and the CLI never ship."""
+    shipped = {name: sorted(p.name for p in (pkg.path / "osscallback").iterdir()) for name, pkg in runtime_packages.items()}
+    top = ["__init__.py", "errors.py", "logconfig.py", "py.typed"]
+    assert shipped["callback"] == sorted([*top, "callback"])
+    assert shipped["upload"] == sorted([*top, "upload"])
+    callback_modules = {p.relative_to(runtime_packages["callback"].path).as_posix() for p in
+                        (runtime_packages["callback"].path / "osscallback").rglob("*.py")}
+    assert "osscallback/callback/core.py" in callback_modules
+    assert not any(m.startswith(("osscallback/upload/", "osscallback/local/")) for m in callback_modules)

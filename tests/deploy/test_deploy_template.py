@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from deploy_support import ROOT, TEMPLATES
 
-from osscallback.build import DEFAULT_OUT, available_functions
-from osscallback.core import CallbackApp, CallbackRequest
-from osscallback.fcyaml import FunctionDef, Template, load_template
+from osscallback.callback.core import CallbackApp, CallbackRequest
+from osscallback.deploy.build import DEFAULT_OUT, available_functions
+from osscallback.deploy.fcyaml import FunctionDef, Template, load_template
 
 LIBRARY = ROOT / "shared" / "osscallback"
 #: Read by the code but deliberately not declared in the templates, and why.

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from deploy_support import ROOT
 
-from osscallback.build import BuildError, make_pure, tag_fits
+from osscallback.deploy.build import BuildError, make_pure, tag_fits
+from osscallback.deploy.fcyaml import load_template
 from osscallback.errors import ConfigError
-from osscallback.fcyaml import load_template
 
 FC2 = """
 edition: 1.0.0

@@ -9,7 +9,7 @@ import oss2
 import pytest
 from emulator_kit import Receiver
 
-from osscallback.emulator import LocalOSS
+from osscallback.local.oss import LocalOSS
 
 REGION = "cn-hangzhou"
 

@@ -1,6 +1,6 @@
 """Test kit for the OSS emulator: a callback receiver that verifies OSS signatures on its own.
 
-The receiver deliberately does NOT use ``osscallback.signature``: it fetches the PEM from the URL in
+The receiver deliberately does NOT use ``osscallback.callback.signature``: it fetches the PEM from the URL in
 ``x-oss-pub-key-url`` and checks MD5withRSA over ``unquote(path)[?query]\\n body`` (SPEC §3) with ``cryptography``
 directly, so a bug shared by the emulator's signer and the library's verifier cannot hide.
 """

@@ -16,8 +16,8 @@ import pytest
 import requests
 from emulator_kit import CallbackSpec, Receiver, b64json, free_port
 
-from osscallback.emulator import LocalOSS
-from osscallback.emulator.callbacks import CALLBACK_TIMEOUT, MAX_ANSWER_BYTES
+from osscallback.local.oss import LocalOSS
+from osscallback.local.oss.callbacks import CALLBACK_TIMEOUT, MAX_ANSWER_BYTES
 
 AWKWARD = {
     "x:space": "a value with spaces",

@@ -17,10 +17,10 @@ import pytest
 import requests
 from emulator_kit import CallbackSpec, b64json
 
-from osscallback.core import CallbackApp
-from osscallback.emulator import LocalOSS
-from osscallback.httpserver import WSGIServer
-from osscallback.wsgi import make_wsgi_handler
+from osscallback.callback.core import CallbackApp
+from osscallback.callback.wsgi import make_wsgi_handler
+from osscallback.local.httpserver import WSGIServer
+from osscallback.local.oss import LocalOSS
 
 
 def _recv_all(s: socket.socket) -> bytes:

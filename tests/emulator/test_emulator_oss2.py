@@ -13,7 +13,7 @@ import pytest
 import requests
 from conftest import REGION
 
-from osscallback.emulator import LocalOSS
+from osscallback.local.oss import LocalOSS
 
 AWKWARD_KEYS = ["plain.txt", "dir/with space.txt", "a+b%20c.txt", "中文/文件.txt", "emoji-😀.bin", "q?x=1&y#z"]
 

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 from hardkit import build_app
 
-from osscallback.core import CallbackApp
-from osscallback.httpserver import WSGIServer
+from osscallback.callback.core import CallbackApp
+from osscallback.callback.wsgi import make_wsgi_handler
+from osscallback.local.httpserver import WSGIServer
 from osscallback.testing import KeyServer, OssSigner
-from osscallback.wsgi import make_wsgi_handler
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -27,8 +27,8 @@ from urllib.parse import quote, unquote
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from osscallback.core import CallbackApp, CallbackRequest, CallbackResponse, normalize_headers
-from osscallback.signature import sign, string_to_sign
+from osscallback.callback.core import CallbackApp, CallbackRequest, CallbackResponse, normalize_headers
+from osscallback.callback.signature import sign, string_to_sign
 from osscallback.testing import KeyServer
 
 # --- budgets (see conftest.py for the environment variables) ----------------------------------------------------

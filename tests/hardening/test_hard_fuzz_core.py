@@ -36,11 +36,11 @@ from hardkit import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from osscallback.core import CallbackApp
-from osscallback.fc3 import make_fc3_handler
-from osscallback.signature import sign, string_to_sign
+from osscallback.callback.core import CallbackApp
+from osscallback.callback.fc3 import make_fc3_handler
+from osscallback.callback.signature import sign, string_to_sign
+from osscallback.callback.wsgi import make_wsgi_handler
 from osscallback.testing import KeyServer
-from osscallback.wsgi import make_wsgi_handler
 
 SMALL_CAP = 300
 

@@ -25,13 +25,13 @@ from hardkit import fuzz
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from osscallback.actions import CallbackEvent, IdempotencyStore, idempotency_key
-from osscallback.body import parse_body
-from osscallback.config import CallbackConfig
-from osscallback.core import CallbackApp
-from osscallback.httpserver import WSGIServer
+from osscallback.callback.actions import CallbackEvent, IdempotencyStore, idempotency_key
+from osscallback.callback.body import parse_body
+from osscallback.callback.config import CallbackConfig
+from osscallback.callback.core import CallbackApp
+from osscallback.callback.wsgi import make_wsgi_handler
+from osscallback.local.httpserver import WSGIServer
 from osscallback.testing import KeyServer, OssSigner, SignedCallback, form_body, post
-from osscallback.wsgi import make_wsgi_handler
 
 # -- the store ------------------------------------------------------------------------------------------------------
 

@@ -27,13 +27,13 @@ from hardkit import concurrently as _concurrently
 from hypothesis import given
 from hypothesis import strategies as st
 
-from osscallback.core import CallbackApp
+from osscallback.callback.core import CallbackApp
+from osscallback.callback.keys import PublicKeyCache
+from osscallback.callback.signature import KeyUrlPolicy, generate_private_key
+from osscallback.callback.wsgi import make_wsgi_handler
 from osscallback.errors import CallbackRejected
-from osscallback.httpserver import WSGIServer
-from osscallback.keys import PublicKeyCache
-from osscallback.signature import KeyUrlPolicy, generate_private_key
+from osscallback.local.httpserver import WSGIServer
 from osscallback.testing import KeyServer, KeyServerBehaviour, OssSigner, form_body, post
-from osscallback.wsgi import make_wsgi_handler
 
 G = "gosspublic.alicdn.com"
 KEY_URL_REJECTIONS = {(403, "UntrustedPubKeyUrl"), (400, "InvalidPubKeyUrl"), (400, "MissingPubKeyUrl")}

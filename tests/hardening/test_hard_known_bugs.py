@@ -16,10 +16,10 @@ from hardkit import build_app, check_answer, check_response, fuzz, make_signed, 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from osscallback.core import CallbackApp
-from osscallback.fc3 import make_fc3_handler
+from osscallback.callback.core import CallbackApp
+from osscallback.callback.fc3 import make_fc3_handler
+from osscallback.callback.wsgi import make_wsgi_handler
 from osscallback.testing import KeyServer, form_body
-from osscallback.wsgi import make_wsgi_handler
 
 
 @pytest.fixture(scope="module")

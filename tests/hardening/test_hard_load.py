@@ -36,9 +36,9 @@ MAX_RSS_MIB = 256
 
 SERVER = """
 import os, sys, threading
-from osscallback.core import load_app
-from osscallback.httpserver import WSGIServer
-from osscallback.wsgi import make_wsgi_handler
+from osscallback.callback.core import load_app
+from osscallback.local.httpserver import WSGIServer
+from osscallback.callback.wsgi import make_wsgi_handler
 server = WSGIServer(make_wsgi_handler(load_app()), threads=16)
 print(server.port, flush=True)
 threading.Thread(target=lambda: (sys.stdin.read(), server.stop()), daemon=True).start()

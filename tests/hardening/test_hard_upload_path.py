@@ -29,12 +29,12 @@ from typing import Any
 import oss2
 import pytest
 
-from osscallback.clientsteps import put_presigned
-from osscallback.core import CallbackApp
-from osscallback.emulator import LocalOSS
-from osscallback.httpserver import WSGIServer
-from osscallback.upload import MultipartAborted, Uploader, UploadEvent, UploadSettings, handle_event
-from osscallback.wsgi import make_wsgi_handler
+from osscallback.callback.core import CallbackApp
+from osscallback.callback.wsgi import make_wsgi_handler
+from osscallback.local.clientsteps import put_presigned
+from osscallback.local.httpserver import WSGIServer
+from osscallback.local.oss import LocalOSS
+from osscallback.upload.uploader import MultipartAborted, Uploader, UploadEvent, UploadSettings, handle_event
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = os.environ.get("OSSCB_LONG") == "1"

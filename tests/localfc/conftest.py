@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from localfc_kit import FIXTURES, TEMPLATE, TEMPLATE_ENV, TIMEOUT, LogLines
 
-from osscallback.localfc import FCCredentials, FunctionSpec, LocalFCHost, load_specs
-from osscallback.localfc.spec import source_code_dirs
+from osscallback.local.fc import FCCredentials, FunctionSpec, LocalFCHost, load_specs
+from osscallback.local.fc.spec import source_code_dirs
 from osscallback.testing import KeyServer
 
 

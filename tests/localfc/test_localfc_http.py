@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from localfc_kit import SERVICE, request
 
-from osscallback.localfc import LocalFCHost
+from osscallback.local.fc import LocalFCHost
 from osscallback.testing import KeyServer, OssSigner, SignedCallback, form_body, post
 
 CALLBACK_FIELDS = {"bucket": "local-bucket", "object": "photos/a b+c.jpg", "size": "3", "mimeType": "image/jpeg"}

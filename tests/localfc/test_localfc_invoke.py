@@ -11,7 +11,7 @@ import fc2
 import pytest
 from localfc_kit import SERVICE, LogLines
 
-from osscallback.localfc import FCCredentials, FunctionInvocationError, LocalFCHost
+from osscallback.local.fc import FCCredentials, FunctionInvocationError, LocalFCHost
 
 
 @pytest.fixture()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from localfc_kit import FIXTURES, ROOT, alive, children, request, wait_gone
 
-from osscallback.localfc import FunctionSpec, LocalFCHost, WorkerStartError
+from osscallback.local.fc import FunctionSpec, LocalFCHost, WorkerStartError
 
 
 @pytest.fixture()

@@ -8,9 +8,9 @@ import pytest
 from fc2.auth import Auth
 from localfc_kit import ROOT, TEMPLATE, TEMPLATE_ENV
 
-from osscallback.localfc import FCCredentials, LocalFCError, load_specs
-from osscallback.localfc.fcapi import check_signature, sign, string_to_sign
-from osscallback.localfc.spec import source_code_dirs
+from osscallback.local.fc import FCCredentials, LocalFCError, load_specs
+from osscallback.local.fc.fcapi import check_signature, sign, string_to_sign
+from osscallback.local.fc.spec import source_code_dirs
 
 
 def test_specs_come_from_template_yml() -> None:

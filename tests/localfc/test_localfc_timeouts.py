@@ -10,7 +10,7 @@ import fc2
 import pytest
 from localfc_kit import TIMEOUT, alive, request
 
-from osscallback.localfc import FCCredentials, FunctionInvocationError, LocalFCHost
+from osscallback.local.fc import FCCredentials, FunctionInvocationError, LocalFCHost
 
 
 def test_event_timeout_kills_and_restarts(fc_host: LocalFCHost, credentials: FCCredentials) -> None:

@@ -16,8 +16,8 @@ import fc2
 import oss2
 import pytest
 
-from osscallback.localstack import LocalStack
-from osscallback.templates import build_callback
+from osscallback.local.stack import LocalStack
+from osscallback.upload.templates import build_callback
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = sorted((ROOT / "events").glob("upload-*.json"))

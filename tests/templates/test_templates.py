@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from osscallback.callback_params import FORM, JSON, CallbackParams, render_body
-from osscallback.templates import (
+from osscallback.upload.callback_params import FORM, JSON, CallbackParams, render_body
+from osscallback.upload.templates import (
     CallbackValidationError,
     TemplateLibrary,
     TemplateNotFound,
@@ -43,7 +43,7 @@ def test_form_basic_is_the_seed_body() -> None:
 
 
 def test_json_full_lists_every_system_variable_unquoted() -> None:
-    from osscallback.callback_params import SYSTEM_VARIABLES
+    from osscallback.upload.callback_params import SYSTEM_VARIABLES
 
     body = build_callback("json-full", {"callback_url": URL}).document()["callbackBody"]
     for var in SYSTEM_VARIABLES:

@@ -9,9 +9,9 @@ from typing import Any
 import oss2
 import pytest
 
-from osscallback.core import CallbackApp
-from osscallback.httpserver import WSGIServer
-from osscallback.wsgi import make_wsgi_handler
+from osscallback.callback.core import CallbackApp
+from osscallback.callback.wsgi import make_wsgi_handler
+from osscallback.local.httpserver import WSGIServer
 
 ROOT = Path(__file__).resolve().parents[2]
 UPLOAD_DIR = ROOT / "functions" / "upload"
@@ -19,7 +19,7 @@ UPLOAD_DIR = ROOT / "functions" / "upload"
 
 @pytest.fixture(scope="module")
 def local_oss(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from osscallback.emulator import LocalOSS
+    from osscallback.local.oss import LocalOSS
 
     with LocalOSS(data_dir=tmp_path_factory.mktemp("oss"), port=0, buckets=("examplebucket",)) as oss:
         yield oss

@@ -13,8 +13,8 @@ import oss2
 import pytest
 import requests
 
-from osscallback.clientsteps import put_presigned
-from osscallback.upload import MultipartAborted, Uploader, UploadEvent, UploadSettings, handle_event
+from osscallback.local.clientsteps import put_presigned
+from osscallback.upload.uploader import MultipartAborted, Uploader, UploadEvent, UploadSettings, handle_event
 
 ROOT = Path(__file__).resolve().parents[2]
 UPLOAD_DIR = ROOT / "functions" / "upload"
@@ -206,8 +206,8 @@ def test_every_shipped_event_succeeds_with_a_verified_callback(env, event_file: 
 
 
 def test_events_cover_every_action_and_shipped_template() -> None:
-    from osscallback.templates import TemplateLibrary
-    from osscallback.upload import ACTIONS
+    from osscallback.upload.templates import TemplateLibrary
+    from osscallback.upload.uploader import ACTIONS
 
     events = [json.loads(p.read_text()) for p in EVENTS]
     assert {e["action"] for e in events} == set(ACTIONS)

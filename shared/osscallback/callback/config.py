@@ -1,0 +1,68 @@
+"""Configuration of the callback function, read once from the environment.
+
+Every knob is an environment variable so the same code runs on FC (variables from template.yml), in the local
+stack and in tests. Bad values are a :class:`~osscallback.errors.ConfigError` naming the variable, raised at
+start-up rather than on the first callback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from osscallback.callback.keys import DEFAULT_FETCH_TIMEOUT, DEFAULT_MAX_ENTRIES, DEFAULT_TTL_SECONDS
+from osscallback.callback.signature import DEFAULT_KEY_URL_PREFIXES
+from osscallback.errors import ConfigError
+
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+#: OSS answers a callback within 5 s; the whole key fetch must leave room for the rest.
+MAX_FETCH_TIMEOUT = 2.0
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r} must be between {low:g} and {high:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class CallbackConfig:
+    """What the callback function is allowed to trust and how it answers."""
+
+    key_url_prefixes: tuple[str, ...] = DEFAULT_KEY_URL_PREFIXES
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    key_fetch_timeout: float = DEFAULT_FETCH_TIMEOUT
+    key_cache_ttl: float = DEFAULT_TTL_SECONDS
+    key_cache_size: int = DEFAULT_MAX_ENTRIES
+    response_template: str = "default"
+    action: str = "none"
+    idempotency_size: int = 10_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CallbackConfig:
+        """Read ``CALLBACK_*`` variables (see README "Configuration")."""
+        env = os.environ if env is None else env
+        prefixes_raw = env.get("CALLBACK_KEY_URL_PREFIXES", "").strip()
+        prefixes = (
+            tuple(p.strip() for p in prefixes_raw.split(",") if p.strip()) if prefixes_raw else DEFAULT_KEY_URL_PREFIXES
+        )
+        return cls(
+            key_url_prefixes=prefixes,
+            max_body_bytes=int(_number(env, "CALLBACK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, low=1, high=3 << 20)),
+            key_fetch_timeout=_number(
+                env, "CALLBACK_KEY_FETCH_TIMEOUT", DEFAULT_FETCH_TIMEOUT, low=0.05, high=MAX_FETCH_TIMEOUT
+            ),
+            key_cache_ttl=_number(env, "CALLBACK_KEY_CACHE_TTL", DEFAULT_TTL_SECONDS, low=0, high=7 * 86400),
+            key_cache_size=int(_number(env, "CALLBACK_KEY_CACHE_SIZE", DEFAULT_MAX_ENTRIES, low=1, high=4096)),
+            response_template=env.get("CALLBACK_RESPONSE_TEMPLATE", "").strip() or "default",
+            action=env.get("CALLBACK_ACTION", "").strip() or "none",
+            idempotency_size=int(_number(env, "CALLBACK_IDEMPOTENCY_SIZE", 10_000, low=0, high=1_000_000)),
+        )

@@ -1,0 +1,229 @@
+"""The callback function's transport-free core: request in, JSON answer out.
+
+The FC 2.0 WSGI adapter, the FC 3.0 HTTP-event adapter and the tests all drive this one class, so every rule
+(what is trusted, what is refused with which status, what is logged) lives here once. The core never raises:
+every outcome, including a bug, is a :class:`CallbackResponse` with a JSON body, and each request logs exactly
+one structured JSON line.
+
+Order of checks: method (405), size (413), headers (400), key URL policy (403), key fetch (502), signature (403),
+body (400/415), action (500), answer (500). Nothing from the body is looked at before the signature is verified.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from osscallback.callback.actions import Action, CallbackEvent, IdempotencyStore, idempotency_key, load_action
+from osscallback.callback.answer import AnswerError, AnswerRenderer
+from osscallback.callback.body import CallbackBody, parse_body
+from osscallback.callback.config import CallbackConfig
+from osscallback.callback.keys import PublicKeyCache
+from osscallback.callback.signature import KeyUrlPolicy, decode_authorization, decode_key_url, string_to_sign, verify
+from osscallback.errors import CallbackRejected, ConfigError
+
+log = logging.getLogger("osscallback.callback")
+
+JSON_HEADERS = (("Content-Type", "application/json"),)
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    """An HTTP request as the core needs it, whatever the transport.
+
+    ``targets`` lists the ``(path, query)`` pairs the signature may cover: the raw path as requested from OSS
+    (percent-encoded) and the raw query string. A transport that cannot know the raw form (FC 3.0 gives the query
+    as a dict) passes each faithful reconstruction; the signature must match one of them exactly.
+    ``body_truncated`` tells that the transport stopped reading at the cap and more was there.
+    """
+
+    method: str
+    targets: tuple[tuple[str, str], ...]
+    headers: Mapping[str, str]
+    body: bytes
+    body_truncated: bool = False
+    request_id: str | None = None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True)
+class CallbackResponse:
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = field(default=JSON_HEADERS)
+
+    def all_headers(self) -> list[tuple[str, str]]:
+        """Headers including the Content-Length OSS insists on."""
+        return [*self.headers, ("Content-Length", str(len(self.body)))]
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def declared_length(value: str | None) -> int | None:
+    """The Content-Length a request declares: ``None`` when absent, -1 when malformed.
+
+    Only ASCII digits count (``str.isdigit`` also accepts "²" and "①", which ``int`` refuses); a length too long to
+    be real is reported as huge rather than parsed, so it is refused as too large instead of costing an int() of
+    thousands of digits.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text or not text.isascii() or not text.isdigit():
+        return -1
+    return int(text) if len(text) <= 18 else 1 << 62
+
+
+def error_response(
+    status: int, code: str, message: str, extra_headers: tuple[tuple[str, str], ...] = ()
+) -> CallbackResponse:
+    body = json.dumps({"error": code, "message": message}, ensure_ascii=False).encode("utf-8")
+    return CallbackResponse(status, body, JSON_HEADERS + extra_headers)
+
+
+def normalize_headers(items: Mapping[str, str] | list[tuple[str, str]]) -> dict[str, str]:
+    """Lower-case header names; the first value wins for duplicates (a second Authorization is ignored)."""
+    pairs = items.items() if isinstance(items, Mapping) else items
+    result: dict[str, str] = {}
+    for name, value in pairs:
+        result.setdefault(str(name).lower(), str(value))
+    return result
+
+
+class CallbackApp:
+    """Verifies, parses and answers OSS callbacks. Thread-safe; build one per process."""
+
+    def __init__(
+        self,
+        config: CallbackConfig | None = None,
+        *,
+        key_cache: PublicKeyCache | None = None,
+        action: Action | None = None,
+    ) -> None:
+        self.config = config or CallbackConfig()
+        self.policy = KeyUrlPolicy(self.config.key_url_prefixes)
+        self.keys = key_cache if key_cache is not None else PublicKeyCache(
+            ttl=self.config.key_cache_ttl,
+            max_entries=self.config.key_cache_size,
+            fetch_timeout=self.config.key_fetch_timeout,
+        )
+        self.answer = AnswerRenderer(self.config.response_template)
+        self.action = action or load_action(self.config.action)
+        self.idempotency = IdempotencyStore(self.config.idempotency_size)
+        for prefix in self.policy.overrides:
+            log.warning(
+                json.dumps(
+                    {
+                        "warning": "UntrustedKeyUrlPrefix",
+                        "message": f"LOCAL DEVELOPMENT OVERRIDE: public keys will also be fetched from {prefix!r}. "
+                        "Never deploy this setting: anyone who can serve that prefix can forge callbacks.",
+                    }
+                )
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CallbackApp:
+        return cls(CallbackConfig.from_env(env))
+
+    def handle(self, request: CallbackRequest) -> CallbackResponse:
+        """Answer one request. Never raises."""
+        started = time.perf_counter()
+        request_id = request.request_id or request.header("x-fc-request-id") or uuid.uuid4().hex
+        body: CallbackBody | None = None
+        duplicate = False
+        try:
+            body, result, duplicate = self._process(request, request_id)
+            try:
+                payload = self.answer.render(body, action=result, request_id=request_id)
+                response = CallbackResponse(200, payload)
+                outcome = "ok"
+            except AnswerError as exc:
+                response = error_response(500, "AnswerTemplateError", f"Server misconfiguration: {exc}.")
+                outcome = "AnswerTemplateError"
+        except CallbackRejected as exc:
+            extra = (("Allow", "POST"),) if exc.status == 405 else ()
+            response = error_response(exc.status, exc.code, exc.message, extra)
+            outcome = exc.code
+        except Exception:  # a bug must not become a traceback page or a hung request
+            log.exception(json.dumps({"request_id": request_id, "error": "InternalError"}))
+            response = error_response(500, "InternalError", "The callback function failed unexpectedly.")
+            outcome = "InternalError"
+        record: dict[str, Any] = {
+            "request_id": request_id,
+            "status": response.status,
+            "outcome": outcome,
+            "bucket": body.bucket if body else None,
+            "object": body.object if body else None,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        if duplicate:
+            record["duplicate"] = True
+        log.info(json.dumps(record, ensure_ascii=False))
+        return response
+
+    def _process(self, request: CallbackRequest, request_id: str) -> tuple[CallbackBody, Any, bool]:
+        if request.method.upper() != "POST":
+            raise CallbackRejected(405, "MethodNotAllowed", f"OSS callbacks are POST requests, not {request.method}.")
+        cap = self.config.max_body_bytes
+        length = declared_length(request.header("content-length"))
+        if length == -1:
+            raise CallbackRejected(400, "InvalidContentLength", "The Content-Length header is not a number.")
+        if request.body_truncated or len(request.body) > cap or (length is not None and length > cap):
+            raise CallbackRejected(413, "BodyTooLarge", f"The callback body is larger than {cap} bytes.")
+        signature = decode_authorization(request.header("authorization"))
+        key_url = self.policy.check(decode_key_url(request.header("x-oss-pub-key-url")))
+        public_key = self.keys.get(key_url)
+        signed = None
+        for path, query in request.targets:
+            candidate = string_to_sign(path, query, request.body)
+            if verify(public_key, signature, candidate):
+                signed = candidate
+                break
+        if signed is None:
+            raise CallbackRejected(
+                403, "SignatureDoesNotMatch", "The callback signature does not match its path, query and body."
+            )
+        path, query = request.targets[0]
+        body = parse_body(request.body, request.header("content-type"))
+        key = idempotency_key(body, request.body, signed)
+        event = CallbackEvent(body=body, request_id=request_id, idempotency_key=key, path=path, query=query)
+        action = self.action
+        try:
+            result, duplicate = self.idempotency.run(event.idempotency_key, lambda: action(event))
+        except Exception as exc:
+            log.exception(json.dumps({"request_id": request_id, "error": "ActionFailed"}))
+            raise CallbackRejected(
+                500, "ActionFailed", f"The configured action failed: {exc.__class__.__name__}."
+            ) from None
+        return body, result, duplicate
+
+
+class BrokenApp:
+    """Stands in for :class:`CallbackApp` when configuration is wrong, so every request gets a clear JSON 500
+    (and the log says why) instead of the platform's opaque import-error page."""
+
+    def __init__(self, error: ConfigError) -> None:
+        self.error = error
+        self.config = CallbackConfig()
+
+    def handle(self, request: CallbackRequest) -> CallbackResponse:
+        log.error(json.dumps({"error": "ConfigurationError", "message": str(self.error)}))
+        return error_response(500, "ConfigurationError", f"Server misconfiguration: {self.error}")
+
+
+def load_app(env: Mapping[str, str] | None = None) -> CallbackApp | BrokenApp:
+    """Build the app from the environment at start-up; a configuration error is logged loudly once."""
+    try:
+        return CallbackApp.from_env(env)
+    except ConfigError as exc:
+        log.error(json.dumps({"error": "ConfigurationError", "message": str(exc)}))
+        return BrokenApp(exc)

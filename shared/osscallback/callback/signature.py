@@ -1,0 +1,207 @@
+"""OSS callback signatures: the string OSS signs, MD5withRSA verify (and sign, for the local OSS and tests),
+and the trusted public-key URL policy.
+
+OSS signs ``unquote(path) + ('?' + query if query else '') + '\\n' + body`` with RSA PKCS#1 v1.5 over MD5
+and sends base64(signature) in ``Authorization`` and base64(public key URL) in ``x-oss-pub-key-url``
+(SPEC §3). The key URL arrives from the network, so deciding whether to fetch it is the security boundary:
+:class:`KeyUrlPolicy` compares the *parsed* URL against trusted prefixes component by component and hands back
+a canonical URL rebuilt from those components, so no parser differential between us and the HTTP client can
+smuggle in another host.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from osscallback.errors import CallbackRejected, ConfigError
+
+log = logging.getLogger("osscallback.callback.signature")
+
+#: The hosts OSS serves its callback public keys from (SPEC §3).
+DEFAULT_KEY_URL_PREFIXES: tuple[str, ...] = (
+    "http://gosspublic.alicdn.com/",
+    "https://gosspublic.alicdn.com/",
+)
+
+#: Longest key URL we consider: real ones are ~50 characters.
+MAX_KEY_URL_LENGTH = 1024
+#: Longest base64 ``Authorization`` value we decode: a 4096-bit RSA signature is 684 base64 characters.
+MAX_AUTHORIZATION_LENGTH = 2048
+
+# Characters that never appear in a legitimate key URL path and are the usual tools of path tricks:
+# percent-escapes (encoded slashes, dots), backslashes, whitespace and control characters, '@'.
+_UNSAFE_PATH = re.compile(r"[%\\@\s\x00-\x1f\x7f]")
+
+
+def string_to_sign(path: str, query: str, body: bytes) -> bytes:
+    """The exact bytes OSS signs for a callback to ``path?query`` with ``body``.
+
+    ``path`` is the request path as sent on the wire (percent-encoded); OSS signs it percent-decoded.
+    ``query`` is the raw query string without the ``?`` and is signed as is.
+    """
+    signed = unquote_to_bytes(path)
+    if query:
+        try:
+            signed += b"?" + query.encode("latin-1")  # WSGI strings are bytes decoded as latin-1: undo exactly that
+        except UnicodeEncodeError:
+            signed += b"?" + query.encode("utf-8")  # text from an FC 3.0 event or fc.request_uri
+    return signed + b"\n" + body
+
+
+def decode_authorization(value: str | None) -> bytes:
+    """Base64-decode the ``Authorization`` header into signature bytes, or reject with 400."""
+    if not value:
+        raise CallbackRejected(400, "MissingAuthorization", "The Authorization header is missing.")
+    if len(value) > MAX_AUTHORIZATION_LENGTH:
+        raise CallbackRejected(400, "InvalidAuthorization", "The Authorization header is too long.")
+    try:
+        signature = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise CallbackRejected(400, "InvalidAuthorization", "The Authorization header is not base64.") from None
+    if not signature:
+        raise CallbackRejected(400, "InvalidAuthorization", "The Authorization header is empty.")
+    return signature
+
+
+def decode_key_url(value: str | None) -> str:
+    """Base64-decode the ``x-oss-pub-key-url`` header into a URL string, or reject with 400."""
+    if not value:
+        raise CallbackRejected(400, "MissingPubKeyUrl", "The x-oss-pub-key-url header is missing.")
+    if len(value) > MAX_KEY_URL_LENGTH * 2:
+        raise CallbackRejected(400, "InvalidPubKeyUrl", "The x-oss-pub-key-url header is too long.")
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+        url = raw.decode("ascii")
+    except (binascii.Error, ValueError):
+        raise CallbackRejected(
+            400, "InvalidPubKeyUrl", "The x-oss-pub-key-url header is not base64 of an ASCII URL."
+        ) from None
+    if not url or len(url) > MAX_KEY_URL_LENGTH:
+        raise CallbackRejected(400, "InvalidPubKeyUrl", "The public key URL is empty or too long.")
+    return url
+
+
+@dataclass(frozen=True)
+class _Prefix:
+    scheme: str
+    netloc: str
+    path: str
+
+
+def _parse_prefix(prefix: str) -> _Prefix:
+    parts = urlsplit(prefix.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"trusted key URL prefix {prefix!r} must be an absolute http(s) URL")
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise ConfigError(f"trusted key URL prefix {prefix!r} must not carry userinfo, query or fragment")
+    path = parts.path or "/"
+    if not path.endswith("/"):
+        path += "/"
+    return _Prefix(parts.scheme, parts.netloc, path)
+
+
+class KeyUrlPolicy:
+    """Decides which public-key URLs may be fetched.
+
+    A URL is trusted only if, once parsed, its scheme and network location equal a trusted prefix's exactly
+    (same case, no userinfo, no port unless the prefix has that very port, no trailing dot), its path starts
+    with the prefix's path and holds no percent-escapes, backslashes, ``..`` segments or control characters,
+    and it has no query or fragment.
+    """
+
+    def __init__(self, prefixes: Iterable[str] = DEFAULT_KEY_URL_PREFIXES) -> None:
+        self.prefixes: tuple[str, ...] = tuple(p.strip() for p in prefixes if p.strip())
+        if not self.prefixes:
+            raise ConfigError("at least one trusted public key URL prefix is required")
+        self._parsed = tuple(_parse_prefix(p) for p in self.prefixes)
+
+    @property
+    def overrides(self) -> tuple[str, ...]:
+        """Trusted prefixes that are not OSS's own: local-development overrides, worth a loud warning."""
+        return tuple(p for p in self.prefixes if p not in DEFAULT_KEY_URL_PREFIXES)
+
+    def check(self, url: str) -> str:
+        """Return the canonical URL to fetch, or raise :class:`CallbackRejected` (403) if it is untrusted."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # raises ValueError on a malformed port
+        except ValueError:
+            raise self._untrusted(url) from None
+        del port
+        if parts.query or parts.fragment or "?" in url or "#" in url:
+            raise self._untrusted(url)
+        if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+            raise self._untrusted(url)
+        path = parts.path
+        if not path or _UNSAFE_PATH.search(path) or any(seg in (".", "..") for seg in path.split("/")):
+            raise self._untrusted(url)
+        for prefix in self._parsed:
+            if parts.scheme == prefix.scheme and parts.netloc == prefix.netloc and path.startswith(prefix.path):
+                return f"{parts.scheme}://{parts.netloc}{path}"
+        raise self._untrusted(url)
+
+    @staticmethod
+    def _untrusted(url: str) -> CallbackRejected:
+        shown = url if len(url) <= 200 else url[:200] + "..."
+        return CallbackRejected(403, "UntrustedPubKeyUrl", f"The public key URL {shown!r} is not trusted.")
+
+
+def load_public_key(pem: bytes) -> rsa.RSAPublicKey:
+    """Parse a PEM RSA public key (SubjectPublicKeyInfo or PKCS#1); ``ValueError`` if it is not one."""
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        # PKCS#1 "BEGIN RSA PUBLIC KEY" is also accepted by load_pem_public_key; anything else is not a key.
+        raise ValueError(f"not a PEM public key: {exc}") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("the public key is not an RSA key")
+    if key.key_size < 1024 or key.key_size > 8192:
+        raise ValueError(f"RSA key size {key.key_size} is outside 1024..8192 bits")
+    return key
+
+
+def verify(public_key: rsa.RSAPublicKey, signature: bytes, data: bytes) -> bool:
+    """MD5withRSA (PKCS#1 v1.5) verification; ``True`` only for a matching signature."""
+    try:
+        public_key.verify(signature, data, padding.PKCS1v15(), hashes.MD5())  # noqa: S303 - OSS mandates MD5withRSA
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def sign(private_key: rsa.RSAPrivateKey, data: bytes) -> bytes:
+    """MD5withRSA (PKCS#1 v1.5) signature, as OSS makes it. Used by the local OSS and the test fixtures."""
+    return private_key.sign(data, padding.PKCS1v15(), hashes.MD5())  # noqa: S303 - OSS mandates MD5withRSA
+
+
+def generate_private_key(bits: int = 2048) -> rsa.RSAPrivateKey:
+    """A fresh RSA key pair like the one OSS signs callbacks with (1024 bits on OSS; 2048 by default here)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def public_pem(private_key: rsa.RSAPrivateKey) -> bytes:
+    """The PEM (SubjectPublicKeyInfo) of a private key's public half: what a key URL serves."""
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def callback_headers(
+    private_key: rsa.RSAPrivateKey, key_url: str, path: str, query: str, body: bytes
+) -> dict[str, str]:
+    """The ``Authorization`` and ``x-oss-pub-key-url`` headers OSS would send for this callback request."""
+    signature = sign(private_key, string_to_sign(path, query, body))
+    return {
+        "Authorization": base64.b64encode(signature).decode("ascii"),
+        "x-oss-pub-key-url": base64.b64encode(key_url.encode("ascii")).decode("ascii"),
+    }

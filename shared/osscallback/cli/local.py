@@ -1,0 +1,46 @@
+"""``osscallback local``: local stand-ins for the cloud.
+
+``local oss`` runs the OSS emulator alone (:mod:`osscallback.cli.local_oss`). Bare ``local`` starts the whole
+stack (local OSS + local FC) when :mod:`osscallback.cli.stack` is available, and prints help otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "local",
+        help="run local stand-ins for OSS and FC (`local oss`: the OSS emulator alone)",
+        description="Local development stack. `osscallback local oss` runs only the OSS emulator.",
+    )
+    stack: Any = None
+    try:
+        from osscallback.cli import stack
+    except ImportError:  # the whole-stack command is optional
+        stack = None
+    if stack is not None:
+        stack.add_arguments(p)
+        p.set_defaults(func=stack.run)
+    else:
+        p.set_defaults(func=lambda _args: _help(p))
+    local_sub = p.add_subparsers(dest="local_command", metavar="SERVICE")
+    local_sub.required = False
+
+    from osscallback.cli import local_oss as emulator_cli
+
+    oss = local_sub.add_parser(
+        "oss",
+        help="run the local OSS emulator (oss2-compatible, performs upload callbacks)",
+        description="Run a local OSS on 127.0.0.1 that the unmodified oss2 SDK talks to and that performs upload "
+        "callbacks like OSS. State lives in the data directory and survives restarts.",
+    )
+    emulator_cli.add_arguments(oss)
+    oss.set_defaults(func=emulator_cli.run)
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2

@@ -1,0 +1,141 @@
+"""``osscallback local`` (no subcommand): the whole stack, every event run once, then serve with snippets.
+
+Mounted by ``commands/local.py`` (which also owns ``local oss``). Output rules: human lines with colours only on a
+TTY (and never with ``NO_COLOR``); ``--json`` prints one JSON line per event result and, when serving, one line
+with the endpoints once ready. ``--once`` exits after the events: 0 only if every event succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from osscallback.local.stack import DEFAULT_BUCKET, DEFAULT_EVENTS, DEFAULT_TEMPLATE, EventResult, LocalStack, StackInfo
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--once", action="store_true", help="run every event once, then exit (0 only if all succeeded)")
+    p.add_argument("--json", action="store_true", help="machine-readable output: one JSON line per event / endpoint")
+    p.add_argument("--template", default=str(DEFAULT_TEMPLATE), help="Serverless Devs template (default template.yml)")
+    p.add_argument("--events", default=str(DEFAULT_EVENTS), help="directory of <function>-<name>.json events")
+    p.add_argument("--event", action="append", default=[], metavar="FILE",
+                   help="run only this event file (repeatable) instead of the whole events directory")
+    p.add_argument("--bucket", default=DEFAULT_BUCKET, help=f"bucket to create (default {DEFAULT_BUCKET})")
+    p.add_argument("--oss-port", type=int, default=0, help="local OSS port (default: any free port)")
+    p.add_argument("--fc-port", type=int, default=0, help="local FC port (default: any free port)")
+    p.add_argument("--data-dir", default=None, help="local OSS data directory (default: a per-user cache dir)")
+    p.add_argument("--quiet-functions", action="store_true", help="do not print the functions' log lines")
+
+
+class _Style:
+    def __init__(self, stream: Any) -> None:
+        self.on = bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR")
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.on else text
+
+
+def _describe(result: EventResult, style: _Style) -> str:
+    mark = style("✔", "32") if result.ok else style("✘", "31")
+    head = f"{mark} {result.event:34} {result.action or '-':12} {result.key or ''}"
+    if not result.ok:
+        return f"{head}\n    {style('error:', '31')} {result.error}"
+    answer = json.dumps(result.callback, ensure_ascii=False) if result.callback is not None else "(no callback)"
+    if len(answer) > 160:
+        answer = answer[:157] + "..."
+    return f"{head}\n    callback {style(result.callback_status or '-', '32')}: {answer}"
+
+
+def snippets(info: StackInfo) -> str:
+    """Copy-paste examples against the running stack."""
+    creds = f"'{info.access_key_id}', '{info.access_key_secret}'"
+    return f"""
+Try it — local OSS at {info.oss_endpoint} (bucket {info.bucket}), local FC at {info.fc_endpoint}
+
+  # 1. Upload with oss2 and a callback to the local callback function:
+  python - <<'PY'
+  import oss2
+  from osscallback.upload.templates import build_callback
+  bucket = oss2.Bucket(oss2.Auth({creds}), '{info.oss_endpoint}', '{info.bucket}')
+  spec = build_callback('json-full', {{'callback_url': '{info.callback_url}'}}, {{'x:user': 'me'}})
+  result = bucket.put_object('try/hello.txt', b'hello', headers=spec.headers())
+  print(result.status, result.resp.read())
+  PY
+
+  # 2. The callback function refuses anything OSS did not sign (a JSON 4xx, never a 500):
+  curl -s -X POST '{info.callback_url}' -d 'bucket={info.bucket}&object=forged.txt'; echo
+
+  # 3. Invoke the upload function through FC's API with the real fc2 SDK (what `osscallback invoke` does):
+  FC_ACCESS_KEY_ID='{info.fc_access_key_id}' FC_ACCESS_KEY_SECRET='{info.fc_access_key_secret}' \\
+  FC_SECURITY_TOKEN='{info.fc_security_token}' \\
+  osscallback invoke upload --event-file events/upload-put.json --endpoint {info.fc_endpoint}
+
+  # ... or from Python:
+  python -c "import fc2; c = fc2.Client(endpoint='{info.fc_endpoint}', accessKeyID='{info.fc_access_key_id}', \\
+  accessKeySecret='{info.fc_access_key_secret}', securityToken='{info.fc_security_token}'); \\
+  print(c.invoke_function('{info.service}', 'upload', payload=open('events/upload-put.json', 'rb').read()).data)"
+
+Ctrl-C stops everything.
+"""
+
+
+def run(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    style = _Style(out)
+    events = [Path(e) for e in args.event]
+    for event in events:
+        if not event.is_file():
+            print(f"osscallback: error: no such event file: {event}", file=sys.stderr)
+            return 2
+
+    def sink(function: str, line: str) -> None:
+        if not args.quiet_functions:
+            print(style(f"{function} | {line}", "2"), file=sys.stderr, flush=True)
+
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stack = LocalStack(
+        template=args.template, data_dir=args.data_dir, oss_port=args.oss_port, fc_port=args.fc_port,
+        bucket=args.bucket, log_sink=sink,
+    )
+    failures = 0
+    try:
+        stack.start()
+        info = stack.info()
+        if not args.json:
+            print(style("LOCAL DEVELOPMENT: the callback function also trusts public keys from the local OSS at "
+                        f"{info.public_key_url.rsplit('/', 1)[0]}/ (never deploy that setting).", "33"), flush=True)
+        paths = events or list(stack.events(args.events))
+        if not paths and not args.json:
+            print("no events to run", flush=True)
+        for path in paths:
+            result = stack.run_event(path)
+            failures += not result.ok
+            line = json.dumps(result.to_dict(), ensure_ascii=False) if args.json else _describe(result, style)
+            print(line, flush=True)
+        if args.once:
+            if not args.json:
+                total = len(paths)
+                print(f"{total - failures}/{total} events succeeded", flush=True)
+            return 1 if failures else 0
+        if args.json:
+            print(json.dumps(info.to_dict()), flush=True)
+        else:
+            print(snippets(info), flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        stack.stop()
+        signal.signal(signal.SIGTERM, previous)

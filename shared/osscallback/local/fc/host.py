@@ -1,0 +1,605 @@
+"""The local FC host: every function of ``template.yml`` behind one multi-threaded WSGI server, shaped like FC 2.0.
+
+Routes (``<svc>`` may carry a qualifier, ``svc.LATEST``, which is ignored):
+
+| request | goes to |
+| --- | --- |
+| ``ANY /2016-08-15/proxy/<svc>/<fn>/<rest>`` | HTTP function ``fn`` (``PATH_INFO`` = ``/<rest>``; raw URI kept) |
+| ``ANY /<fn>/<rest>`` (short path) | the same, when exactly one HTTP function is called ``fn`` |
+| ``POST /2016-08-15/services/<svc>/functions/<fn>/invocations`` | event function ``fn`` (FC's InvokeFunction) |
+| ``GET /2016-08-15/services/<svc>/functions/<fn>`` | the function's configuration (GetFunction) |
+| ``GET /`` | JSON index of the functions and their URLs |
+
+API calls must carry ``fc2.Client``'s signature made with the host's credentials (``verify_signatures=False``
+accepts any), as FC does; HTTP triggers are anonymous, like the template's. Every invocation gets a new request
+id (``X-Fc-Request-Id``), runs in its function's own worker process with its ``template.yml`` environment, and is
+cut off after the declared timeout: FC's timeout error is answered and the process is killed (a runaway function
+stops running) and started again on the next call. Logs are printed prefixed with the function's name.
+
+Invocations of one function run concurrently in its process, like an FC instance with instance concurrency > 1.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from osscallback.local.fc import fcapi
+from osscallback.local.fc.context import LOCAL_CREDENTIALS, FCContext, FCCredentials, FunctionMeta, ServiceMeta
+from osscallback.local.fc.errors import FunctionInvocationError, UnknownFunctionError, WorkerStartError
+from osscallback.local.fc.process import LogSink, WorkerProcess, print_sink
+from osscallback.local.fc.protocol import INVOKE_PATH, WorkerConfig
+from osscallback.local.fc.spec import FunctionSpec
+from osscallback.local.httpserver import WSGIServer
+
+StartResponse = Callable[..., Any]
+EnvOverrides = Mapping[str, str] | Callable[["LocalFCHost"], Mapping[str, str]]
+
+#: Host environment variables a function instance inherits (FC instances start from a clean environment; these
+#: keep the interpreter, locale, temp dir, CA bundle and proxy settings of the developer's machine working).
+INHERITED_ENV = (
+    "PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT",
+    "VIRTUAL_ENV", "PYTHONPATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "COVERAGE_PROCESS_START",
+)
+_HOP_BY_HOP = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+    "transfer-encoding", "upgrade", "content-length", "expect",
+}
+#: Set by the worker's own HTTP server, not by the function: the host's server sets its own.
+_WORKER_SERVER_HEADERS = {"server", "date", "via"}
+_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+            405: "Method Not Allowed", 500: "Internal Server Error", 502: "Bad Gateway"}
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What came back from a worker: an answer, or ``failure`` (FC's errorMessage) when there was none."""
+
+    answer: _Answer | None = None
+    failure: str | None = None
+
+
+class LocalFCHost:
+    """Serve ``specs`` like FC 2.0 on ``host:port`` (0 = any free port).
+
+    ``with LocalFCHost(specs, credentials=...) as fc: fc.endpoint`` — the port is bound at construction, so
+    :attr:`endpoint` and :meth:`url_for` work before :meth:`start` (pass ``env_overrides`` as a callable taking
+    the host to inject URLs that depend on them, e.g. ``CALLBACK_URL``). ``env_overrides`` is merged over every
+    function's ``template.yml`` environment.
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[FunctionSpec],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        credentials: FCCredentials = LOCAL_CREDENTIALS,
+        region: str = "cn-hangzhou",
+        account_id: str = "1234567890123456",
+        env_overrides: EnvOverrides | None = None,
+        log_sink: LogSink = print_sink,
+        verify_signatures: bool = True,
+        threads: int = 32,
+        worker_threads: int = 8,
+        python: str = sys.executable,
+        start_timeout: float = 60.0,
+        stop_grace: float = 3.0,
+    ) -> None:
+        seen: set[tuple[str, str]] = set()
+        for spec in specs:
+            if (spec.service, spec.name) in seen:
+                raise ValueError(f"function {spec.qualified_name} is declared twice")
+            seen.add((spec.service, spec.name))
+        self.specs = list(specs)
+        self.credentials = credentials
+        self.region = region
+        self.account_id = account_id
+        self.verify_signatures = verify_signatures
+        self.log_sink = log_sink
+        self._env_overrides = env_overrides
+        self._python = python
+        self._start_timeout = start_timeout
+        self._stop_grace = stop_grace
+        self._worker_threads = worker_threads
+        self._server = WSGIServer(self._app, host=host, port=port, threads=threads)
+        self._workers: dict[tuple[str, str], WorkerProcess] = {}
+        self._async: set[threading.Thread] = set()
+        self._async_lock = threading.Lock()
+        self._started = False
+        self._stopped = False
+
+    # -------------------------------------------------------------------------------------------- public API
+    @property
+    def endpoint(self) -> str:
+        """The FC endpoint to give ``fc2.Client(endpoint=...)``, e.g. ``http://127.0.0.1:41234``."""
+        return self._server.url
+
+    def spec(self, function: str, service: str | None = None) -> FunctionSpec:
+        """The function called ``function`` (in ``service``, if given; else it must be unique)."""
+        matches = [s for s in self.specs if s.name == function and (service is None or s.service == service)]
+        if len(matches) != 1:
+            what = "no function" if not matches else "several functions"
+            raise UnknownFunctionError(f"{what} named {function!r}" + (f" in service {service!r}" if service else ""))
+        return matches[0]
+
+    def url_for(self, function: str, proxy: bool = True, service: str | None = None) -> str:
+        """URL of an HTTP function: FC 2.0's ``/2016-08-15/proxy/<svc>/<fn>/`` (or the short ``/<fn>/``)."""
+        spec = self.spec(function, service)
+        if proxy:
+            return f"{self.endpoint}/{fcapi.API_VERSION}/proxy/{quote(spec.service)}/{quote(spec.name)}/"
+        return f"{self.endpoint}/{quote(spec.name)}/"
+
+    def invoke_url(self, function: str, service: str | None = None) -> str:
+        spec = self.spec(function, service)
+        return f"{self.endpoint}{_invocations_path(spec)}"
+
+    def worker_pids(self) -> dict[str, int]:
+        """PID of each running worker, by ``service/function`` (for diagnostics and tests)."""
+        return {f"{k[0]}/{k[1]}": w.pid for k, w in self._workers.items() if w.pid is not None}
+
+    def worker(self, function: str, service: str | None = None) -> WorkerProcess:
+        spec = self.spec(function, service)
+        return self._workers[(spec.service, spec.name)]
+
+    def invoke(
+        self,
+        function: str,
+        payload: bytes | str | Mapping[str, Any] | None = None,
+        *,
+        service: str | None = None,
+        log_type: str | None = None,
+    ) -> bytes:
+        """Invoke an event function through the InvokeFunction API (signed, as ``fc2.Client`` does).
+
+        Returns the function's answer; raises :class:`FunctionInvocationError` when FC would set
+        ``X-Fc-Error-Type`` (the function raised, timed out or its process died).
+        """
+        spec = self.spec(function, service)
+        if isinstance(payload, Mapping):
+            body = json.dumps(payload).encode("utf-8")
+        elif isinstance(payload, str):
+            body = payload.encode("utf-8")
+        else:
+            body = payload or b""
+        path = _invocations_path(spec)
+        headers = {
+            "Date": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()),
+            "Content-Type": "application/octet-stream",
+            fcapi.H_INVOCATION_TYPE: "Sync",
+        }
+        if log_type:
+            headers[fcapi.H_LOG_TYPE] = log_type
+        if self.credentials.security_token:
+            headers["X-Fc-Security-Token"] = self.credentials.security_token
+        headers["Authorization"] = fcapi.sign(self.credentials, fcapi.string_to_sign("POST", path, headers))
+        conn = http.client.HTTPConnection(self._server.host, self._server.port, timeout=spec.timeout + 30)
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            error_type = resp.getheader(fcapi.H_ERROR_TYPE)
+            request_id = resp.getheader(fcapi.H_REQUEST_ID)
+        finally:
+            conn.close()
+        if error_type or resp.status >= 300:
+            raise FunctionInvocationError(error_type or f"HTTP {resp.status}", data, request_id)
+        return data
+
+    # -------------------------------------------------------------------------------------------- lifecycle
+    def start(self) -> LocalFCHost:
+        """Start every function's worker (in parallel), then serve. Raises :class:`WorkerStartError`."""
+        if self._started:
+            return self
+        self._started = True
+        overrides = self._env_overrides(self) if callable(self._env_overrides) else (self._env_overrides or {})
+        for spec in self.specs:
+            self._workers[(spec.service, spec.name)] = self._make_worker(spec, overrides)
+        workers = list(self._workers.values())
+        if workers:
+            with ThreadPoolExecutor(max_workers=min(len(workers), 16), thread_name_prefix="localfc-start") as pool:
+                futures = [pool.submit(w.start) for w in workers]
+                errors = [f.exception() for f in futures]
+            failed = [e for e in errors if e is not None]
+            if failed:
+                self.stop()
+                raise failed[0]
+        self._server.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Start (if needed) and serve in the calling thread until :meth:`stop`, SIGTERM or Ctrl-C."""
+        import signal
+
+        if not self._started:
+            self.start()
+        stop = threading.Event()
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None
+        try:
+            while not stop.wait(0.5):
+                if self._stopped:
+                    break
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, previous)
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop serving, then stop every worker (SIGTERM, SIGKILL after the grace period). Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.stop()
+        workers = list(self._workers.values())
+        if workers:
+            with ThreadPoolExecutor(max_workers=min(len(workers), 16), thread_name_prefix="localfc-stop") as pool:
+                list(pool.map(lambda w: w.stop(), workers))
+        with self._async_lock:
+            pending = list(self._async)
+        for thread in pending:
+            thread.join(timeout=self._stop_grace)
+
+    def __enter__(self) -> LocalFCHost:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -------------------------------------------------------------------------------------------- workers
+    def _make_worker(self, spec: FunctionSpec, overrides: Mapping[str, str]) -> WorkerProcess:
+        context = FCContext(
+            request_id="",
+            credentials=self.credentials,
+            function=FunctionMeta(spec.name, spec.handler, spec.memory_mb, int(round(spec.timeout))),
+            service=ServiceMeta(spec.service, spec.log_project, spec.log_store),
+            region=self.region,
+            account_id=self.account_id,
+        )
+        config = WorkerConfig(
+            handler=spec.handler,
+            code_dir=str(Path(spec.code_dir).resolve()),
+            kind="http" if spec.is_http else "event",
+            context=context,
+            threads=self._worker_threads,
+        )
+        return WorkerProcess(
+            spec.name,
+            config,
+            self._function_env(spec, config, overrides),
+            sink=self.log_sink,
+            python=self._python,
+            start_timeout=self._start_timeout,
+            stop_grace=self._stop_grace,
+        )
+
+    def _function_env(self, spec: FunctionSpec, config: WorkerConfig, overrides: Mapping[str, str]) -> dict[str, str]:
+        """Inherited basics, then the template's variables, then the overrides, then FC's system variables."""
+        env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
+        env.update(spec.env)
+        env.update(overrides)
+        creds = self.credentials
+        env.update(
+            {
+                "FC_FUNC_CODE_PATH": config.code_dir,
+                "FC_FUNCTION_NAME": spec.name,
+                "FC_FUNCTION_HANDLER": spec.handler,
+                "FC_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+                "FC_REGION": self.region,
+                "FC_ACCOUNT_ID": self.account_id,
+                "FC_INSTANCE_ID": uuid.uuid4().hex,
+                "ALIBABA_CLOUD_ACCESS_KEY_ID": creds.access_key_id,
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET": creds.access_key_secret,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        if creds.security_token:
+            env["ALIBABA_CLOUD_SECURITY_TOKEN"] = creds.security_token
+        # The worker bootstrap (this package) must import even when the host runs from a source tree.
+        package_root = str(Path(__file__).resolve().parents[3])  # the directory holding osscallback/
+        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        if package_root not in paths:
+            env["PYTHONPATH"] = os.pathsep.join([*paths, package_root])
+        return env
+
+    def _call(
+        self, spec: FunctionSpec, method: str, target: str, headers: list[tuple[str, str]], body: bytes
+    ) -> _Outcome:
+        """Send one request to the function's worker, enforcing the declared timeout."""
+        worker = self._workers[(spec.service, spec.name)]
+        try:
+            generation, port = worker.ensure_running()
+        except WorkerStartError as exc:
+            return _Outcome(failure=f"Function instance failed to start: {exc}")
+        started = time.monotonic()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=spec.timeout)
+        try:
+            conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+            for name, value in headers:
+                conn.putheader(name, value)
+            conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
+            if conn.sock is not None:
+                conn.sock.settimeout(max(0.001, spec.timeout - (time.monotonic() - started)))
+            resp = conn.getresponse()
+            data = resp.read()
+            return _Outcome(_Answer(f"{resp.status} {resp.reason}", resp.getheaders(), data))
+        except TimeoutError:  # socket.timeout is TimeoutError since 3.10
+            worker.kill(generation)
+            return _Outcome(failure=f"Function timed out after {_seconds(spec.timeout)} seconds")
+        except (OSError, http.client.HTTPException):
+            worker.kill(generation)  # half-dead or gone: start afresh on the next call
+            elapsed = int((time.monotonic() - started) * 1000)
+            return _Outcome(failure=f"Process exited unexpectedly before completing request (duration: {elapsed}ms)")
+        finally:
+            conn.close()
+
+    # -------------------------------------------------------------------------------------------- routing
+    def _app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        raw_uri = environ.get("REQUEST_URI") or (quote(environ.get("PATH_INFO", "/")) + (
+            "?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""))
+        if raw_uri.startswith(("http://", "https://")):
+            parts = urlsplit(raw_uri)
+            raw_uri = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        raw_path, _, raw_query = raw_uri.partition("?")
+        segments = raw_path.split("/")  # ['', '2016-08-15', 'proxy', svc, fn, ...]
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        answer: _Answer
+        if len(segments) >= 3 and segments[1] == fcapi.API_VERSION and segments[2] == "proxy":
+            if len(segments) < 5 or not segments[4]:
+                answer = _api_error(404, "PathNotSupported", f"'{method}' against '{raw_path}' is not supported")
+            else:
+                rest = "/" + "/".join(segments[5:])
+                answer = self._http_route(environ, _service_name(segments[3]), unquote(segments[4]), rest,
+                                          raw_query, raw_uri)
+        elif len(segments) >= 3 and segments[1] == fcapi.API_VERSION and segments[2] == "services":
+            answer = self._api_route(environ, method, raw_path, raw_query, segments)
+        elif raw_path in ("", "/"):
+            answer = self._index()
+        else:
+            name = unquote(segments[1])
+            matches = [s for s in self.specs if s.name == name and s.is_http]
+            if len(matches) != 1:
+                proxy = f"/{fcapi.API_VERSION}/proxy/<service>/{name}/"
+                message = (f"no HTTP function named '{name}'" if not matches else
+                           f"several HTTP functions are named '{name}': use {proxy}")
+                answer = _api_error(404, "FunctionNotFound", message, common=True)
+            else:
+                rest = "/" + "/".join(segments[2:])
+                answer = self._http_route(environ, matches[0].service, name, rest, raw_query, raw_uri)
+        start_response(answer.status, answer.headers)
+        return [answer.body]
+
+    def _find(self, service: str, function: str) -> FunctionSpec | _Answer:
+        if not any(s.service == service for s in self.specs):
+            return _api_error(404, "ServiceNotFound", f"service '{service}' does not exist")
+        for spec in self.specs:
+            if spec.service == service and spec.name == function:
+                return spec
+        return _api_error(404, "FunctionNotFound", f"function '{function}' does not exist in service '{service}'")
+
+    def _http_route(
+        self, environ: dict[str, Any], service: str, function: str, rest: str, raw_query: str, raw_uri: str
+    ) -> _Answer:
+        found = self._find(service, function)
+        if isinstance(found, _Answer):
+            return _with_common_error(found)
+        spec = found
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if spec.http_methods is None:
+            return _api_error(404, "TriggerNotFound", f"function '{spec.name}' has no HTTP trigger", common=True)
+        if method not in spec.http_methods:
+            return _api_error(403, "MethodNotAllowed",
+                              f"method {method} is not allowed by the HTTP trigger of '{spec.name}' "
+                              f"(allowed: {', '.join(spec.http_methods)})", common=True)
+        request_id = str(uuid.uuid4())
+        body = _read_body(environ)
+        headers = _forward_headers(environ)
+        headers += [
+            (fcapi.I_REQUEST_ID, request_id),
+            (fcapi.I_REQUEST_URI, raw_uri),
+            (fcapi.I_REMOTE_ADDR, str(environ.get("REMOTE_ADDR", ""))),
+        ]
+        target = rest + (f"?{raw_query}" if raw_query else "")
+        outcome = self._call(spec, method, target, headers, body)
+        if outcome.answer is None:
+            self.log_sink(spec.name, f"FC Invoke End RequestId: {request_id}, Error: {outcome.failure}")
+            error = _Answer("502 Bad Gateway", _json_headers(), fcapi.function_error(outcome.failure or ""))
+            error.headers.append((fcapi.H_ERROR_TYPE, fcapi.UNHANDLED))
+            return _with_request_id(error, request_id)
+        answer = outcome.answer
+        headers_out = [(k, v) for k, v in answer.headers if not _private(k)]
+        return _with_request_id(_Answer(answer.status, headers_out, answer.body), request_id)
+
+    def _api_route(
+        self, environ: dict[str, Any], method: str, raw_path: str, raw_query: str, segments: list[str]
+    ) -> _Answer:
+        # ['', '2016-08-15', 'services', svc, 'functions', fn, ('invocations')]
+        is_function = len(segments) >= 6 and segments[4] == "functions" and segments[5]
+        invocations = is_function and len(segments) == 7 and segments[6] == "invocations" and method == "POST"
+        metadata = is_function and len(segments) == 6 and method == "GET"
+        if not (invocations or metadata):
+            return _api_error(400, "PathNotSupported", f"'{method}' against '{raw_path}' is not supported")
+        if self.verify_signatures:
+            headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+            if environ.get("CONTENT_TYPE"):
+                headers["content-type"] = environ["CONTENT_TYPE"]
+            problem = fcapi.check_signature(self.credentials, method, unquote(raw_path), raw_query, headers)
+            if problem is not None:
+                status, code, message = problem
+                return _api_error(status, code, message)
+        found = self._find(_service_name(unquote(segments[3])), unquote(segments[5]))
+        if isinstance(found, _Answer):
+            return found
+        if metadata:
+            return _with_request_id(_Answer("200 OK", _json_headers(), json.dumps(_function_doc(found)).encode()),
+                                    str(uuid.uuid4()))
+        return self._invoke_route(environ, found)
+
+    def _invoke_route(self, environ: dict[str, Any], spec: FunctionSpec) -> _Answer:
+        if spec.is_http:
+            url = self.url_for(spec.name, True, spec.service)
+            return _api_error(400, "InvalidArgument", f"function '{spec.name}' has an HTTP trigger: call it at {url}")
+        request_id = str(uuid.uuid4())
+        payload = _read_body(environ)
+        tail = environ.get("HTTP_X_FC_LOG_TYPE", "").lower() == "tail"
+        headers = [(fcapi.I_REQUEST_ID, request_id), ("Content-Type", "application/octet-stream")]
+        if tail:
+            headers.append((fcapi.I_LOG_TYPE, "Tail"))
+        if environ.get("HTTP_X_FC_INVOCATION_TYPE", "").lower() == "async":
+            thread = threading.Thread(target=self._run_async, args=(spec, request_id, headers, payload),
+                                      name=f"localfc-async-{spec.name}", daemon=True)
+            with self._async_lock:
+                self._async.add(thread)
+            thread.start()
+            return _with_request_id(_Answer("202 Accepted", [("Content-Length", "0")], b""), request_id)
+        outcome = self._call(spec, "POST", INVOKE_PATH, headers, payload)
+        if outcome.answer is None:
+            message = f"FC Invoke End RequestId: {request_id}, Error: {outcome.failure}"
+            self.log_sink(spec.name, message)
+            out = _json_headers() + [(fcapi.H_ERROR_TYPE, fcapi.UNHANDLED)]
+            if tail:
+                out.append((fcapi.H_LOG_RESULT, fcapi.log_tail(message.encode("utf-8") + b"\n")))
+            return _with_request_id(_Answer("200 OK", out, fcapi.function_error(outcome.failure or "")), request_id)
+        answer = outcome.answer
+        out = []
+        for name, value in answer.headers:
+            lower = name.lower()
+            if lower == fcapi.I_LOG_RESULT.lower():
+                out.append((fcapi.H_LOG_RESULT, value))
+            elif lower in ("content-type", fcapi.H_ERROR_TYPE.lower()):
+                out.append((name, value))
+        return _with_request_id(_Answer("200 OK", out, answer.body), request_id)
+
+    def _run_async(self, spec: FunctionSpec, request_id: str, headers: list[tuple[str, str]], payload: bytes) -> None:
+        try:
+            outcome = self._call(spec, "POST", INVOKE_PATH, headers, payload)
+            if outcome.answer is None:
+                self.log_sink(spec.name, f"FC Invoke End RequestId: {request_id}, Error: {outcome.failure}")
+        finally:
+            with self._async_lock:
+                self._async.discard(threading.current_thread())
+
+    def _index(self) -> _Answer:
+        functions = []
+        for spec in self.specs:
+            item: dict[str, Any] = {"service": spec.service, "function": spec.name, "handler": spec.handler,
+                                    "timeout": spec.timeout, "kind": "http" if spec.is_http else "event"}
+            if spec.is_http:
+                item["url"] = self.url_for(spec.name, True, spec.service)
+                item["short_url"] = f"{self.endpoint}/{quote(spec.name)}/"
+                item["methods"] = list(spec.http_methods or ())
+            else:
+                item["invoke_url"] = self.invoke_url(spec.name, spec.service)
+            functions.append(item)
+        body = json.dumps({"endpoint": self.endpoint, "functions": functions}, indent=2).encode("utf-8")
+        return _Answer("200 OK", _json_headers(), body)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def _invocations_path(spec: FunctionSpec) -> str:
+    return f"/{fcapi.API_VERSION}/services/{spec.service}/functions/{spec.name}/invocations"
+
+
+def _service_name(segment: str) -> str:
+    """``svc.qualifier`` → ``svc`` (FC service names cannot contain dots)."""
+    return unquote(segment).partition(".")[0]
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _json_headers() -> list[tuple[str, str]]:
+    return [("Content-Type", "application/json")]
+
+
+def _api_error(status: int, code: str, message: str, *, common: bool = False) -> _Answer:
+    headers = _json_headers()
+    if common:
+        headers.append((fcapi.H_ERROR_TYPE, fcapi.COMMON_ERROR))
+    answer = _Answer(f"{status} {_REASONS.get(status, 'Error')}", headers, fcapi.api_error(code, message))
+    return _with_request_id(answer, str(uuid.uuid4()))
+
+
+def _with_common_error(answer: _Answer) -> _Answer:
+    if any(k == fcapi.H_ERROR_TYPE for k, _ in answer.headers):
+        return answer
+    return _Answer(answer.status, [*answer.headers, (fcapi.H_ERROR_TYPE, fcapi.COMMON_ERROR)], answer.body)
+
+
+def _with_request_id(answer: _Answer, request_id: str) -> _Answer:
+    headers = [(k, v) for k, v in answer.headers if k.lower() != fcapi.H_REQUEST_ID.lower()]
+    return _Answer(answer.status, [*headers, (fcapi.H_REQUEST_ID, request_id)], answer.body)
+
+
+def _private(name: str) -> bool:
+    lower = name.lower()
+    return lower in _HOP_BY_HOP or lower in _WORKER_SERVER_HEADERS or lower.startswith(fcapi.INTERNAL_PREFIX)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length = (environ.get("CONTENT_LENGTH") or "").strip()
+    if length.isdigit():
+        return bytes(stream.read(int(length))) if int(length) else b""
+    return bytes(stream.read())
+
+
+def _forward_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
+    """The client's headers for the worker, minus hop-by-hop and any forged ``X-Localfc-*``."""
+    headers: list[tuple[str, str]] = []
+    for key, value in environ.items():
+        if not key.startswith("HTTP_"):
+            continue
+        name = key[5:].replace("_", "-").title()
+        lower = name.lower()
+        if lower in _HOP_BY_HOP or lower.startswith(fcapi.INTERNAL_PREFIX):
+            continue
+        headers.append((name, str(value)))
+    if environ.get("CONTENT_TYPE"):
+        headers.append(("Content-Type", environ["CONTENT_TYPE"]))
+    return headers
+
+
+def _function_doc(spec: FunctionSpec) -> dict[str, Any]:
+    """GetFunction's answer (the fields a client reads; FC's names)."""
+    return {
+        "functionName": spec.name,
+        "handler": spec.handler,
+        "runtime": spec.runtime,
+        "timeout": int(round(spec.timeout)),
+        "memorySize": spec.memory_mb,
+        "environmentVariables": dict(spec.env),
+        "description": f"local function of service {spec.service}",
+    }
+
+
+__all__ = ["LocalFCHost", "INHERITED_ENV"]

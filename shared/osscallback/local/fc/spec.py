@@ -1,0 +1,117 @@
+"""What the local host needs to run one function: :class:`FunctionSpec`, and :func:`load_specs` from ``template.yml``.
+
+``template.yml`` (the file Serverless Devs deploys) is the only list of functions; this module never keeps a
+second one. Reading the YAML is :mod:`osscallback.deploy.fcyaml`'s job — :func:`load_specs` only turns its typed records
+into the runtime description the host uses (absolute code directory, timeout, environment, HTTP methods).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from osscallback.deploy import fcyaml
+from osscallback.local.fc.errors import LocalFCError
+
+#: FC's defaults when a template leaves them out.
+DEFAULT_TIMEOUT = 3.0
+DEFAULT_MEMORY_MB = 128
+ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One function as the host runs it.
+
+    ``handler`` is FC's ``<module>.<function>`` (``index.handler``), looked up in ``code_dir``.
+    ``http_methods`` is the HTTP trigger's method list, or ``None`` for an event function (invoked through the
+    InvokeFunction API). ``timeout`` is in seconds, as in ``template.yml``.
+    """
+
+    service: str
+    name: str
+    handler: str
+    code_dir: Path
+    runtime: str = "python3.10"
+    timeout: float = DEFAULT_TIMEOUT
+    memory_mb: int = DEFAULT_MEMORY_MB
+    env: dict[str, str] = field(default_factory=dict)
+    http_methods: tuple[str, ...] | None = None
+    log_project: str = ""
+    log_store: str = ""
+
+    @property
+    def is_http(self) -> bool:
+        return self.http_methods is not None
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.service}/{self.name}"
+
+    def with_env(self, overrides: Mapping[str, str]) -> FunctionSpec:
+        """A copy whose environment has ``overrides`` merged over the template's values."""
+        return replace(self, env={**self.env, **overrides})
+
+
+def load_specs(
+    template_path: str | os.PathLike[str],
+    env: Mapping[str, str],
+    *,
+    code_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
+) -> list[FunctionSpec]:
+    """Every function ``template.yml`` declares, ``${env(...)}`` / ``${vars.x}`` resolved against ``env``.
+
+    The YAML is read by :func:`osscallback.deploy.fcyaml.load_template`. Code directories come from each function's
+    ``codeUri`` (relative to the template, as Serverless Devs resolves them) unless ``code_dirs`` maps the
+    function's name to another directory — e.g. :func:`source_code_dirs` to run the sources under
+    ``functions/<name>/`` instead of the packaged ``.build/<name>/``. Only FC 2.0 templates (``edition: 1.0.0``,
+    component ``devsapp/fc``) are served: FC 3.0 has no WSGI handlers nor FC 2.0's URL layout.
+    """
+    template = fcyaml.load_template(template_path, env)
+    if template.is_fc3:
+        raise LocalFCError(f"{template.path}: the local FC host serves FC 2.0 templates (edition 1.0.0) only")
+    overrides = {name: Path(path) for name, path in (code_dirs or {}).items()}
+    specs: list[FunctionSpec] = []
+    for fn in template.functions:
+        code_dir = overrides[fn.name].resolve() if fn.name in overrides else fn.code_dir(template.base_dir)
+        if not (code_dir / (fn.handler_module.replace(".", "/") + ".py")).is_file():
+            raise LocalFCError(
+                f"{fn.service}/{fn.name}: handler module {fn.handler_module!r} not found in {code_dir} "
+                "(build the function first, or run its sources with code_dirs=source_code_dirs(template))"
+            )
+        specs.append(
+            FunctionSpec(
+                service=str(fn.service),
+                name=fn.name,
+                handler=fn.handler,
+                code_dir=code_dir,
+                runtime=fn.runtime,
+                timeout=float(fn.timeout or DEFAULT_TIMEOUT),
+                memory_mb=int(fn.memory_size or DEFAULT_MEMORY_MB),
+                env=dict(fn.environment),
+                http_methods=_http_methods(fn),
+                log_project=fn.log_project,
+                log_store=fn.log_store,
+            )
+        )
+    return specs
+
+
+def source_code_dirs(template_path: str | os.PathLike[str]) -> dict[str, Path]:
+    """``{name: <template dir>/functions/<name>}`` for every such directory: this project's source layout."""
+    root = Path(template_path).resolve().parent / "functions"
+    if not root.is_dir():
+        return {}
+    return {d.name: d for d in sorted(root.iterdir()) if d.is_dir()}
+
+
+def _http_methods(fn: fcyaml.FunctionDef) -> tuple[str, ...] | None:
+    """The HTTP trigger's methods (all of them when it lists none); ``None`` without an HTTP trigger."""
+    for trigger in fn.http_triggers:
+        return trigger.methods or ALL_METHODS
+    return None
+
+
+__all__ = ["FunctionSpec", "load_specs", "source_code_dirs", "DEFAULT_TIMEOUT", "DEFAULT_MEMORY_MB"]

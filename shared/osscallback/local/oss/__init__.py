@@ -1,0 +1,35 @@
+"""A local OSS emulator that performs upload callbacks: the test bed for OSS callback flows without a cloud account.
+
+The unmodified ``oss2`` SDK talks to it as to OSS (V1 and V4 signatures, STS tokens, presigned URLs, PostObject,
+multipart uploads, CRC-64 checks) and it calls back like OSS (signed with MD5withRSA, ``x-oss-pub-key-url``
+pointing at the PEM it serves at ``/__oss__/callback_pub_key_v1.pem``). It is a development tool: never deployed
+to Function Compute.
+
+    from osscallback.local.oss import LocalOSS
+    with LocalOSS(data_dir=tmp, port=0) as oss:
+        bucket = oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, oss.bucket)
+
+Command line: ``osscallback local oss [--port N] [--data-dir DIR] [--json]``.
+"""
+
+from __future__ import annotations
+
+from osscallback.local.oss.runner import (
+    DEFAULT_BUCKET,
+    DEFAULT_REGION,
+    LocalOSS,
+    LocalOSSInfo,
+    default_data_dir,
+    start_local_oss,
+)
+from osscallback.local.oss.server import PUB_KEY_PATH
+
+__all__ = [
+    "DEFAULT_BUCKET",
+    "DEFAULT_REGION",
+    "PUB_KEY_PATH",
+    "LocalOSS",
+    "LocalOSSInfo",
+    "default_data_dir",
+    "start_local_oss",
+]

@@ -1,0 +1,431 @@
+"""The emulator's on-disk store: buckets, objects and in-progress multipart uploads under one data directory.
+
+Layout (all JSON is UTF-8)::
+
+    <root>/tmp/                                   staging area for request bodies (same filesystem: rename works)
+    <root>/buckets/<bucket>/bucket.json           bucket record
+    <root>/buckets/<bucket>/objects/<h>.json      object metadata; h = sha256(key); names the data file
+    <root>/buckets/<bucket>/objects/<h>.<id>.data object bytes (a new file per write)
+    <root>/buckets/<bucket>/uploads/<upload id>/upload.json, <n>.json, <n>.<id>.data   multipart parts
+
+Why this shape: every write lands in a fresh data file first and only then does an atomic ``os.replace`` of the
+small metadata file make it visible, so a server killed at any instant leaves either the old object or the new
+one, never a torn one; orphaned data files are swept at start-up. Keys are hashed into file names so any
+1023-byte UTF-8 key (slashes, ``..``, emoji) is safe on every filesystem. An in-memory index of metadata (an
+explicit cache, rebuilt from disk on start) serves listings without rescanning.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from osscallback.local.oss.crc64 import Crc64
+
+log = logging.getLogger("osscallback.local.oss.storage")
+
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A request body spooled to disk, with the digests OSS reports for it."""
+
+    path: Path
+    size: int
+    md5: bytes
+    crc64: int
+
+    @property
+    def md5_hex(self) -> str:
+        return self.md5.hex().upper()
+
+    @property
+    def md5_b64(self) -> str:
+        return base64.b64encode(self.md5).decode("ascii")
+
+
+class Stager:
+    """Writes a body to a temp file while computing its size, MD5 and CRC-64; ``discard()`` if not committed."""
+
+    def __init__(self, tmp_dir: Path) -> None:
+        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="body-", suffix=".part")
+        self.path = Path(name)
+        self._file: BinaryIO = os.fdopen(fd, "wb")
+        self._md5 = hashlib.md5()  # noqa: S324 - OSS's ETag and Content-MD5 are MD5 by definition
+        self._crc = Crc64()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+        self._md5.update(data)
+        self._crc.update(data)
+        self.size += len(data)
+
+    def finish(self) -> StagedFile:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        return StagedFile(self.path, self.size, self._md5.digest(), self._crc.value)
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
+@dataclass(frozen=True)
+class ObjectMeta:
+    key: str
+    size: int
+    etag: str  # without quotes: upper-case hex MD5, or "<hex>-<parts>" for multipart
+    crc64: int
+    content_type: str
+    last_modified: float
+    data_file: str
+    object_type: str = "Normal"
+    content_md5: str = ""  # base64, for single-request uploads
+    user_meta: dict[str, str] = field(default_factory=dict)  # x-oss-meta-* (lower-case names)
+    headers: dict[str, str] = field(default_factory=dict)  # Cache-Control, Content-Disposition, ...
+
+
+@dataclass(frozen=True)
+class UploadMeta:
+    upload_id: str
+    key: str
+    initiated: float
+    content_type: str
+    user_meta: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PartMeta:
+    number: int
+    size: int
+    etag: str
+    md5_hex: str
+    crc64: int
+    last_modified: float
+    data_file: str
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _new_id() -> str:
+    return secrets.token_hex(16).upper()
+
+
+def write_json_atomic(path: Path, doc: Any) -> None:
+    """Write JSON to ``path`` via a temp file in the same directory and ``os.replace``: all or nothing."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f, ensure_ascii=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _read_json(path: Path) -> Any:
+    with path.open(encoding="utf-8") as f:
+        return json.load(f)
+
+
+class Store:
+    """Buckets, objects and multipart uploads on disk; safe for concurrent use by the server's threads."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.tmp_dir = self.root / "tmp"
+        self.buckets_dir = self.root / "buckets"
+        self._lock = threading.RLock()
+        self._buckets: dict[str, float] = {}
+        self._objects: dict[str, dict[str, ObjectMeta]] = {}
+        self._load()
+
+    # --- start-up ------------------------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        self.buckets_dir.mkdir(parents=True, exist_ok=True)
+        if self.tmp_dir.exists():  # bodies of requests that never finished
+            shutil.rmtree(self.tmp_dir, ignore_errors=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        for bucket_dir in sorted(p for p in self.buckets_dir.iterdir() if p.is_dir()):
+            try:
+                record = _read_json(bucket_dir / "bucket.json")
+            except (OSError, ValueError):
+                log.warning("ignoring %s: no readable bucket.json", bucket_dir)
+                continue
+            name = bucket_dir.name
+            self._buckets[name] = float(record.get("created", 0))
+            self._objects[name] = self._load_objects(bucket_dir / "objects")
+            self._sweep_uploads(bucket_dir / "uploads")
+
+    def _load_objects(self, objects_dir: Path) -> dict[str, ObjectMeta]:
+        objects: dict[str, ObjectMeta] = {}
+        objects_dir.mkdir(parents=True, exist_ok=True)
+        referenced: set[str] = set()
+        for meta_path in objects_dir.glob("*.json"):
+            try:
+                meta = ObjectMeta(**_read_json(meta_path))
+            except (OSError, ValueError, TypeError):
+                log.warning("ignoring unreadable object metadata %s", meta_path)
+                continue
+            if not (objects_dir / meta.data_file).is_file():
+                log.warning("object %r lost its data file; dropping it", meta.key)
+                continue
+            objects[meta.key] = meta
+            referenced.add(meta.data_file)
+        for stale in objects_dir.iterdir():  # data files of writes that never became visible, temp files
+            if (stale.suffix != ".json" and stale.name not in referenced) or stale.name.startswith(".tmp-"):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+        return objects
+
+    def _sweep_uploads(self, uploads_dir: Path) -> None:
+        uploads_dir.mkdir(parents=True, exist_ok=True)
+        for upload_dir in uploads_dir.iterdir():
+            referenced = set()
+            for part_json in upload_dir.glob("[0-9]*.json"):
+                with contextlib.suppress(OSError, ValueError, TypeError):
+                    referenced.add(PartMeta(**_read_json(part_json)).data_file)
+            for f in upload_dir.iterdir():
+                if (f.suffix == ".data" and f.name not in referenced) or f.name.startswith(".tmp-"):
+                    with contextlib.suppress(OSError):
+                        f.unlink()
+
+    # --- staging -------------------------------------------------------------------------------------------------
+
+    def stager(self) -> Stager:
+        return Stager(self.tmp_dir)
+
+    @contextlib.contextmanager
+    def staged_bytes(self, data: bytes) -> Iterator[StagedFile]:
+        stager = self.stager()
+        try:
+            stager.write(data)
+            staged = stager.finish()
+            yield staged
+        finally:
+            stager.discard()
+
+    # --- buckets -------------------------------------------------------------------------------------------------
+
+    def _bucket_dir(self, bucket: str) -> Path:
+        return self.buckets_dir / bucket
+
+    def create_bucket(self, bucket: str) -> bool:
+        """Create a bucket; ``False`` if it already existed."""
+        with self._lock:
+            if bucket in self._buckets:
+                return False
+            d = self._bucket_dir(bucket)
+            (d / "objects").mkdir(parents=True, exist_ok=True)
+            (d / "uploads").mkdir(parents=True, exist_ok=True)
+            created = time.time()
+            write_json_atomic(d / "bucket.json", {"name": bucket, "created": created})
+            self._buckets[bucket] = created
+            self._objects[bucket] = {}
+            return True
+
+    def bucket_exists(self, bucket: str) -> bool:
+        with self._lock:
+            return bucket in self._buckets
+
+    def list_buckets(self) -> list[tuple[str, float]]:
+        with self._lock:
+            return sorted(self._buckets.items())
+
+    def delete_bucket(self, bucket: str) -> None:
+        with self._lock:
+            shutil.rmtree(self._bucket_dir(bucket), ignore_errors=True)
+            self._buckets.pop(bucket, None)
+            self._objects.pop(bucket, None)
+
+    def bucket_is_empty(self, bucket: str) -> bool:
+        with self._lock:
+            return not self._objects.get(bucket)
+
+    # --- objects -------------------------------------------------------------------------------------------------
+
+    def put_object(
+        self,
+        bucket: str,
+        key: str,
+        staged: StagedFile,
+        *,
+        content_type: str,
+        user_meta: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        object_type: str = "Normal",
+        etag: str | None = None,
+        content_md5: str | None = None,
+    ) -> ObjectMeta:
+        """Make ``staged`` the object's data, atomically; the staged file is moved, not copied."""
+        objects_dir = self._bucket_dir(bucket) / "objects"
+        h = _key_hash(key)
+        data_file = f"{h}.{_new_id()}.data"
+        meta = ObjectMeta(
+            key=key,
+            size=staged.size,
+            etag=etag or staged.md5_hex,
+            crc64=staged.crc64,
+            content_type=content_type,
+            last_modified=time.time(),
+            data_file=data_file,
+            object_type=object_type,
+            content_md5=staged.md5_b64 if content_md5 is None else content_md5,
+            user_meta=dict(user_meta or {}),
+            headers=dict(headers or {}),
+        )
+        os.replace(staged.path, objects_dir / data_file)
+        with self._lock:
+            if bucket not in self._buckets:
+                with contextlib.suppress(OSError):
+                    (objects_dir / data_file).unlink()
+                raise FileNotFoundError(f"bucket {bucket} was deleted")
+            old = self._objects[bucket].get(key)
+            write_json_atomic(objects_dir / f"{h}.json", asdict(meta))
+            self._objects[bucket][key] = meta
+        if old is not None:
+            with contextlib.suppress(OSError):
+                (objects_dir / old.data_file).unlink()
+        return meta
+
+    def get_object(self, bucket: str, key: str) -> ObjectMeta | None:
+        with self._lock:
+            return self._objects.get(bucket, {}).get(key)
+
+    def open_object(self, bucket: str, meta: ObjectMeta) -> BinaryIO:
+        return (self._bucket_dir(bucket) / "objects" / meta.data_file).open("rb")
+
+    def object_path(self, bucket: str, meta: ObjectMeta) -> Path:
+        return self._bucket_dir(bucket) / "objects" / meta.data_file
+
+    def delete_object(self, bucket: str, key: str) -> bool:
+        objects_dir = self._bucket_dir(bucket) / "objects"
+        with self._lock:
+            meta = self._objects.get(bucket, {}).pop(key, None)
+            if meta is None:
+                return False
+            with contextlib.suppress(OSError):
+                (objects_dir / f"{_key_hash(key)}.json").unlink()
+        with contextlib.suppress(OSError):
+            (objects_dir / meta.data_file).unlink()
+        return True
+
+    def sorted_objects(self, bucket: str) -> list[ObjectMeta]:
+        with self._lock:
+            return [m for _, m in sorted(self._objects.get(bucket, {}).items())]
+
+    # --- multipart -----------------------------------------------------------------------------------------------
+
+    def _upload_dir(self, bucket: str, upload_id: str) -> Path:
+        return self._bucket_dir(bucket) / "uploads" / upload_id
+
+    def init_upload(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        content_type: str,
+        user_meta: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> UploadMeta:
+        upload = UploadMeta(_new_id(), key, time.time(), content_type, dict(user_meta or {}), dict(headers or {}))
+        d = self._upload_dir(bucket, upload.upload_id)
+        d.mkdir(parents=True)
+        write_json_atomic(d / "upload.json", asdict(upload))
+        return upload
+
+    def get_upload(self, bucket: str, upload_id: str) -> UploadMeta | None:
+        if not upload_id or not all(c in "0123456789ABCDEF" for c in upload_id):
+            return None
+        try:
+            return UploadMeta(**_read_json(self._upload_dir(bucket, upload_id) / "upload.json"))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def list_uploads(self, bucket: str) -> list[UploadMeta]:
+        uploads = []
+        for d in (self._bucket_dir(bucket) / "uploads").glob("*"):
+            upload = self.get_upload(bucket, d.name)
+            if upload is not None:
+                uploads.append(upload)
+        return sorted(uploads, key=lambda u: (u.key, u.initiated))
+
+    def put_part(self, bucket: str, upload_id: str, number: int, staged: StagedFile) -> PartMeta:
+        d = self._upload_dir(bucket, upload_id)
+        part = PartMeta(
+            number=number,
+            size=staged.size,
+            etag=staged.md5_hex,
+            md5_hex=staged.md5_hex,
+            crc64=staged.crc64,
+            last_modified=time.time(),
+            data_file=f"{number}.{_new_id()}.data",
+        )
+        os.replace(staged.path, d / part.data_file)
+        with self._lock:
+            old = self._read_part(d, number)
+            write_json_atomic(d / f"{number}.json", asdict(part))
+        if old is not None and old.data_file != part.data_file:
+            with contextlib.suppress(OSError):
+                (d / old.data_file).unlink()
+        return part
+
+    @staticmethod
+    def _read_part(d: Path, number: int) -> PartMeta | None:
+        try:
+            return PartMeta(**_read_json(d / f"{number}.json"))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def list_parts(self, bucket: str, upload_id: str) -> list[PartMeta]:
+        d = self._upload_dir(bucket, upload_id)
+        parts = []
+        for f in d.glob("[0-9]*.json"):
+            part = self._read_part(d, int(f.stem))
+            if part is not None:
+                parts.append(part)
+        return sorted(parts, key=lambda p: p.number)
+
+    def part_path(self, bucket: str, upload_id: str, part: PartMeta) -> Path:
+        return self._upload_dir(bucket, upload_id) / part.data_file
+
+    def assemble(self, bucket: str, upload_id: str, parts: list[PartMeta]) -> StagedFile:
+        """Concatenate ``parts`` into a staged file (streamed, bounded memory)."""
+        stager = self.stager()
+        try:
+            for part in parts:
+                with self.part_path(bucket, upload_id, part).open("rb") as f:
+                    while chunk := f.read(_CHUNK):
+                        stager.write(chunk)
+            return stager.finish()
+        except BaseException:
+            stager.discard()
+            raise
+
+    def drop_upload(self, bucket: str, upload_id: str) -> None:
+        shutil.rmtree(self._upload_dir(bucket, upload_id), ignore_errors=True)

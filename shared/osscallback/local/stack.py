@@ -1,0 +1,286 @@
+"""The whole bundle on one machine: the local OSS server plus every function of ``template.yml``, wired together.
+
+This is what ``osscallback local`` runs. The local OSS plays OSS (signed callbacks, its own public key), the
+local FC host runs the functions from the same ``template.yml`` Serverless Devs deploys, and the wiring is what a
+deployment would configure:
+
+- the upload function gets the local OSS endpoint, bucket and temporary STS credentials (as FC gives a service
+  role's), and ``CALLBACK_URL`` = the callback function's FC 2.0 proxy URL on the local host;
+- the callback function additionally trusts the local OSS's public-key URL prefix — a local-development override,
+  logged loudly at start-up by the callback function itself.
+
+Events in ``events/`` are named ``<function>-<name>.json``; :meth:`LocalStack.run_event` invokes the function
+through the FC invocation API and, for actions that hand work to a client (``presign_put``, ``post_policy``),
+plays the client too, so every event ends in a real upload with a verified callback.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from osscallback.errors import OssCallbackError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]  # shared/osscallback/local/stack.py -> the project
+DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yml"
+DEFAULT_EVENTS = PROJECT_ROOT / "events"
+DEFAULT_BUCKET = "examplebucket"
+DEFAULT_REGION = "cn-hangzhou"
+GOSSPUBLIC = "http://gosspublic.alicdn.com/,https://gosspublic.alicdn.com/"
+
+LogSink = Callable[[str, str], None]  # (function name, log line), as the local FC host calls it
+
+
+class LocalStackError(OssCallbackError):
+    """The local stack could not start or an event could not be run."""
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """Where everything listens: printed by ``osscallback local --json`` as one line once ready."""
+
+    oss_endpoint: str
+    bucket: str
+    access_key_id: str
+    access_key_secret: str
+    public_key_url: str
+    fc_endpoint: str
+    callback_url: str
+    service: str
+    functions: list[str]
+    region: str
+    fc_access_key_id: str
+    fc_access_key_secret: str
+    fc_security_token: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class EventResult:
+    """One event run through its function (and, where needed, the client step that follows)."""
+
+    event: str
+    function: str
+    ok: bool
+    action: str | None = None
+    key: str | None = None
+    callback_status: str | None = None
+    callback: Any = None
+    error: str | None = None
+    latency_ms: float = 0.0
+    result: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def function_of(event_path: Path) -> str:
+    """``events/upload-put.json`` → ``upload``: the naming convention of ``events/``."""
+    return event_path.stem.split("-", 1)[0]
+
+
+class LocalStack:
+    """Local OSS + local FC host for ``template.yml``. Use as a context manager."""
+
+    def __init__(
+        self,
+        *,
+        template: str | Path = DEFAULT_TEMPLATE,
+        data_dir: str | Path | None = None,
+        oss_port: int = 0,
+        fc_port: int = 0,
+        bucket: str = DEFAULT_BUCKET,
+        region: str = DEFAULT_REGION,
+        log_sink: LogSink | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.template = Path(template)
+        if not self.template.is_file():
+            raise LocalStackError(f"no such template: {self.template}")
+        self.data_dir = data_dir
+        self.oss_port = oss_port
+        self.fc_port = fc_port
+        self.bucket = bucket
+        self.region = region
+        self.log_sink = log_sink
+        self.env = dict(env or {})
+        self.oss: Any = None
+        self.fc: Any = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def start(self) -> LocalStack:
+        from osscallback.local.fc import LocalFCHost
+        from osscallback.local.fc.context import FCCredentials
+        from osscallback.local.fc.spec import load_specs, source_code_dirs
+        from osscallback.local.oss import LocalOSS
+
+        self.oss = LocalOSS(data_dir=self.data_dir, port=self.oss_port, buckets=(self.bucket,))
+        self.oss.start()
+        try:
+            key_id, secret, token = self.oss.issue_sts_token()
+            template_env = {"FC_REGION": self.region, "OSS_BUCKET": self.bucket, "CALLBACK_URL": "", **self.env}
+            specs = load_specs(self.template, template_env, code_dirs=source_code_dirs(self.template))
+            if not specs:
+                raise LocalStackError(f"{self.template} declares no functions")
+            kwargs: dict[str, Any] = {}
+            if self.log_sink is not None:
+                kwargs["log_sink"] = self.log_sink
+            self.fc = LocalFCHost(
+                specs,
+                port=self.fc_port,
+                credentials=FCCredentials(key_id, secret, token),
+                region=self.region,
+                env_overrides=self._wiring,
+                **kwargs,
+            )
+            self.fc.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wiring(self, fc: Any) -> dict[str, str]:
+        """Environment every function gets on top of template.yml: the local equivalents of a deployment."""
+        code_dirs = ":".join(str(s.code_dir) for s in fc.specs)
+        wiring = {
+            "OSS_ENDPOINT": self.oss.endpoint,
+            "OSS_BUCKET": self.bucket,
+            "OSS_REGION": self.region,
+            "FC_REGION": self.region,
+            "CALLBACK_URL": self.callback_url,
+            "CALLBACK_KEY_URL_PREFIXES": f"{GOSSPUBLIC},{self.oss.public_key_prefix}",
+            "UPLOAD_ALLOWED_ROOTS": ":".join(p for p in ("/tmp", code_dirs) if p),  # noqa: S108 - FC's scratch dir
+        }
+        wiring.update(self.env)
+        return wiring
+
+    def stop(self) -> None:
+        if self.fc is not None:
+            self.fc.stop()
+            self.fc = None
+        if self.oss is not None:
+            self.oss.stop()
+            self.oss = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- addresses -----------------------------------------------------------------------------------------
+    @property
+    def http_functions(self) -> list[Any]:
+        return [s for s in self.fc.specs if s.is_http]
+
+    @property
+    def callback_function(self) -> Any:
+        http = [s for s in self.fc.specs if s.is_http] if self.fc is not None else []
+        if not http:
+            raise LocalStackError("template.yml has no HTTP-triggered (callback) function")
+        return http[0]
+
+    @property
+    def callback_url(self) -> str:
+        spec = self.callback_function
+        return str(self.fc.url_for(spec.name, proxy=True, service=spec.service))
+
+    def info(self) -> StackInfo:
+        return StackInfo(
+            oss_endpoint=self.oss.endpoint,
+            bucket=self.bucket,
+            access_key_id=self.oss.access_key_id,
+            access_key_secret=self.oss.access_key_secret,
+            public_key_url=self.oss.public_key_url,
+            fc_endpoint=self.fc.endpoint,
+            callback_url=self.callback_url,
+            service=self.callback_function.service,
+            functions=[s.name for s in self.fc.specs],
+            region=self.region,
+            fc_access_key_id=self.fc.credentials.access_key_id,
+            fc_access_key_secret=self.fc.credentials.access_key_secret,
+            fc_security_token=self.fc.credentials.security_token or "",
+        )
+
+    # -- events --------------------------------------------------------------------------------------------
+    def events(self, events_dir: str | Path = DEFAULT_EVENTS) -> Iterator[Path]:
+        names = {s.name for s in self.fc.specs if not s.is_http}
+        for path in sorted(Path(events_dir).glob("*.json")):
+            if function_of(path) in names:
+                yield path
+
+    def invoke(self, function: str, payload: bytes) -> dict[str, Any]:
+        from osscallback.local.fc.errors import FunctionInvocationError
+
+        try:
+            raw = self.fc.invoke(function, payload)
+        except FunctionInvocationError as exc:
+            raise LocalStackError(f"function {function!r} failed: {exc}") from None
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise LocalStackError(f"function {function!r} did not answer JSON: {raw[:200]!r}") from None
+        if not isinstance(data, dict):
+            raise LocalStackError(f"function {function!r} answered {type(data).__name__}, not a JSON object")
+        return data
+
+    def run_event(self, path: str | Path) -> EventResult:
+        """Invoke the event's function; complete client-side actions; judge the outcome."""
+        path = Path(path)
+        function = function_of(path)
+        started = time.perf_counter()
+        out = EventResult(event=path.name, function=function, ok=False)
+        try:
+            payload = path.read_bytes()
+            result = self.invoke(function, payload)
+            if result.get("ok") and result.get("action") in ("presign_put", "post_policy"):
+                result = self._complete_client_step(result)
+            out.result = result
+            out.action = result.get("action")
+            out.key = result.get("key")
+            out.callback_status = result.get("callback_status")
+            out.callback = result.get("callback")
+            if not result.get("ok"):
+                out.error = f"{result.get('error')}: {result.get('message')}"
+            elif result.get("callback_status") == "failed":
+                out.error = f"callback failed: {(result.get('callback_error') or {}).get('message')}"
+            else:
+                out.ok = True
+        except (OSError, OssCallbackError) as exc:
+            out.error = str(exc)
+        out.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        return out
+
+    def _complete_client_step(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Do what the uploader's client would: PUT to the presigned URL, or POST the browser form."""
+        from osscallback.local.clientsteps import post_form, put_presigned
+
+        content = f"uploaded by osscallback local ({result['action']}) {uuid.uuid4().hex}\n".encode()
+        if result["action"] == "presign_put":
+            status, body, headers = put_presigned(result["url"], content, result.get("headers") or {})
+            key = result.get("key")
+        else:
+            key = f"{result.get('dir') or ''}browser-upload.txt"
+            status, body, headers = post_form(result["host"], {"key": key, **result["fields"]}, "file.txt", content)
+        merged = {**result, "key": key, "client_status": status, "request_id": headers.get("x-oss-request-id"),
+                  "etag": (headers.get("etag") or "").strip('"') or None, "crc64": headers.get("x-oss-hash-crc64ecma")}
+        if status == 200:
+            try:
+                merged.update(callback_status="ok", callback=json.loads(body) if body else None)
+            except ValueError:
+                merged.update(callback_status="ok", callback=body.decode("utf-8", "replace"))
+        elif status == 203:
+            merged.update(callback_status="failed", callback_error={"message": body.decode("utf-8", "replace")[:500]})
+        else:
+            merged.update(ok=False, error=f"HTTP{status}", message=body.decode("utf-8", "replace")[:500])
+        return merged
