@@ -41,12 +41,54 @@ _VARS = re.compile(r"^vars((?:\.[A-Za-z0-9_-]+)+)$")
 
 
 @dataclass(frozen=True)
+class OssTriggerConfig:
+    """What an OSS trigger listens to, in one shape whichever template declared it.
+
+    - FC 2.0 (devsapp/fc ``docs/en/yaml/triggers.md``): ``type: oss``, ``config: {bucketName, events,
+      filter: {Key: {Prefix, Suffix}}}`` (``sourceArn: acs:oss:<region>:<account>:<bucket>`` optional);
+    - FC 3.0 (fc3 ``src/interface/trigger.ts`` / ``schema.json``): ``triggerType: oss``, the bucket only in
+      ``sourceArn``, ``triggerConfig: {events, filter: {key: {prefix, suffix}}}`` (lower-case; fc3's ``s2tos3``
+      turns ``bucketName`` into ``sourceArn`` and ``Key/Prefix/Suffix`` into ``key/prefix/suffix``).
+
+    Either spelling is read from either template (``bucketName`` first, then the ARN's last field), so a template
+    converted by hand half-way still means the same thing. ``bucket`` is ``""`` when neither names one.
+    """
+
+    bucket: str
+    events: tuple[str, ...]
+    prefix: str = ""
+    suffix: str = ""
+
+    @classmethod
+    def parse(cls, config: Mapping[str, Any], source_arn: str = "") -> OssTriggerConfig:
+        bucket = str(config.get("bucketName") or "")
+        if not bucket and source_arn.startswith("acs:oss:"):
+            bucket = source_arn.split(":", 4)[-1] if source_arn.count(":") >= 4 else ""
+        raw_events = config.get("events") or ()
+        events = tuple(str(e) for e in raw_events) if isinstance(raw_events, list | tuple) else (str(raw_events),)
+        flt = config.get("filter") or {}
+        key: Any = (flt.get("Key") or flt.get("key") or {}) if isinstance(flt, Mapping) else {}
+        if not isinstance(key, Mapping):
+            key = {}
+        prefix = key.get("Prefix", key.get("prefix")) or ""
+        suffix = key.get("Suffix", key.get("suffix")) or ""
+        return cls(bucket=bucket, events=events, prefix=str(prefix), suffix=str(suffix))
+
+
+@dataclass(frozen=True)
 class Trigger:
     """One trigger of a function (FC 2.0 ``name/type/config`` or FC 3.0 ``triggerName/triggerType/triggerConfig``)."""
 
     name: str
     type: str
     config: Mapping[str, Any] = field(default_factory=dict)
+    source_arn: str = ""
+    qualifier: str = ""
+
+    @property
+    def oss(self) -> OssTriggerConfig | None:
+        """The OSS trigger's bucket, events and key filter (``None`` for other trigger types)."""
+        return OssTriggerConfig.parse(self.config, self.source_arn) if self.type == "oss" else None
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -105,6 +147,26 @@ class FunctionDef:
     @property
     def http_triggers(self) -> tuple[Trigger, ...]:
         return tuple(t for t in self.triggers if t.type == "http")
+
+    @property
+    def oss_triggers(self) -> tuple[Trigger, ...]:
+        return tuple(t for t in self.triggers if t.type == "oss")
+
+    @property
+    def max_async_retry_attempts(self) -> int | None:
+        """``maxAsyncRetryAttempts`` of the function's asynchronous-invocation settings, if the template sets it.
+
+        devsapp/fc calls the block ``asyncConfiguration`` (on the function), fc3 ``asyncInvokeConfig``; both mean
+        *retries after the first failed attempt* (FC's default is 3, range 0-8).
+        """
+        if self.service is not None:
+            function = self.raw.get("function")
+            block = function.get("asyncConfiguration") if isinstance(function, Mapping) else None
+        else:
+            block = self.raw.get("asyncInvokeConfig")
+        if not isinstance(block, Mapping):
+            return None
+        return _int(block.get("maxAsyncRetryAttempts"))
 
     @property
     def python_version(self) -> str | None:
@@ -295,7 +357,13 @@ def _fc2_function(file: Path, module: str, component: str, props: Mapping[str, A
     if not isinstance(function, Mapping) or not function.get("name"):
         raise ConfigError(f"{file}: services.{module}.props.function.name is required")
     triggers = tuple(
-        Trigger(name=str(t.get("name", "")), type=str(t.get("type", "")), config=dict(t.get("config") or {}))
+        Trigger(
+            name=str(t.get("name", "")),
+            type=str(t.get("type", "")),
+            config=dict(t.get("config") or {}),
+            source_arn=str(t.get("sourceArn") or ""),
+            qualifier=str(t.get("qualifier") or ""),
+        )
         for t in _list(file, props.get("triggers"), f"services.{module}.props.triggers")
     )
     return FunctionDef(
@@ -326,6 +394,8 @@ def _fc3_function(file: Path, module: str, component: str, props: Mapping[str, A
             name=str(t.get("triggerName", "")),
             type=str(t.get("triggerType", "")),
             config=dict(t.get("triggerConfig") or {}),
+            source_arn=str(t.get("sourceArn") or ""),
+            qualifier=str(t.get("qualifier") or ""),
         )
         for t in _list(file, props.get("triggers"), f"resources.{module}.props.triggers")
     )

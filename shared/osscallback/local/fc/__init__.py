@@ -11,17 +11,26 @@ each with FC's context, its ``template.yml`` environment, its timeout and reques
     with LocalFCHost(load_specs(Path("template.yml"), os.environ), credentials=creds) as fc:
         fc2.Client(endpoint=fc.endpoint, accessKeyID=..., accessKeySecret=...).invoke_function("svc", "upload", ...)
 
-Modules: :mod:`.spec` (what to run), :mod:`.host` (routing, timeouts), :mod:`.process` (worker supervision),
-:mod:`.worker` (the function instance), :mod:`.context` (FC's context object), :mod:`.fcapi` (FC's wire format).
+Each function can run in several instances (``instances=``), asynchronous invocations are retried as FC retries
+them and recorded (``async_invocations()``, ``async_observer``), and OSS event documents reach the functions whose
+OSS triggers match (``dispatch_oss_event``).
+
+Modules: :mod:`.spec` (what to run), :mod:`.host` (routing, instances, timeouts), :mod:`.process` (worker
+supervision), :mod:`.worker` (the function instance), :mod:`.context` (FC's context object), :mod:`.fcapi` (FC's
+wire format), :mod:`.asyncinvoke` (asynchronous invocation and retries), :mod:`.osstrigger` (OSS trigger matching).
 """
 
+from osscallback.local.fc.asyncinvoke import AsyncAttempt, AsyncInvocation
 from osscallback.local.fc.context import LOCAL_CREDENTIALS, FCContext, FCCredentials, FunctionMeta, ServiceMeta
 from osscallback.local.fc.errors import FunctionInvocationError, LocalFCError, UnknownFunctionError, WorkerStartError
 from osscallback.local.fc.host import LocalFCHost
+from osscallback.local.fc.osstrigger import OssTrigger
 from osscallback.local.fc.process import LogSink, print_sink
 from osscallback.local.fc.spec import FunctionSpec, load_specs
 
 __all__ = [
+    "AsyncAttempt",
+    "AsyncInvocation",
     "FCContext",
     "FCCredentials",
     "FunctionInvocationError",
@@ -31,6 +40,7 @@ __all__ = [
     "LocalFCError",
     "LocalFCHost",
     "LogSink",
+    "OssTrigger",
     "ServiceMeta",
     "UnknownFunctionError",
     "WorkerStartError",

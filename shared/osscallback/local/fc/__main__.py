@@ -29,6 +29,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--access-key-id", default=os.environ.get("LOCALFC_ACCESS_KEY_ID", LOCAL_CREDENTIALS.access_key_id))
     p.add_argument("--access-key-secret",
                    default=os.environ.get("LOCALFC_ACCESS_KEY_SECRET", LOCAL_CREDENTIALS.access_key_secret))
+    p.add_argument("--instances", type=int, default=1, metavar="N",
+                   help="worker processes per HTTP-triggered function, requests spread over them (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON line with the endpoint once serving")
     return p.parse_args(argv)
 
@@ -51,9 +53,10 @@ def main(argv: list[str] | None = None) -> int:
             args.port,
             credentials=FCCredentials(args.access_key_id, args.access_key_secret),
             env_overrides=overrides,
+            instances=args.instances,
         )
         host.start()
-    except (LocalFCError, OSError) as exc:
+    except (LocalFCError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:

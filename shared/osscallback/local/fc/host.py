@@ -16,7 +16,18 @@ id (``X-Fc-Request-Id``), runs in its function's own worker process with its ``t
 cut off after the declared timeout: FC's timeout error is answered and the process is killed (a runaway function
 stops running) and started again on the next call. Logs are printed prefixed with the function's name.
 
-Invocations of one function run concurrently in its process, like an FC instance with instance concurrency > 1.
+Instances: each function runs in ``instances`` worker processes (default 1; an ``int`` applies to every
+HTTP-triggered function, a mapping ``{function name: N}`` to any function). Each instance is its own process with
+its own memory, its own ``FC_INSTANCE_ID`` and its own log label (``callback#2``), as FC scales a function out
+over instances; a request goes to the instance with the fewest requests in flight, ties broken round-robin, so
+consecutive requests alternate between idle instances and a bug that only shows across instances (state kept in
+one process's memory) shows on a laptop. Requests to one instance run concurrently in it, like an FC instance
+with instance concurrency > 1.
+
+Asynchronous invocation (``X-Fc-Invocation-Type: Async``, :meth:`LocalFCHost.invoke_async`, and every OSS
+trigger through :meth:`LocalFCHost.dispatch_oss_event`) answers 202 at once and runs in the background with FC's
+retry policy (:mod:`.asyncinvoke`: 3 retries after a failed attempt unless the template says otherwise); each
+invocation and its attempts are recorded (:meth:`LocalFCHost.async_invocations`, ``async_observer``).
 """
 
 from __future__ import annotations
@@ -37,6 +48,14 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from osscallback.local.fc import fcapi
+from osscallback.local.fc.asyncinvoke import (
+    DEFAULT_BACKOFF,
+    DEFAULT_RETRY_ATTEMPTS,
+    AsyncInvocation,
+    AsyncInvoker,
+    AttemptResult,
+    Observer,
+)
 from osscallback.local.fc.context import LOCAL_CREDENTIALS, FCContext, FCCredentials, FunctionMeta, ServiceMeta
 from osscallback.local.fc.errors import FunctionInvocationError, UnknownFunctionError, WorkerStartError
 from osscallback.local.fc.process import LogSink, WorkerProcess, print_sink
@@ -46,6 +65,8 @@ from osscallback.local.httpserver import WSGIServer
 
 StartResponse = Callable[..., Any]
 EnvOverrides = Mapping[str, str] | Callable[["LocalFCHost"], Mapping[str, str]]
+#: ``instances=``: a count for every HTTP-triggered function, or a count per function name.
+Instances = int | Mapping[str, int]
 
 #: Host environment variables a function instance inherits (FC instances start from a clean environment; these
 #: keep the interpreter, locale, temp dir, CA bundle and proxy settings of the developer's machine working).
@@ -78,6 +99,31 @@ class _Outcome:
 
     answer: _Answer | None = None
     failure: str | None = None
+    instance: str = ""  # the label of the worker that handled it
+
+
+class _Pool:
+    """The instances of one function, and how many requests each has in flight (thread-safe)."""
+
+    def __init__(self, workers: list[WorkerProcess]) -> None:
+        self.workers = workers
+        self.in_flight = [0] * len(workers)
+        self._cursor = 0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> int:
+        """The least busy instance (ties: the next one round-robin); counts the request as in flight on it."""
+        with self._lock:
+            n = len(self.workers)
+            order = [(self._cursor + i) % n for i in range(n)]
+            index = min(order, key=lambda i: self.in_flight[i])
+            self.in_flight[index] += 1
+            self._cursor = (index + 1) % n
+            return index
+
+    def release(self, index: int) -> None:
+        with self._lock:
+            self.in_flight[index] -= 1
 
 
 class LocalFCHost:
@@ -101,6 +147,10 @@ class LocalFCHost:
         env_overrides: EnvOverrides | None = None,
         log_sink: LogSink = print_sink,
         verify_signatures: bool = True,
+        instances: Instances = 1,
+        async_retry_attempts: int = DEFAULT_RETRY_ATTEMPTS,
+        async_backoff: float = DEFAULT_BACKOFF,
+        async_observer: Observer | None = None,
         threads: int = 32,
         worker_threads: int = 8,
         python: str = sys.executable,
@@ -113,6 +163,12 @@ class LocalFCHost:
                 raise ValueError(f"function {spec.qualified_name} is declared twice")
             seen.add((spec.service, spec.name))
         self.specs = list(specs)
+        self.instances = instances
+        if not all(self.instance_count(s) >= 1 for s in self.specs):
+            raise ValueError(f"instances must be at least 1, got {instances!r}")
+        if not 0 <= async_retry_attempts <= 8:
+            raise ValueError("async_retry_attempts must be within FC's range 0-8")
+        self.async_retry_attempts = async_retry_attempts
         self.credentials = credentials
         self.region = region
         self.account_id = account_id
@@ -124,9 +180,8 @@ class LocalFCHost:
         self._stop_grace = stop_grace
         self._worker_threads = worker_threads
         self._server = WSGIServer(self._app, host=host, port=port, threads=threads)
-        self._workers: dict[tuple[str, str], WorkerProcess] = {}
-        self._async: set[threading.Thread] = set()
-        self._async_lock = threading.Lock()
+        self._pools: dict[tuple[str, str], _Pool] = {}
+        self._async = AsyncInvoker(self._async_attempt, backoff=async_backoff, observer=async_observer)
         self._started = False
         self._stopped = False
 
@@ -155,13 +210,116 @@ class LocalFCHost:
         spec = self.spec(function, service)
         return f"{self.endpoint}{_invocations_path(spec)}"
 
+    def instance_count(self, spec: FunctionSpec) -> int:
+        """How many instances (worker processes) run ``spec``: see ``instances=``."""
+        if isinstance(self.instances, Mapping):
+            return int(self.instances.get(spec.name, 1))
+        return int(self.instances) if spec.is_http else 1
+
     def worker_pids(self) -> dict[str, int]:
-        """PID of each running worker, by ``service/function`` (for diagnostics and tests)."""
-        return {f"{k[0]}/{k[1]}": w.pid for k, w in self._workers.items() if w.pid is not None}
+        """PID of each running worker, by ``service/function`` (``service/function#N`` for instance N > 1)."""
+        pids: dict[str, int] = {}
+        for (service, name), pool in self._pools.items():
+            for index, worker in enumerate(pool.workers):
+                if worker.pid is not None:
+                    pids[f"{service}/{name}" + (f"#{index + 1}" if index else "")] = worker.pid
+        return pids
 
     def worker(self, function: str, service: str | None = None) -> WorkerProcess:
+        """The function's first instance (see :meth:`workers` for all of them)."""
+        return self.workers(function, service)[0]
+
+    def workers(self, function: str, service: str | None = None) -> list[WorkerProcess]:
+        """Every instance of the function, in order (``callback``, ``callback#2``, ...)."""
         spec = self.spec(function, service)
-        return self._workers[(spec.service, spec.name)]
+        return list(self._pools[(spec.service, spec.name)].workers)
+
+    # -------------------------------------------------------------------------------------------- async
+    @property
+    def async_observer(self) -> Observer | None:
+        """Called with a fresh :class:`AsyncInvocation` snapshot at every change of every async invocation."""
+        return self._async.observer
+
+    @async_observer.setter
+    def async_observer(self, observer: Observer | None) -> None:
+        self._async.observer = observer
+
+    def async_invocations(self) -> list[AsyncInvocation]:
+        """Every asynchronous invocation so far (latest snapshot of each), oldest first."""
+        return self._async.records()
+
+    def async_invocation(self, request_id: str) -> AsyncInvocation | None:
+        return self._async.get(request_id)
+
+    def wait_async(self, timeout: float | None = None, request_ids: list[str] | None = None) -> bool:
+        """Wait until every asynchronous invocation (or those named) is done, retries included."""
+        return self._async.wait(timeout, request_ids)
+
+    def invoke_async(
+        self,
+        function: str,
+        payload: bytes | str | Mapping[str, Any] | None = None,
+        *,
+        service: str | None = None,
+        source: str = "InvokeFunction",
+    ) -> AsyncInvocation:
+        """Queue an asynchronous invocation of an event function (as ``X-Fc-Invocation-Type: Async`` does)."""
+        return self._submit_async(self.spec(function, service), _payload_bytes(payload), source)
+
+    def dispatch_oss_event(self, event: Mapping[str, Any] | bytes | str) -> list[AsyncInvocation]:
+        """Deliver an OSS event document to every function whose OSS trigger matches, asynchronously.
+
+        ``event`` is the official OSS trigger event (``{"events": [record, ...]}``). For each function with an
+        OSS trigger matching a record (bucket, event name — ``oss:`` prefix and ``*`` wildcards as in the
+        template — and key prefix/suffix, see :mod:`.osstrigger`), the function is invoked asynchronously, with
+        FC's retries, with the matching records as ``{"events": [...]}`` (the whole document when all match).
+        Returns the queued invocations (none when nothing matches).
+        """
+        if isinstance(event, bytes | str):
+            try:
+                event = json.loads(event)
+            except ValueError as exc:
+                raise ValueError(f"not an OSS event document (JSON): {exc}") from None
+        if not isinstance(event, Mapping):
+            raise ValueError("an OSS event document is a JSON object with an 'events' list")
+        queued: list[AsyncInvocation] = []
+        records = event.get("events")
+        for spec in list(self.specs):
+            for trigger in spec.oss_triggers:
+                matching = trigger.select(event)
+                if not matching:
+                    continue
+                doc = dict(event) if len(matching) == len(records or ()) else {**event, "events": matching}
+                payload = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+                queued.append(self._submit_async(spec, payload, f"oss:{trigger.name}"))
+                break  # one invocation per function and event, however many of its triggers match
+        return queued
+
+    def _submit_async(self, spec: FunctionSpec, payload: bytes, source: str) -> AsyncInvocation:
+        if spec.is_http:
+            raise UnknownFunctionError(f"function {spec.qualified_name} has an HTTP trigger: it is not invoked "
+                                       "with events")
+        retries = self.async_retry_attempts if spec.async_retry_attempts is None else spec.async_retry_attempts
+        record = AsyncInvocation(request_id=str(uuid.uuid4()), service=spec.service, function=spec.name,
+                                 source=source, payload=payload, max_attempts=1 + max(0, retries),
+                                 created=time.time())
+        return self._async.submit(record)
+
+    def _async_attempt(self, record: AsyncInvocation) -> AttemptResult:
+        """One attempt of an asynchronous invocation: a synchronous call to one of the function's instances."""
+        spec = self.spec(record.function, record.service)
+        headers = [(fcapi.I_REQUEST_ID, record.request_id), ("Content-Type", "application/octet-stream")]
+        outcome = self._call(spec, "POST", INVOKE_PATH, headers, record.payload)
+        if outcome.answer is None:
+            message = outcome.failure or "the function failed"
+            self.log_sink(outcome.instance or spec.name,
+                          f"FC Invoke End RequestId: {record.request_id}, Error: {message}")
+            return AttemptResult(fcapi.UNHANDLED, message, outcome.instance)
+        error_type = next((v for k, v in outcome.answer.headers if k.lower() == fcapi.H_ERROR_TYPE.lower()), None)
+        if error_type:
+            return AttemptResult(error_type, _error_message(outcome.answer.body), outcome.instance,
+                                 outcome.answer.body)
+        return AttemptResult(None, None, outcome.instance, outcome.answer.body)
 
     def invoke(
         self,
@@ -177,12 +335,7 @@ class LocalFCHost:
         ``X-Fc-Error-Type`` (the function raised, timed out or its process died).
         """
         spec = self.spec(function, service)
-        if isinstance(payload, Mapping):
-            body = json.dumps(payload).encode("utf-8")
-        elif isinstance(payload, str):
-            body = payload.encode("utf-8")
-        else:
-            body = payload or b""
+        body = _payload_bytes(payload)
         path = _invocations_path(spec)
         headers = {
             "Date": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()),
@@ -215,8 +368,10 @@ class LocalFCHost:
         self._started = True
         overrides = self._env_overrides(self) if callable(self._env_overrides) else (self._env_overrides or {})
         for spec in self.specs:
-            self._workers[(spec.service, spec.name)] = self._make_worker(spec, overrides)
-        workers = list(self._workers.values())
+            count = self.instance_count(spec)
+            self._pools[(spec.service, spec.name)] = _Pool(
+                [self._make_worker(spec, overrides, spec.name + (f"#{i + 1}" if i else "")) for i in range(count)])
+        workers = [w for pool in self._pools.values() for w in pool.workers]
         if workers:
             with ThreadPoolExecutor(max_workers=min(len(workers), 16), thread_name_prefix="localfc-start") as pool:
                 futures = [pool.submit(w.start) for w in workers]
@@ -254,14 +409,12 @@ class LocalFCHost:
             return
         self._stopped = True
         self._server.stop()
-        workers = list(self._workers.values())
+        self._async.stop(grace=0)  # no new attempts; the running ones end with their workers below
+        workers = [w for pool in self._pools.values() for w in pool.workers]
         if workers:
             with ThreadPoolExecutor(max_workers=min(len(workers), 16), thread_name_prefix="localfc-stop") as pool:
                 list(pool.map(lambda w: w.stop(), workers))
-        with self._async_lock:
-            pending = list(self._async)
-        for thread in pending:
-            thread.join(timeout=self._stop_grace)
+        self._async.stop(grace=self._stop_grace)
 
     def __enter__(self) -> LocalFCHost:
         return self.start()
@@ -272,7 +425,7 @@ class LocalFCHost:
         self.stop()
 
     # -------------------------------------------------------------------------------------------- workers
-    def _make_worker(self, spec: FunctionSpec, overrides: Mapping[str, str]) -> WorkerProcess:
+    def _make_worker(self, spec: FunctionSpec, overrides: Mapping[str, str], label: str) -> WorkerProcess:
         context = FCContext(
             request_id="",
             credentials=self.credentials,
@@ -289,7 +442,7 @@ class LocalFCHost:
             threads=self._worker_threads,
         )
         return WorkerProcess(
-            spec.name,
+            label,
             config,
             self._function_env(spec, config, overrides),
             sink=self.log_sink,
@@ -330,12 +483,23 @@ class LocalFCHost:
     def _call(
         self, spec: FunctionSpec, method: str, target: str, headers: list[tuple[str, str]], body: bytes
     ) -> _Outcome:
-        """Send one request to the function's worker, enforcing the declared timeout."""
-        worker = self._workers[(spec.service, spec.name)]
+        """Send one request to one of the function's instances, enforcing the declared timeout."""
+        pool = self._pools[(spec.service, spec.name)]
+        index = pool.acquire()
+        try:
+            return self._call_instance(spec, pool.workers[index], method, target, headers, body)
+        finally:
+            pool.release(index)
+
+    def _call_instance(
+        self, spec: FunctionSpec, worker: WorkerProcess, method: str, target: str, headers: list[tuple[str, str]],
+        body: bytes,
+    ) -> _Outcome:
+        label = worker.label
         try:
             generation, port = worker.ensure_running()
         except WorkerStartError as exc:
-            return _Outcome(failure=f"Function instance failed to start: {exc}")
+            return _Outcome(failure=f"Function instance failed to start: {exc}", instance=label)
         started = time.monotonic()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=spec.timeout)
         try:
@@ -348,14 +512,15 @@ class LocalFCHost:
                 conn.sock.settimeout(max(0.001, spec.timeout - (time.monotonic() - started)))
             resp = conn.getresponse()
             data = resp.read()
-            return _Outcome(_Answer(f"{resp.status} {resp.reason}", resp.getheaders(), data))
+            return _Outcome(_Answer(f"{resp.status} {resp.reason}", resp.getheaders(), data), instance=label)
         except TimeoutError:  # socket.timeout is TimeoutError since 3.10
             worker.kill(generation)
-            return _Outcome(failure=f"Function timed out after {_seconds(spec.timeout)} seconds")
+            return _Outcome(failure=f"Function timed out after {_seconds(spec.timeout)} seconds", instance=label)
         except (OSError, http.client.HTTPException):
             worker.kill(generation)  # half-dead or gone: start afresh on the next call
             elapsed = int((time.monotonic() - started) * 1000)
-            return _Outcome(failure=f"Process exited unexpectedly before completing request (duration: {elapsed}ms)")
+            return _Outcome(failure=f"Process exited unexpectedly before completing request (duration: {elapsed}ms)",
+                            instance=label)
         finally:
             conn.close()
 
@@ -428,7 +593,8 @@ class LocalFCHost:
         target = rest + (f"?{raw_query}" if raw_query else "")
         outcome = self._call(spec, method, target, headers, body)
         if outcome.answer is None:
-            self.log_sink(spec.name, f"FC Invoke End RequestId: {request_id}, Error: {outcome.failure}")
+            self.log_sink(outcome.instance or spec.name,
+                          f"FC Invoke End RequestId: {request_id}, Error: {outcome.failure}")
             error = _Answer("502 Bad Gateway", _json_headers(), fcapi.function_error(outcome.failure or ""))
             error.headers.append((fcapi.H_ERROR_TYPE, fcapi.UNHANDLED))
             return _with_request_id(error, request_id)
@@ -465,23 +631,19 @@ class LocalFCHost:
         if spec.is_http:
             url = self.url_for(spec.name, True, spec.service)
             return _api_error(400, "InvalidArgument", f"function '{spec.name}' has an HTTP trigger: call it at {url}")
-        request_id = str(uuid.uuid4())
         payload = _read_body(environ)
+        if environ.get("HTTP_X_FC_INVOCATION_TYPE", "").lower() == "async":
+            record = self._submit_async(spec, payload, "InvokeFunction")
+            return _with_request_id(_Answer("202 Accepted", [("Content-Length", "0")], b""), record.request_id)
+        request_id = str(uuid.uuid4())
         tail = environ.get("HTTP_X_FC_LOG_TYPE", "").lower() == "tail"
         headers = [(fcapi.I_REQUEST_ID, request_id), ("Content-Type", "application/octet-stream")]
         if tail:
             headers.append((fcapi.I_LOG_TYPE, "Tail"))
-        if environ.get("HTTP_X_FC_INVOCATION_TYPE", "").lower() == "async":
-            thread = threading.Thread(target=self._run_async, args=(spec, request_id, headers, payload),
-                                      name=f"localfc-async-{spec.name}", daemon=True)
-            with self._async_lock:
-                self._async.add(thread)
-            thread.start()
-            return _with_request_id(_Answer("202 Accepted", [("Content-Length", "0")], b""), request_id)
         outcome = self._call(spec, "POST", INVOKE_PATH, headers, payload)
         if outcome.answer is None:
             message = f"FC Invoke End RequestId: {request_id}, Error: {outcome.failure}"
-            self.log_sink(spec.name, message)
+            self.log_sink(outcome.instance or spec.name, message)
             out = _json_headers() + [(fcapi.H_ERROR_TYPE, fcapi.UNHANDLED)]
             if tail:
                 out.append((fcapi.H_LOG_RESULT, fcapi.log_tail(message.encode("utf-8") + b"\n")))
@@ -496,20 +658,15 @@ class LocalFCHost:
                 out.append((name, value))
         return _with_request_id(_Answer("200 OK", out, answer.body), request_id)
 
-    def _run_async(self, spec: FunctionSpec, request_id: str, headers: list[tuple[str, str]], payload: bytes) -> None:
-        try:
-            outcome = self._call(spec, "POST", INVOKE_PATH, headers, payload)
-            if outcome.answer is None:
-                self.log_sink(spec.name, f"FC Invoke End RequestId: {request_id}, Error: {outcome.failure}")
-        finally:
-            with self._async_lock:
-                self._async.discard(threading.current_thread())
-
     def _index(self) -> _Answer:
         functions = []
         for spec in self.specs:
             item: dict[str, Any] = {"service": spec.service, "function": spec.name, "handler": spec.handler,
-                                    "timeout": spec.timeout, "kind": "http" if spec.is_http else "event"}
+                                    "timeout": spec.timeout, "kind": "http" if spec.is_http else "event",
+                                    "instances": self.instance_count(spec)}
+            if spec.oss_triggers:
+                item["oss_triggers"] = [{"name": t.name, "bucket": t.bucket, "events": list(t.events),
+                                         "prefix": t.prefix, "suffix": t.suffix} for t in spec.oss_triggers]
             if spec.is_http:
                 item["url"] = self.url_for(spec.name, True, spec.service)
                 item["short_url"] = f"{self.endpoint}/{quote(spec.name)}/"
@@ -529,6 +686,25 @@ def _invocations_path(spec: FunctionSpec) -> str:
 def _service_name(segment: str) -> str:
     """``svc.qualifier`` → ``svc`` (FC service names cannot contain dots)."""
     return unquote(segment).partition(".")[0]
+
+
+def _payload_bytes(payload: bytes | str | Mapping[str, Any] | None) -> bytes:
+    if isinstance(payload, Mapping):
+        return json.dumps(payload).encode("utf-8")
+    if isinstance(payload, str):
+        return payload.encode("utf-8")
+    return payload or b""
+
+
+def _error_message(body: bytes) -> str:
+    """FC's ``errorMessage`` from a function error document (the raw text when it is not one)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")[:1000]
+    if isinstance(doc, dict) and "errorMessage" in doc:
+        return str(doc["errorMessage"])
+    return body.decode("utf-8", "replace")[:1000]
 
 
 def _seconds(value: float) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from osscallback.deploy import fcyaml
 from osscallback.local.fc.errors import LocalFCError
+from osscallback.local.fc.osstrigger import OssTrigger
 
 #: FC's defaults when a template leaves them out.
 DEFAULT_TIMEOUT = 3.0
@@ -27,7 +28,9 @@ class FunctionSpec:
 
     ``handler`` is FC's ``<module>.<function>`` (``index.handler``), looked up in ``code_dir``.
     ``http_methods`` is the HTTP trigger's method list, or ``None`` for an event function (invoked through the
-    InvokeFunction API). ``timeout`` is in seconds, as in ``template.yml``.
+    InvokeFunction API). ``timeout`` is in seconds, as in ``template.yml``. ``oss_triggers`` are the OSS events
+    that invoke it asynchronously (:meth:`LocalFCHost.dispatch_oss_event`); ``async_retry_attempts`` is the
+    template's ``maxAsyncRetryAttempts`` (``None``: the host's default, FC's 3).
     """
 
     service: str
@@ -41,6 +44,8 @@ class FunctionSpec:
     http_methods: tuple[str, ...] | None = None
     log_project: str = ""
     log_store: str = ""
+    oss_triggers: tuple[OssTrigger, ...] = ()
+    async_retry_attempts: int | None = None
 
     @property
     def is_http(self) -> bool:
@@ -94,6 +99,8 @@ def load_specs(
                 http_methods=_http_methods(fn),
                 log_project=fn.log_project,
                 log_store=fn.log_store,
+                oss_triggers=_oss_triggers(fn),
+                async_retry_attempts=fn.max_async_retry_attempts,
             )
         )
     return specs
@@ -105,6 +112,22 @@ def source_code_dirs(template_path: str | os.PathLike[str]) -> dict[str, Path]:
     if not root.is_dir():
         return {}
     return {d.name: d for d in sorted(root.iterdir()) if d.is_dir()}
+
+
+def _oss_triggers(fn: fcyaml.FunctionDef) -> tuple[OssTrigger, ...]:
+    """The function's OSS triggers; one that names no bucket is an error here, not a trigger that never fires."""
+    found = []
+    for trigger in fn.oss_triggers:
+        config = trigger.oss
+        assert config is not None
+        where = f"{fn.service + '/' if fn.service else ''}{fn.name}: OSS trigger {trigger.name!r}"
+        if not config.bucket:
+            raise LocalFCError(f"{where} names no bucket (config.bucketName, or sourceArn acs:oss:<region>:"
+                               "<account>:<bucket>)")
+        if not config.events:
+            raise LocalFCError(f"{where} lists no events (e.g. oss:ObjectCreated:*)")
+        found.append(OssTrigger.from_config(trigger.name, config))
+    return tuple(found)
 
 
 def _http_methods(fn: fcyaml.FunctionDef) -> tuple[str, ...] | None:
