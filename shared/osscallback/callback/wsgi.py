@@ -7,7 +7,12 @@ request URI in ``environ['fc.request_uri']``, so that is used when present. Othe
 exposes (``RAW_URI``/``REQUEST_URI``), else ``SCRIPT_NAME + PATH_INFO`` re-quoted (WSGI hands those over already
 percent-decoded, and the signature covers the decoded path, so quoting them back is lossless).
 
-The body is read no further than the configured cap (plus one byte to tell "more was there").
+The body is read as PEP 3333 allows and no further than the configured cap (plus one byte to tell "more was
+there"): only ``CONTENT_LENGTH`` bytes, or up to end of stream when the server says the stream ends there
+(``wsgi.input_terminated``, set by waitress and other servers that de-chunk). Without either, there is no body: a
+server such as the standard library's ``wsgiref`` hands over the raw socket, and reading it until end of stream
+would hang the worker until the client gives up. Nothing is read for a method other than POST: the core refuses
+it with a 405 at once.
 """
 
 from __future__ import annotations
@@ -50,7 +55,11 @@ def _headers(environ: dict[str, Any]) -> dict[str, str]:
 
 
 def read_body(environ: dict[str, Any], cap: int) -> tuple[bytes, bool]:
-    """Read at most ``cap`` bytes of the request body; the flag says the body was longer (or claimed to be)."""
+    """Read at most ``cap`` bytes of the request body; the flag says the body was longer (or claimed to be).
+
+    With no ``CONTENT_LENGTH`` the stream is read only if the server terminates it (``wsgi.input_terminated``,
+    PEP 3333's note on reading past the length): otherwise the body is empty, never a read that could block.
+    """
     stream = environ.get("wsgi.input")
     raw_length = (environ.get("CONTENT_LENGTH") or "").strip()
     if raw_length:
@@ -61,9 +70,9 @@ def read_body(environ: dict[str, Any], cap: int) -> tuple[bytes, bool]:
             return b"", True
         data = stream.read(length) if stream is not None and length else b""
         return data, False
-    if stream is None:
+    if stream is None or not environ.get("wsgi.input_terminated"):
         return b"", False
-    data = stream.read(cap + 1)  # chunked or unknown length: the server terminates the stream
+    data = stream.read(cap + 1)  # chunked or close-delimited: the server says the stream ends with the body
     return data[:cap], len(data) > cap
 
 
@@ -74,9 +83,11 @@ def _request_id(environ: dict[str, Any]) -> str | None:
 
 
 def to_request(environ: dict[str, Any], cap: int) -> CallbackRequest:
-    body, truncated = read_body(environ, cap)
+    method = environ.get("REQUEST_METHOD", "GET")
+    # The method first: a GET (or anything but POST) is answered 405 by the core without touching the stream.
+    body, truncated = read_body(environ, cap) if method.upper() == "POST" else (b"", False)
     return CallbackRequest(
-        method=environ.get("REQUEST_METHOD", "GET"),
+        method=method,
         targets=(signed_target(environ),),
         headers=_headers(environ),
         body=body,
