@@ -105,8 +105,10 @@ class SignedRequest:
     query: Sequence[tuple[str, str]]
 
 
-def authenticate(req: SignedRequest, store: CredentialStore, now: float | None = None) -> Credential:
-    """Verify the request's signature and return the credential that signed it; raise :class:`OSSError` if not."""
+def authenticate(req: SignedRequest, store: CredentialStore, now: float | None = None) -> Credential | None:
+    """Verify the request's signature and return the credential that signed it, or ``None`` for a request that
+    carries no signature at all (anonymous: the bucket's and object's ACLs decide); raise :class:`OSSError` for
+    a signature that does not verify."""
     now = time.time() if now is None else now
     params = dict(req.query)
     authorization = req.headers.get("authorization", "")
@@ -122,7 +124,7 @@ def authenticate(req: SignedRequest, store: CredentialStore, now: float | None =
         return _verify_v4_query(req, store, now)
     if "OSSAccessKeyId" in params or "Signature" in params:
         return _verify_v1_query(req, store, now)
-    raise access_denied("You have no right to access this object because of bucket acl.")
+    return None
 
 
 # --- credentials and tokens ----------------------------------------------------------------------------------------

@@ -23,11 +23,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from osscallback.callback.signature import generate_private_key, public_pem
 from osscallback.errors import ConfigError
+from osscallback.local.oss.api import Operations
 from osscallback.local.oss.auth import Credential, CredentialStore
 from osscallback.local.oss.callbacks import CALLBACK_TIMEOUT, CallbackSender
-from osscallback.local.oss.operations import Operations
+from osscallback.local.oss.model.events import EventSink
+from osscallback.local.oss.model.store import Store, write_json_atomic
 from osscallback.local.oss.server import PUB_KEY_PATH, EmulatorHTTPServer, Router
-from osscallback.local.oss.storage import Store, write_json_atomic
 
 log = logging.getLogger("osscallback.local.oss")
 
@@ -103,6 +104,19 @@ class LocalOSS:
 
     ``port=0`` picks a free port on the first start; later ``start()`` calls reuse it, so clients keep working
     across a ``stop()``/``start()`` restart on the same data directory.
+
+    ``on_object_created``: an optional sink for OSS event notifications. After every write that creates an object
+    (PutObject, PostObject, CompleteMultipartUpload, CopyObject, AppendObject, PutSymlink) is committed, the sink
+    is called with one document in Function Compute's OSS-trigger event format::
+
+        {"events": [{"eventName": "ObjectCreated:PutObject", "eventSource": "acs:oss", "eventTime": ...,
+                     "oss": {"bucket": {...}, "object": {"deltaSize", "eTag", "key", "size"}, ...},
+                     "responseElements": {"requestId": "<the upload's x-oss-request-id>"}, ...}]}
+
+    ``responseElements.requestId`` is the request id the upload answered with (and its callback's ``${reqId}``);
+    ``eTag`` is the ETag without quotes, upper-case hex as OSS gives it. The sink runs on one background thread,
+    in commit order, so it never delays an upload's answer; an exception it raises is logged and never breaks
+    the upload. ``stop()`` delivers what is still queued (for a few seconds) before returning.
     """
 
     def __init__(
@@ -119,6 +133,7 @@ class LocalOSS:
         domains: Sequence[str] = (),
         cnames: Mapping[str, str] | None = None,
         callback_timeout: float = CALLBACK_TIMEOUT,
+        on_object_created: EventSink | None = None,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.host = host
@@ -129,6 +144,7 @@ class LocalOSS:
         self._domains = tuple(domains)
         self._cnames = dict(cnames or {})
         self._callback_timeout = callback_timeout
+        self.on_object_created = on_object_created
         self._wanted_key_id = access_key_id
         self._wanted_secret = access_key_secret
         self.access_key_id = ""
@@ -155,7 +171,7 @@ class LocalOSS:
         try:
             # The key URL needs the port, the server needs the sender: bind first, then wire the sender in.
             sender = CallbackSender(private_key, "", timeout=self._callback_timeout)
-            ops = Operations(self.store, self.credentials, sender, self.region)
+            ops = Operations(self.store, self.credentials, sender, self.region, self.on_object_created)
             server = EmulatorHTTPServer(
                 (self.host, self.port), ops, Router(ops, self._domains, self._cnames), public_pem(private_key)
             )
@@ -178,6 +194,7 @@ class LocalOSS:
         server.shutdown()
         server.close_connections()
         server.server_close()
+        server.ops.notifier.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._thread = None

@@ -1,4 +1,4 @@
-"""The emulator's HTTP side: a threaded HTTP/1.1 server that parses requests the way OSS's front end does.
+"""The local OSS's HTTP side: a threaded HTTP/1.1 server that parses requests the way OSS's front end does.
 
 Why the standard library's ``ThreadingHTTPServer`` rather than a WSGI server: the signature covers the key as
 sent, and a callback to a server on the same machine must never wait for a free worker. Here every connection
@@ -30,8 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from osscallback.local.oss.api import BodyReader, Operations, Request, Response
 from osscallback.local.oss.auth import SignedRequest, authenticate
-from osscallback.local.oss.operations import BodyReader, Operations, Request, Response
 from osscallback.local.oss.xmlresp import OSSError, error_header, error_xml
 
 log = logging.getLogger("osscallback.local.oss.server")
@@ -263,7 +263,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             is_post_object = method == "POST" and bucket and not key and "authorization" not in headers
             is_post_object = is_post_object and headers.get("content-type", "").lower().startswith("multipart/")
             if not is_post_object:
-                authenticate(SignedRequest(method, bucket, key, headers, query), self.server.ops.credentials)
+                cred = authenticate(SignedRequest(method, bucket, key, headers, query), self.server.ops.credentials)
+                req.access_key_id = cred.access_key_id if cred is not None else ""
             response = self.server.ops.handle(req)
         except OSSError as err:
             response = self._error_response(err, rid, host)
@@ -316,7 +317,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         headers = dict(resp.headers)
         headers["x-oss-request-id"] = rid
         headers["x-oss-server-time"] = "0"
-        if "Content-Length" not in headers:
+        chunked = resp.stream is not None and not head
+        if chunked:
+            headers["Transfer-Encoding"] = "chunked"
+        elif "Content-Length" not in headers:
             headers["Content-Length"] = str(resp.length if resp.file is not None else len(resp.body))
         if self.close_connection:
             headers["Connection"] = "close"
@@ -326,7 +330,12 @@ class RequestHandler(BaseHTTPRequestHandler):
         if head or resp.status in (204, 304):
             return
         try:
-            if resp.file is not None:
+            if resp.stream is not None:
+                for chunk in resp.stream:
+                    if chunk:
+                        self.wfile.write(f"{len(chunk):X}\r\n".encode() + chunk + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+            elif resp.file is not None:
                 with resp.file.open("rb") as f:
                     if resp.length:
                         self.connection.sendfile(f, resp.offset, resp.length)

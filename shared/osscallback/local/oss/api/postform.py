@@ -22,7 +22,7 @@ from datetime import datetime
 from email.message import Message
 from typing import Any
 
-from osscallback.local.oss.storage import StagedFile, Stager
+from osscallback.local.oss.model.store import StagedFile, Stager
 from osscallback.local.oss.xmlresp import OSSError, access_denied
 
 #: Largest non-file form field we keep (OSS caps the whole form, minus the file, at a few KB per field).

@@ -1,4 +1,4 @@
-"""The emulator's on-disk store: buckets, objects and in-progress multipart uploads under one data directory.
+"""The local OSS's on-disk store: buckets, objects and in-progress multipart uploads under one data directory.
 
 Layout (all JSON is UTF-8)::
 
@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -101,6 +101,17 @@ class ObjectMeta:
     content_md5: str = ""  # base64, for single-request uploads
     user_meta: dict[str, str] = field(default_factory=dict)  # x-oss-meta-* (lower-case names)
     headers: dict[str, str] = field(default_factory=dict)  # Cache-Control, Content-Disposition, ...
+    acl: str = "default"  # x-oss-object-acl: default (the bucket's), private, public-read, public-read-write
+    tags: dict[str, str] = field(default_factory=dict)  # object tagging, in the order given
+    symlink_target: str = ""  # for object_type "Symlink": the target key
+
+
+@dataclass(frozen=True)
+class Committed:
+    """A write that became visible: the new metadata and what it replaced (``None`` if the key was new)."""
+
+    meta: ObjectMeta
+    previous: ObjectMeta | None
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,8 @@ class UploadMeta:
     content_type: str
     user_meta: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    acl: str = "default"
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,6 +135,10 @@ class PartMeta:
     crc64: int
     last_modified: float
     data_file: str
+
+
+class Conflict(Exception):
+    """A conditional commit found the object changed since it was read."""
 
 
 def _key_hash(key: str) -> str:
@@ -160,7 +177,9 @@ class Store:
         self.tmp_dir = self.root / "tmp"
         self.buckets_dir = self.root / "buckets"
         self._lock = threading.RLock()
+        self._append_lock = threading.Lock()  # appends write in place: one at a time, outside the main lock
         self._buckets: dict[str, float] = {}
+        self._bucket_acls: dict[str, str] = {}
         self._objects: dict[str, dict[str, ObjectMeta]] = {}
         self._load()
 
@@ -179,6 +198,7 @@ class Store:
                 continue
             name = bucket_dir.name
             self._buckets[name] = float(record.get("created", 0))
+            self._bucket_acls[name] = str(record.get("acl", "private"))
             self._objects[name] = self._load_objects(bucket_dir / "objects")
             self._sweep_uploads(bucket_dir / "uploads")
 
@@ -235,7 +255,7 @@ class Store:
     def _bucket_dir(self, bucket: str) -> Path:
         return self.buckets_dir / bucket
 
-    def create_bucket(self, bucket: str) -> bool:
+    def create_bucket(self, bucket: str, acl: str = "private") -> bool:
         """Create a bucket; ``False`` if it already existed."""
         with self._lock:
             if bucket in self._buckets:
@@ -244,10 +264,27 @@ class Store:
             (d / "objects").mkdir(parents=True, exist_ok=True)
             (d / "uploads").mkdir(parents=True, exist_ok=True)
             created = time.time()
-            write_json_atomic(d / "bucket.json", {"name": bucket, "created": created})
+            write_json_atomic(d / "bucket.json", {"name": bucket, "created": created, "acl": acl})
             self._buckets[bucket] = created
+            self._bucket_acls[bucket] = acl
             self._objects[bucket] = {}
             return True
+
+    def bucket_acl(self, bucket: str) -> str:
+        with self._lock:
+            return self._bucket_acls.get(bucket, "private")
+
+    def set_bucket_acl(self, bucket: str, acl: str) -> None:
+        with self._lock:
+            if bucket not in self._buckets:
+                raise FileNotFoundError(bucket)
+            record = {"name": bucket, "created": self._buckets[bucket], "acl": acl}
+            write_json_atomic(self._bucket_dir(bucket) / "bucket.json", record)
+            self._bucket_acls[bucket] = acl
+
+    def bucket_created(self, bucket: str) -> float:
+        with self._lock:
+            return self._buckets.get(bucket, 0.0)
 
     def bucket_exists(self, bucket: str) -> bool:
         with self._lock:
@@ -261,6 +298,7 @@ class Store:
         with self._lock:
             shutil.rmtree(self._bucket_dir(bucket), ignore_errors=True)
             self._buckets.pop(bucket, None)
+            self._bucket_acls.pop(bucket, None)
             self._objects.pop(bucket, None)
 
     def bucket_is_empty(self, bucket: str) -> bool:
@@ -281,8 +319,17 @@ class Store:
         object_type: str = "Normal",
         etag: str | None = None,
         content_md5: str | None = None,
-    ) -> ObjectMeta:
-        """Make ``staged`` the object's data, atomically; the staged file is moved, not copied."""
+        acl: str = "default",
+        tags: dict[str, str] | None = None,
+        symlink_target: str = "",
+        crc64: int | None = None,
+        expect: str | None = None,
+    ) -> Committed:
+        """Make ``staged`` the object's data, atomically; the staged file is moved, not copied.
+
+        ``expect``: commit only if the object's current data file is this one ("" = the key must not exist);
+        otherwise raise :class:`Conflict` (an append or copy raced with another write).
+        """
         objects_dir = self._bucket_dir(bucket) / "objects"
         h = _key_hash(key)
         data_file = f"{h}.{_new_id()}.data"
@@ -290,7 +337,7 @@ class Store:
             key=key,
             size=staged.size,
             etag=etag or staged.md5_hex,
-            crc64=staged.crc64,
+            crc64=staged.crc64 if crc64 is None else crc64,
             content_type=content_type,
             last_modified=time.time(),
             data_file=data_file,
@@ -298,6 +345,9 @@ class Store:
             content_md5=staged.md5_b64 if content_md5 is None else content_md5,
             user_meta=dict(user_meta or {}),
             headers=dict(headers or {}),
+            acl=acl,
+            tags=dict(tags or {}),
+            symlink_target=symlink_target,
         )
         os.replace(staged.path, objects_dir / data_file)
         with self._lock:
@@ -306,12 +356,77 @@ class Store:
                     (objects_dir / data_file).unlink()
                 raise FileNotFoundError(f"bucket {bucket} was deleted")
             old = self._objects[bucket].get(key)
+            if expect is not None and (old.data_file if old is not None else "") != expect:
+                with contextlib.suppress(OSError):
+                    (objects_dir / data_file).unlink()
+                raise Conflict(key)
             write_json_atomic(objects_dir / f"{h}.json", asdict(meta))
             self._objects[bucket][key] = meta
         if old is not None:
             with contextlib.suppress(OSError):
                 (objects_dir / old.data_file).unlink()
-        return meta
+        return Committed(meta, old)
+
+    def update_object(self, bucket: str, key: str, **changes: Any) -> ObjectMeta | None:
+        """Change an object's metadata only (ACL, tags), atomically; ``None`` if there is no such object."""
+        objects_dir = self._bucket_dir(bucket) / "objects"
+        with self._lock:
+            old = self._objects.get(bucket, {}).get(key)
+            if old is None:
+                return None
+            meta = replace(old, **changes)
+            write_json_atomic(objects_dir / f"{_key_hash(key)}.json", asdict(meta))
+            self._objects[bucket][key] = meta
+            return meta
+
+    def copy_to_stage(self, bucket: str, meta: ObjectMeta, start: int = 0, length: int | None = None) -> StagedFile:
+        """A staged copy of (a byte range of) an object's data, with its digests (for copies and appends)."""
+        stager = self.stager()
+        try:
+            left = meta.size - start if length is None else length
+            with self.object_path(bucket, meta).open("rb") as f:
+                f.seek(start)
+                while left > 0 and (chunk := f.read(min(_CHUNK, left))):
+                    stager.write(chunk)
+                    left -= len(chunk)
+            return stager.finish()
+        except BaseException:
+            stager.discard()
+            raise
+
+    def append(self, bucket: str, key: str, position: int, staged: StagedFile) -> Committed:
+        """Append ``staged`` to an Appendable object whose size is ``position``.
+
+        The bytes go to the end of the object's data file and only then does the metadata (size, CRC-64, ETag)
+        move forward, atomically; readers never look past the recorded size, so a crash mid-append leaves the
+        old object, and the next append first cuts off any torn tail. Raises :class:`Conflict` if the object
+        is not at ``position`` any more (a concurrent append or overwrite), ``FileNotFoundError`` if it is gone.
+        """
+        objects_dir = self._bucket_dir(bucket) / "objects"
+        with self._append_lock:
+            old = self.get_object(bucket, key)
+            if old is None:
+                raise FileNotFoundError(key)
+            if old.size != position:
+                raise Conflict(key)
+            with (objects_dir / old.data_file).open("r+b") as out, staged.path.open("rb") as src:
+                out.truncate(old.size)
+                out.seek(old.size)
+                shutil.copyfileobj(src, out, _CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
+            crc = Crc64().combine(old.crc64, staged.crc64, staged.size)
+            etag = hashlib.md5(f"{old.etag}{staged.md5_hex}".encode()).hexdigest().upper()  # noqa: S324
+            meta = replace(
+                old, size=old.size + staged.size, crc64=crc, etag=etag, content_md5="", last_modified=time.time()
+            )
+            with self._lock:
+                current = self._objects.get(bucket, {}).get(key)
+                if current is None or current.data_file != old.data_file or current.size != old.size:
+                    raise Conflict(key)
+                write_json_atomic(objects_dir / f"{_key_hash(key)}.json", asdict(meta))
+                self._objects[bucket][key] = meta
+            return Committed(meta, old)
 
     def get_object(self, bucket: str, key: str) -> ObjectMeta | None:
         with self._lock:
@@ -352,8 +467,12 @@ class Store:
         content_type: str,
         user_meta: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        acl: str = "default",
+        tags: dict[str, str] | None = None,
     ) -> UploadMeta:
-        upload = UploadMeta(_new_id(), key, time.time(), content_type, dict(user_meta or {}), dict(headers or {}))
+        upload = UploadMeta(
+            _new_id(), key, time.time(), content_type, dict(user_meta or {}), dict(headers or {}), acl, dict(tags or {})
+        )
         d = self._upload_dir(bucket, upload.upload_id)
         d.mkdir(parents=True)
         write_json_atomic(d / "upload.json", asdict(upload))

@@ -1,0 +1,230 @@
+"""Routing: which OSS operation a request is, who may perform it, and which family module performs it.
+
+OSS names an operation by its method, its scope (service, bucket or object) and its sub-resource (``?acl``,
+``?uploads``, ``?tagging``...) or a header (``x-oss-copy-source`` makes a PUT a copy). The table below says so once
+for every supported operation, with the access an anonymous request needs (:mod:`..model.acl`). A request that
+names a sub-resource the table does not know — an operation the local OSS does not support — is answered
+501 ``NotImplemented`` with the operation's name, never served as a plain GET or PUT by mistake.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from osscallback.local.oss import xmlresp
+from osscallback.local.oss.api import acl, append, copy, listing, multipart, objects, postobject, service, symlink
+from osscallback.local.oss.api import tagging as tagging_api
+from osscallback.local.oss.api.backend import Backend, check_key
+from osscallback.local.oss.api.request import Request, Response
+from osscallback.local.oss.auth import CredentialStore
+from osscallback.local.oss.callbacks import CallbackSender
+from osscallback.local.oss.model import acl as acl_rules
+from osscallback.local.oss.model.events import EventSink, Notifier
+from osscallback.local.oss.model.store import Store
+from osscallback.local.oss.xmlresp import OSSError
+
+log = logging.getLogger("osscallback.local.oss")
+
+Handler = Callable[[Backend, Request], Response]
+#: Query parameters that name no operation: signatures, response overrides, operation arguments.
+NEUTRAL_PARAMS = frozenset(
+    """OSSAccessKeyId Expires Signature security-token x-oss-signature-version x-oss-credential x-oss-date
+    x-oss-expires x-oss-signature x-oss-additional-headers x-oss-security-token x-oss-access-key-id
+    x-oss-traffic-limit callback callback-var encoding-type prefix marker delimiter max-keys list-type
+    continuation-token start-after fetch-owner key-marker upload-id-marker max-uploads max-parts
+    part-number-marker partNumber uploadId position x-oss-ac-source-ip x-oss-ac-subnet-mask x-oss-ac-vpc-id
+    x-oss-ac-forward-allow x-oss-request-payer""".split()
+)
+#: Names for sub-resources the local OSS does not implement, for the 501's message.
+UNSUPPORTED_NAMES = {
+    "restore": "RestoreObject",
+    "x-oss-process": "data processing (x-oss-process: image processing, SelectObject)",
+    "x-oss-async-process": "AsyncProcessObject",
+    "versionId": "versioned object access (versionId)",
+    "versions": "ListObjectVersions",
+    "objectInfo": "objectInfo",
+    "cors": "bucket CORS",
+    "lifecycle": "bucket lifecycle",
+    "logging": "bucket logging",
+    "website": "bucket website",
+    "referer": "bucket referer",
+    "policy": "bucket policy",
+    "versioning": "bucket versioning",
+    "encryption": "bucket encryption",
+    "worm": "bucket WORM",
+    "replication": "bucket replication",
+    "inventory": "bucket inventory",
+    "stat": "GetBucketStat",
+    "live": "LiveChannel",
+    "vod": "LiveChannel VOD",
+    "qos": "bucket QoS",
+    "requestPayment": "bucket request payment",
+    "transferAcceleration": "bucket transfer acceleration",
+    "cname": "bucket CNAME",
+    "metaQuery": "bucket meta query",
+    "accessPoint": "access points",
+    "publicAccessBlock": "public access block",
+    "resourceGroup": "bucket resource group",
+    "style": "image styles",
+    "httpsConfig": "bucket HTTPS configuration",
+    "asyncFetch": "AsyncFetch",
+    "sequential": "sequential multipart upload",
+}
+_VERBS = {"GET": "Get", "PUT": "Put", "DELETE": "Delete", "POST": "Post", "HEAD": "Head"}
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # OSS's operation name
+    method: str
+    scope: str  # "service" | "bucket" | "object"
+    handler: Handler
+    access: str  # what an anonymous request needs: "read", "write", "list" or "owner" (never)
+    params: tuple[str, ...] = ()  # sub-resources that must be present
+    header: str = ""  # a header that must be present
+    form: bool = False  # a multipart/form-data POST (PostObject)
+
+    def matches(self, req: Request, scope: str) -> bool:
+        if self.method != req.method or self.scope != scope:
+            return False
+        if any(not req.has(p) for p in self.params):
+            return False
+        if self.header and self.header not in req.headers:
+            return False
+        return not self.form or postobject.is_form(req)
+
+
+def _get(head: bool) -> Handler:
+    def handler(backend: Backend, req: Request) -> Response:
+        return objects.get_object(backend, req, head=head)
+
+    return handler
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("ListBuckets", "GET", "service", service.list_buckets, "owner"),
+    # --- bucket -------------------------------------------------------------------------------------------------
+    Route("PostObject", "POST", "bucket", postobject.post_object, "write", form=True),
+    Route("DeleteMultipleObjects", "POST", "bucket", objects.delete_objects, "write", params=("delete",)),
+    Route("PutBucketAcl", "PUT", "bucket", acl.put_bucket_acl, "owner", params=("acl",)),
+    Route("GetBucketAcl", "GET", "bucket", acl.get_bucket_acl, "owner", params=("acl",)),
+    Route("ListMultipartUploads", "GET", "bucket", listing.list_uploads, "owner", params=("uploads",)),
+    Route("GetBucketInfo", "GET", "bucket", service.get_bucket_info, "owner", params=("bucketInfo",)),
+    Route("GetBucketLocation", "GET", "bucket", service.get_bucket_location, "owner", params=("location",)),
+    Route("PutBucket", "PUT", "bucket", service.create_bucket, "owner"),
+    Route("DeleteBucket", "DELETE", "bucket", service.delete_bucket, "owner"),
+    Route("HeadBucket", "HEAD", "bucket", service.head_bucket, "list"),
+    Route("ListObjects", "GET", "bucket", listing.list_objects, "list"),  # ListObjectsV2 is list-type=2
+    # --- object -------------------------------------------------------------------------------------------------
+    Route(
+        "UploadPartCopy",
+        "PUT",
+        "object",
+        copy.upload_part_copy,
+        "write",
+        params=("uploadId",),
+        header="x-oss-copy-source",
+    ),
+    Route("UploadPart", "PUT", "object", multipart.upload_part, "write", params=("uploadId",)),
+    Route("PutObjectACL", "PUT", "object", acl.put_object_acl, "owner", params=("acl",)),
+    Route("PutObjectTagging", "PUT", "object", tagging_api.put_object_tagging, "owner", params=("tagging",)),
+    Route("PutSymlink", "PUT", "object", symlink.put_symlink, "write", params=("symlink",)),
+    Route("CopyObject", "PUT", "object", copy.copy_object, "write", header="x-oss-copy-source"),
+    Route("PutObject", "PUT", "object", objects.put_object, "write"),
+    Route("InitiateMultipartUpload", "POST", "object", multipart.initiate_upload, "write", params=("uploads",)),
+    Route("CompleteMultipartUpload", "POST", "object", multipart.complete_upload, "write", params=("uploadId",)),
+    Route("AppendObject", "POST", "object", append.append_object, "write", params=("append",)),
+    Route("ListParts", "GET", "object", multipart.list_parts, "write", params=("uploadId",)),
+    Route("GetObjectACL", "GET", "object", acl.get_object_acl, "owner", params=("acl",)),
+    Route("GetObjectTagging", "GET", "object", tagging_api.get_object_tagging, "owner", params=("tagging",)),
+    Route("GetSymlink", "GET", "object", symlink.get_symlink, "read", params=("symlink",)),
+    Route("GetObject", "GET", "object", _get(head=False), "read"),
+    Route("GetObjectMeta", "HEAD", "object", objects.get_object_meta, "read", params=("objectMeta",)),
+    Route("HeadObject", "HEAD", "object", _get(head=True), "read"),
+    Route("AbortMultipartUpload", "DELETE", "object", multipart.abort_upload, "write", params=("uploadId",)),
+    Route(
+        "DeleteObjectTagging", "DELETE", "object", tagging_api.delete_object_tagging, "owner", params=("tagging",)
+    ),
+    Route("DeleteObject", "DELETE", "object", objects.delete_object, "write"),
+)
+#: Every sub-resource some route consumes.
+_ROUTED_PARAMS = frozenset(p for r in ROUTES for p in r.params) | {"list-type", "objectMeta"}
+
+
+def _unsupported(req: Request, scope: str) -> str | None:
+    """The name of an unsupported operation this request asks for, or ``None``."""
+    for name, _ in req.query:
+        if name in NEUTRAL_PARAMS or name in _ROUTED_PARAMS or name.startswith("response-"):
+            continue
+        what = UNSUPPORTED_NAMES.get(name, f"the {name!r} sub-resource")
+        return f"{_VERBS.get(req.method, req.method)} {what} on {'an object' if scope == 'object' else 'a bucket'}"
+    return None
+
+
+class Operations:
+    """OSS's API over a :class:`Store`: the entry point :mod:`..server` calls for every request."""
+
+    def __init__(
+        self,
+        store: Store,
+        credentials: CredentialStore,
+        sender: CallbackSender,
+        region: str,
+        on_object_created: EventSink | None = None,
+    ) -> None:
+        self.backend = Backend(store, credentials, sender, region, Notifier(on_object_created))
+
+    @property
+    def store(self) -> Store:
+        return self.backend.store
+
+    @property
+    def credentials(self) -> CredentialStore:
+        return self.backend.credentials
+
+    @property
+    def notifier(self) -> Notifier:
+        return self.backend.notifier
+
+    def route(self, req: Request) -> Route:
+        scope = "object" if req.key else "bucket" if req.bucket else "service"
+        if scope == "service" and req.method != "GET":
+            raise OSSError(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+        unsupported = _unsupported(req, scope)
+        if unsupported:
+            raise xmlresp.not_implemented(unsupported)
+        for route in ROUTES:
+            if route.matches(req, scope):
+                return route
+        if req.method not in _VERBS:
+            raise OSSError(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+        raise xmlresp.not_implemented(f"{req.method} on {'an object' if scope == 'object' else 'a bucket'}")
+
+    def handle(self, req: Request) -> Response:
+        route = self.route(req)
+        if route.scope == "object":
+            check_key(req.key)
+        if route.scope != "service" and route.name != "PutBucket":
+            self.backend.require_bucket(req.bucket)
+        if req.anonymous and route.name != "PostObject":
+            self._check_anonymous(route, req)
+        if route.name == "ListObjects" and req.params.get("list-type") == "2":
+            return listing.list_objects_v2(self.backend, req)
+        return route.handler(self.backend, req)
+
+    def _check_anonymous(self, route: Route, req: Request) -> None:
+        """Anonymous requests get what the bucket's and object's ACLs allow, and nothing else."""
+        if route.access == "owner" or not req.bucket:
+            raise acl_rules.denied()
+        bucket_acl = self.store.bucket_acl(req.bucket)
+        meta = self.store.get_object(req.bucket, req.key) if req.key else None
+        if route.access == "list":
+            allowed = acl_rules.may_list(bucket_acl)
+        elif route.access == "read":
+            allowed = acl_rules.may_read_object(meta.acl, bucket_acl) if meta else acl_rules.may_list(bucket_acl)
+        else:
+            allowed = acl_rules.may_write_object(meta.acl if meta else None, bucket_acl)
+        if not allowed:
+            raise acl_rules.denied()
