@@ -4,16 +4,25 @@ Shipped in the library (as moto ships its mocks) so users can test their own cal
 account, and so our tests, benchmarks and hardening suites share one faithful OSS stand-in.
 
 ``KeyServer`` counts fetches and can misbehave on purpose (redirect, slow drip, oversized or non-PEM body) for
-the key-URL attack tests.
+the key-URL attack tests. Given a TLS context it serves HTTPS; :class:`LocalCA` makes the certificates (a throwaway
+certificate authority, trusted only by the clients a test hands its context or its PEM to), so the HTTPS key fetch
+is tested with real handshakes and real certificate checks. Clients that hang up mid-answer (a timed-out fetch, a
+refused certificate) are normal in those tests and are not reported.
 """
 
 from __future__ import annotations
 
+import datetime
 import http.client
+import ipaddress
+import ssl
+import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -36,10 +45,40 @@ class KeyServerBehaviour:
     status: int = 200
 
 
-class KeyServer:
-    """Serves a PEM public key on 127.0.0.1 and counts GETs per path."""
+#: What a client hanging up looks like to a server: expected when fetches time out or refuse a certificate.
+_HANG_UPS = (ConnectionError, ssl.SSLError, TimeoutError)
 
-    def __init__(self, private_key: rsa.RSAPrivateKey | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+
+class _QuietServer(ThreadingHTTPServer):
+    """Threaded HTTP server that says nothing when a client hangs up, and does the TLS handshake (if any) in the
+    request's thread, so a slow or failing handshake never blocks the accept loop."""
+
+    daemon_threads = True
+    tls: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is not None:
+            request.settimeout(10)
+            request = self.tls.wrap_socket(request, server_side=True)
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], _HANG_UPS):
+            return
+        super().handle_error(request, client_address)
+
+
+class KeyServer:
+    """Serves a PEM public key on 127.0.0.1 (HTTPS with ``tls``) and counts GETs per path."""
+
+    def __init__(
+        self,
+        private_key: rsa.RSAPrivateKey | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.private_key = private_key or generate_private_key(1024)
         self.pem = public_pem(self.private_key)
         self.behaviour = KeyServerBehaviour()
@@ -79,10 +118,14 @@ class KeyServer:
                             return
                         time.sleep(1 / b.drip_bytes_per_second)
                 else:
-                    self.wfile.write(body)
+                    try:
+                        self.wfile.write(body)
+                    except _HANG_UPS:
+                        return
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = _QuietServer((host, port), Handler)
+        self._server.tls = tls
+        self.scheme = "https" if tls is not None else "http"
         self.port = self._server.server_address[1]
         self.host = host
         self._thread: threading.Thread | None = None
@@ -90,11 +133,11 @@ class KeyServer:
     @property
     def prefix(self) -> str:
         """The trusted-prefix value that admits this server's keys (``CALLBACK_KEY_URL_PREFIXES``)."""
-        return f"http://{self.host}:{self.port}/"
+        return f"{self.scheme}://{self.host}:{self.port}/"
 
     @property
     def key_url(self) -> str:
-        return f"http://{self.host}:{self.port}{KEY_PATH}"
+        return f"{self.scheme}://{self.host}:{self.port}{KEY_PATH}"
 
     @property
     def total_fetches(self) -> int:
@@ -117,6 +160,82 @@ class KeyServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class LocalCA:
+    """A throwaway certificate authority for HTTPS tests: it issues server certificates for any names, and only
+    clients given :meth:`client_context` (or :attr:`pem`, e.g. as ``SSL_CERT_FILE``) trust it."""
+
+    def __init__(self, name: str = "osscallback test CA") -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.x509.oid import NameOID
+
+        self._x509, self._hashes, self._serialization, self._oid = x509, hashes, serialization, NameOID
+        self._key = generate_private_key(2048)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self._cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                         content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self._key.public_key()), critical=False)
+            .sign(self._key, hashes.SHA256())
+        )
+        self.pem: bytes = self._cert.public_bytes(serialization.Encoding.PEM)
+
+    def issue(self, names: Iterable[str]) -> tuple[bytes, bytes]:
+        """A server certificate (PEM) and its private key (PEM) for these DNS names or IP addresses."""
+        x509, NameOID = self._x509, self._oid  # noqa: N806 - cryptography's name
+        names = list(names)
+        alt: list[Any] = []
+        for n in names:
+            try:
+                alt.append(x509.IPAddress(ipaddress.ip_address(n)))
+            except ValueError:
+                alt.append(x509.DNSName(n))
+        key = generate_private_key(2048)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+            .issuer_name(self._cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False)
+            .sign(self._key, self._hashes.SHA256())
+        )
+        enc = self._serialization
+        key_pem = key.private_bytes(enc.Encoding.PEM, enc.PrivateFormat.PKCS8, enc.NoEncryption())
+        return cert.public_bytes(enc.Encoding.PEM), key_pem
+
+    def server_context(self, names: Iterable[str], directory: str | Path) -> ssl.SSLContext:
+        """A TLS server context presenting a certificate for ``names`` (files written under ``directory``)."""
+        cert_pem, key_pem = self.issue(names)
+        cert_file, key_file = Path(directory) / "server.crt", Path(directory) / "server.key"
+        cert_file.write_bytes(cert_pem)
+        key_file.write_bytes(key_pem)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        """A verifying client context (certificates and host names checked) that trusts only this CA."""
+        context = ssl.create_default_context(cadata=self.pem.decode("ascii"))
+        return context
 
 
 @dataclass

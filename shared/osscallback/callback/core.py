@@ -24,7 +24,7 @@ from osscallback.callback.answer import AnswerError, AnswerRenderer
 from osscallback.callback.body import CallbackBody, parse_body
 from osscallback.callback.config import CallbackConfig
 from osscallback.callback.keys import PublicKeyCache
-from osscallback.callback.signature import KeyUrlPolicy, decode_authorization, decode_key_url, string_to_sign, verify
+from osscallback.callback.signature import KeyUrlPolicy, decode_authorization, string_to_sign, verify
 from osscallback.errors import CallbackRejected, ConfigError
 
 log = logging.getLogger("osscallback.callback")
@@ -120,12 +120,13 @@ class CallbackApp:
         self.action = action or load_action(self.config.action)
         self.idempotency = IdempotencyStore(self.config.idempotency_size)
         for prefix in self.policy.overrides:
+            plain = " over plain HTTP, which anyone on the network path can answer" if prefix[:5] == "http:" else ""
             log.warning(
                 json.dumps(
                     {
                         "warning": "UntrustedKeyUrlPrefix",
-                        "message": f"LOCAL DEVELOPMENT OVERRIDE: public keys will also be fetched from {prefix!r}. "
-                        "Never deploy this setting: anyone who can serve that prefix can forge callbacks.",
+                        "message": f"LOCAL DEVELOPMENT OVERRIDE: public keys will also be fetched from {prefix!r}"
+                        f"{plain}. Never deploy this setting: anyone who can serve that prefix can forge callbacks.",
                     }
                 )
             )
@@ -180,8 +181,8 @@ class CallbackApp:
         if request.body_truncated or len(request.body) > cap or (length is not None and length > cap):
             raise CallbackRejected(413, "BodyTooLarge", f"The callback body is larger than {cap} bytes.")
         signature = decode_authorization(request.header("authorization"))
-        key_url = self.policy.check(decode_key_url(request.header("x-oss-pub-key-url")))
-        public_key = self.keys.get(key_url)
+        key_url, fetch_url = self.policy.resolve(request.header("x-oss-pub-key-url"))
+        public_key = self.keys.get(key_url, fetch_url)
         signed = None
         for path, query in request.targets:
             candidate = string_to_sign(path, query, request.body)

@@ -1,21 +1,28 @@
 """Fetching and caching OSS callback public keys.
 
 The key URL comes from the request, so the fetch is hardened: only URLs the :class:`~osscallback.callback.signature.
-KeyUrlPolicy` returns are fetched; one plain GET over ``http.client`` (which never follows redirects), a whole-fetch
-deadline (not just a per-read socket timeout, so a slow-loris key server cannot hold a request for long), and a
-size cap on the PEM. Keys are cached per URL in a bounded LRU with a TTL; concurrent misses for one URL share a
-single fetch (no stampede when many callbacks arrive on a cold instance); a failed fetch is never cached.
+KeyUrlPolicy` returns are fetched; OSS's key over HTTPS with the platform's certificate store and host-name check
+(``ssl.create_default_context``; ``SSL_CERT_FILE`` picks another bundle); one GET that never follows redirects; one
+deadline for the whole fetch (connect, TLS, headers and body: a slow-loris key server cannot hold a request for
+long); and a size cap on the PEM, counted while reading whatever the framing (Content-Length, chunked or
+close-delimited). Keys are cached per URL in a bounded LRU with a TTL; concurrent misses for one URL share a single
+fetch (no stampede when many callbacks arrive on a cold instance); a failed fetch is never cached.
+
+The GET is a few lines over :mod:`socket` rather than :mod:`http.client`, which imports the ``email`` package (a
+third of the callback function's cold-start budget) to parse headers; a key fetch needs only a status line,
+``Content-Length`` and ``Transfer-Encoding``. :mod:`ssl` is imported only when an HTTPS key is first fetched.
 """
 
 from __future__ import annotations
 
-import http.client
-import ssl
+import functools
+import socket
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -23,10 +30,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from osscallback.callback.signature import load_public_key
 from osscallback.errors import CallbackRejected
 
+if TYPE_CHECKING:
+    import ssl
+
 DEFAULT_FETCH_TIMEOUT = 2.0
 DEFAULT_MAX_KEY_BYTES = 16 * 1024
 DEFAULT_TTL_SECONDS = 3600.0
 DEFAULT_MAX_ENTRIES = 64
+#: Longest status line plus headers we read from a key host: a CDN's are well under 2 KiB.
+MAX_HEADER_BYTES = 16 * 1024
 
 
 class KeyFetchError(CallbackRejected):
@@ -36,50 +48,180 @@ class KeyFetchError(CallbackRejected):
         super().__init__(502, "PubKeyFetchFailed", message)
 
 
-def fetch_pem(url: str, *, timeout: float = DEFAULT_FETCH_TIMEOUT, max_bytes: int = DEFAULT_MAX_KEY_BYTES) -> bytes:
-    """GET ``url`` (already vetted by the key URL policy) and return its body, within ``timeout`` seconds overall.
+@functools.cache
+def default_tls_context() -> ssl.SSLContext:
+    """The TLS settings of every HTTPS key fetch: certificates and host names verified against the platform's CA
+    store. Built once per process (loading the CA store is the costly part), on the first HTTPS fetch."""
+    import ssl
 
-    Anything but a 200 answer, including a redirect, is a failure; so is a body over ``max_bytes``.
-    """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    path = parts.path or "/"
-    deadline = time.monotonic() + timeout
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=ssl.create_default_context())
-    else:
-        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Accept": "application/x-pem-file, */*", "User-Agent": "osscallback"})
-        resp = conn.getresponse()
-        if resp.status != 200:
-            raise KeyFetchError(f"The public key URL answered HTTP {resp.status}; redirects are not followed.")
-        length = resp.getheader("Content-Length")
-        if length is not None and length.isdigit() and int(length) > max_bytes:
-            raise KeyFetchError(f"The public key is larger than {max_bytes} bytes.")
+    return ssl.create_default_context()
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _Response:
+    """Reads one HTTP/1.x response from a socket, within an overall deadline."""
+
+    def __init__(self, sock: Any, deadline: float) -> None:
+        self.sock = sock
+        self.deadline = deadline
+        self.buf = b""
+        self.eof = False
+
+    def _fill(self) -> bool:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise _Timeout
+        self.sock.settimeout(remaining)
+        try:
+            chunk = self.sock.recv(16384)
+        except TimeoutError:
+            raise _Timeout from None
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def line(self, limit: int) -> bytes:
+        """One CRLF- (or LF-) terminated line, without its terminator."""
+        while True:
+            end = self.buf.find(b"\n")
+            if end >= 0:
+                line, self.buf = self.buf[:end], self.buf[end + 1 :]
+                return line.rstrip(b"\r")
+            if len(self.buf) > limit:
+                raise ValueError("header line too long")
+            if not self._fill():
+                raise ValueError("the connection closed before the headers ended")
+
+    def take(self, size: int) -> bytes:
+        """Exactly ``size`` bytes (fewer only at end of stream)."""
+        while len(self.buf) < size and self._fill():
+            pass
+        data, self.buf = self.buf[:size], self.buf[size:]
+        return data
+
+    def some(self) -> bytes:
+        """Whatever is buffered or arrives next; empty at end of stream."""
+        if not self.buf and not self._fill():
+            return b""
+        data, self.buf = self.buf, b""
+        return data
+
+
+def _too_large(max_bytes: int) -> KeyFetchError:
+    return KeyFetchError(f"The public key is larger than {max_bytes} bytes.")
+
+
+def _read_body(resp: _Response, headers: dict[str, str], max_bytes: int) -> bytes:
+    if "chunked" in headers.get("transfer-encoding", "").lower():
         chunks: list[bytes] = []
         total = 0
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise KeyFetchError(f"Fetching the public key took longer than {timeout:g} s.")
-            if conn.sock is not None:
-                conn.sock.settimeout(remaining)
-            chunk = resp.read1(4096) if hasattr(resp, "read1") else resp.read(4096)
-            if not chunk:
-                break
-            total += len(chunk)
+            size_text = resp.line(1024).split(b";", 1)[0].strip()
+            if not size_text or len(size_text) > 16 or size_text.strip(b"0123456789abcdefABCDEF"):
+                raise ValueError("bad chunk size")
+            size = int(size_text, 16)
+            if size == 0:
+                return b"".join(chunks)
+            total += size
             if total > max_bytes:
-                raise KeyFetchError(f"The public key is larger than {max_bytes} bytes.")
+                raise _too_large(max_bytes)
+            chunk = resp.take(size)
+            if len(chunk) < size:
+                raise ValueError("the connection closed inside a chunk")
             chunks.append(chunk)
-        return b"".join(chunks)
+            if resp.take(2) != b"\r\n":
+                raise ValueError("bad chunked framing")
+    length_text = headers.get("content-length")
+    if length_text is not None:
+        length_text = length_text.strip()
+        if not length_text.isascii() or not length_text.isdigit():
+            raise ValueError(f"bad Content-Length {length_text[:40]!r}")
+        if len(length_text) > 18 or int(length_text) > max_bytes:
+            raise _too_large(max_bytes)
+        length = int(length_text)
+        body = resp.take(length)
+        if len(body) < length:
+            raise ValueError(f"the body ended after {len(body)} of {length} bytes")
+        return body
+    data = b""
+    while True:  # close-delimited
+        chunk = resp.some()
+        if not chunk:
+            return data
+        data += chunk
+        if len(data) > max_bytes:
+            raise _too_large(max_bytes)
+
+
+def fetch_pem(
+    url: str,
+    *,
+    timeout: float = DEFAULT_FETCH_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_KEY_BYTES,
+    tls: ssl.SSLContext | None = None,
+    connect: Callable[[tuple[str, int], float], socket.socket] = socket.create_connection,
+) -> bytes:
+    """GET ``url`` (already vetted by the key URL policy) and return its body, within ``timeout`` seconds overall.
+
+    ``https`` URLs are fetched with ``tls`` (default: :func:`default_tls_context`, certificates verified); the
+    certificate must name the URL's host. Anything but a 200 answer, including a redirect, is a failure; so is a
+    body over ``max_bytes``. ``connect`` opens the TCP connection (tests route a real host name to 127.0.0.1 with
+    it; the TLS host-name check still applies to the URL's host).
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    secure = parts.scheme == "https"
+    port = parts.port or (443 if secure else 80)
+    path = parts.path or "/"
+    deadline = time.monotonic() + timeout
+    sock: Any = None
+    try:
+        sock = connect((host, port), timeout)
+        if secure:
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            sock = (tls or default_tls_context()).wrap_socket(sock, server_hostname=host)
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept: application/x-pem-file, */*\r\n"
+            "User-Agent: osscallback\r\nConnection: close\r\n\r\n"
+        )
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
+        sock.sendall(request.encode("ascii"))
+        resp = _Response(sock, deadline)
+        status_line = resp.line(MAX_HEADER_BYTES).decode("latin-1")
+        version, _, rest = status_line.partition(" ")
+        status_text = rest[:3]
+        if not version.startswith("HTTP/1.") or not status_text.isdigit():
+            raise ValueError(f"not an HTTP answer: {status_line[:60]!r}")
+        headers: dict[str, str] = {}
+        seen = len(status_line)
+        while True:
+            line = resp.line(MAX_HEADER_BYTES)
+            seen += len(line)
+            if seen > MAX_HEADER_BYTES:
+                raise ValueError("the answer's headers are too long")
+            if not line:
+                break
+            name, sep, value = line.decode("latin-1").partition(":")
+            if sep:
+                headers.setdefault(name.strip().lower(), value.strip())
+        if status_text != "200":
+            raise KeyFetchError(f"The public key URL answered HTTP {int(status_text)}; redirects are not followed.")
+        return _read_body(resp, headers, max_bytes)
     except KeyFetchError:
         raise
-    except (OSError, http.client.HTTPException, ValueError) as exc:
+    except _Timeout:
+        raise KeyFetchError(f"Fetching the public key took longer than {timeout:g} s.") from None
+    except (OSError, ValueError) as exc:
+        # ssl.SSLError (a certificate that does not verify, or no TLS at all) is an OSError too.
         raise KeyFetchError(f"Fetching the public key failed: {exc.__class__.__name__}: {exc}") from None
     finally:
-        conn.close()
+        if sock is not None:
+            sock.close()
 
 
 @dataclass
@@ -139,8 +281,9 @@ class PublicKeyCache:
         self._entries.move_to_end(url)
         return entry.key
 
-    def get(self, url: str) -> rsa.RSAPublicKey:
-        """The public key at ``url``, fetched at most once per TTL however many threads ask at once."""
+    def get(self, url: str, fetch_url: str | None = None) -> rsa.RSAPublicKey:
+        """The public key named ``url``, fetched from ``fetch_url`` (default: ``url``) at most once per TTL however
+        many threads ask at once; cached under ``url``, the name the callback gave."""
         with self._lock:
             key = self._lookup(url)
             if key is not None:
@@ -156,7 +299,7 @@ class PublicKeyCache:
                 raise flight.error or KeyFetchError("Fetching the public key failed.")
             return flight.key
         try:
-            pem = self._fetch(url)
+            pem = self._fetch(fetch_url or url)
             try:
                 flight.key = load_public_key(pem)
             except ValueError as exc:

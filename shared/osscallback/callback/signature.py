@@ -6,32 +6,46 @@ and sends base64(signature) in ``Authorization`` and base64(public key URL) in `
 (SPEC §3). The key URL arrives from the network, so deciding whether to fetch it is the security boundary:
 :class:`KeyUrlPolicy` compares the *parsed* URL against trusted prefixes component by component and hands back
 a canonical URL rebuilt from those components, so no parser differential between us and the HTTP client can
-smuggle in another host.
+smuggle in another host. OSS names its key with ``http://``, but its key host serves the same path over HTTPS:
+:meth:`KeyUrlPolicy.fetch_url` always fetches OSS's key over HTTPS (certificates verified), whatever scheme the
+header names, so nobody on the network path can hand over their own key. Only a local-development override
+prefix (``CALLBACK_KEY_URL_PREFIXES``, logged loudly) may be fetched over plain HTTP.
+
+Cold path: this module imports only the parts of ``cryptography`` a verify needs. Loading a PEM goes through
+the function ``serialization.load_pem_public_key`` *is* (cryptography's Rust binding), because importing the
+``serialization`` package also imports its SSH, cipher and dataclass machinery: about half of the callback
+function's import time, paid on every cold start OSS waits on.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from osscallback.errors import CallbackRejected, ConfigError
 
 log = logging.getLogger("osscallback.callback.signature")
 
-#: The hosts OSS serves its callback public keys from (SPEC §3).
+#: The host OSS serves its callback public keys from (SPEC §3), over HTTP and HTTPS alike.
+OSS_KEY_HOST = "gosspublic.alicdn.com"
+#: The key URL prefixes OSS names (SPEC §3). Keys under either are fetched over HTTPS.
 DEFAULT_KEY_URL_PREFIXES: tuple[str, ...] = (
-    "http://gosspublic.alicdn.com/",
-    "https://gosspublic.alicdn.com/",
+    f"http://{OSS_KEY_HOST}/",
+    f"https://{OSS_KEY_HOST}/",
 )
+#: How many distinct trusted key URLs the policy remembers (OSS has one or two).
+RESOLVED_CACHE_SIZE = 64
 
 #: Longest key URL we consider: real ones are ~50 characters.
 MAX_KEY_URL_LENGTH = 1024
@@ -124,14 +138,46 @@ class KeyUrlPolicy:
         if not self.prefixes:
             raise ConfigError("at least one trusted public key URL prefix is required")
         self._parsed = tuple(_parse_prefix(p) for p in self.prefixes)
+        self._resolved: dict[str, tuple[str, str]] = {}
 
     @property
     def overrides(self) -> tuple[str, ...]:
         """Trusted prefixes that are not OSS's own: local-development overrides, worth a loud warning."""
         return tuple(p for p in self.prefixes if p not in DEFAULT_KEY_URL_PREFIXES)
 
+    @staticmethod
+    def fetch_url(canonical: str) -> str:
+        """Where to fetch the key of a canonical URL from :meth:`check`: OSS's key host always over HTTPS.
+
+        ``http://gosspublic.alicdn.com/<path>`` becomes ``https://gosspublic.alicdn.com/<path>``: the host serves
+        the same path over HTTPS, and a plain-HTTP fetch could be answered by anyone on the path between FC and
+        the CDN. Any other host (a local-development override) is fetched as its prefix says.
+        """
+        if canonical.startswith("http://" + OSS_KEY_HOST + "/"):
+            return "https://" + canonical[len("http://") :]
+        return canonical
+
+    def resolve(self, header: str | None) -> tuple[str, str]:
+        """``x-oss-pub-key-url`` header -> ``(canonical URL, fetch URL)``, or the 400/403 :meth:`check` raises.
+
+        Trusted answers are remembered per header value (a bounded, explicit cache: a function sees one or two
+        key URLs in its life), so the hot path skips the base64 decode and URL parse; rejections are recomputed
+        every time, so attacker-chosen values never fill the cache.
+        """
+        if header is not None:
+            hit = self._resolved.get(header)
+            if hit is not None:
+                return hit
+        canonical = self.check(decode_key_url(header))
+        resolved = (canonical, self.fetch_url(canonical))
+        if header is not None:
+            if len(self._resolved) >= RESOLVED_CACHE_SIZE:
+                self._resolved.clear()
+            self._resolved[header] = resolved
+        return resolved
+
     def check(self, url: str) -> str:
-        """Return the canonical URL to fetch, or raise :class:`CallbackRejected` (403) if it is untrusted."""
+        """Return the canonical URL (the cache key), or raise :class:`CallbackRejected` (403) if it is untrusted."""
         try:
             parts = urlsplit(url)
             port = parts.port  # raises ValueError on a malformed port
@@ -156,10 +202,32 @@ class KeyUrlPolicy:
         return CallbackRejected(403, "UntrustedPubKeyUrl", f"The public key URL {shown!r} is not trusted.")
 
 
+_PKCS1V15 = padding.PKCS1v15()
+_MD5 = hashes.MD5()  # noqa: S303 - OSS mandates MD5withRSA
+
+
+@functools.cache
+def pem_public_key_loader() -> Callable[[bytes], Any]:
+    """cryptography's ``serialization.load_pem_public_key`` without importing the ``serialization`` package.
+
+    Since cryptography 42 that public function is the Rust binding ``openssl.keys.load_pem_public_key`` itself
+    (``serialization/base.py`` only re-exports it), so calling the binding is calling the public function; a test
+    asserts they are the same object. An older or rearranged cryptography falls back to the public import: a
+    slower cold start, never a different parser.
+    """
+    try:
+        from cryptography.hazmat.bindings._rust import openssl as rust_openssl
+
+        loader: Callable[[bytes], Any] = rust_openssl.keys.load_pem_public_key
+    except (ImportError, AttributeError):  # pragma: no cover - cryptography < 42
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key as loader
+    return loader
+
+
 def load_public_key(pem: bytes) -> rsa.RSAPublicKey:
     """Parse a PEM RSA public key (SubjectPublicKeyInfo or PKCS#1); ``ValueError`` if it is not one."""
     try:
-        key = serialization.load_pem_public_key(pem)
+        key = pem_public_key_loader()(pem)
     except (ValueError, TypeError, binascii.Error) as exc:
         # PKCS#1 "BEGIN RSA PUBLIC KEY" is also accepted by load_pem_public_key; anything else is not a key.
         raise ValueError(f"not a PEM public key: {exc}") from None
@@ -173,7 +241,7 @@ def load_public_key(pem: bytes) -> rsa.RSAPublicKey:
 def verify(public_key: rsa.RSAPublicKey, signature: bytes, data: bytes) -> bool:
     """MD5withRSA (PKCS#1 v1.5) verification; ``True`` only for a matching signature."""
     try:
-        public_key.verify(signature, data, padding.PKCS1v15(), hashes.MD5())  # noqa: S303 - OSS mandates MD5withRSA
+        public_key.verify(signature, data, _PKCS1V15, _MD5)
     except (InvalidSignature, ValueError):
         return False
     return True
@@ -181,7 +249,7 @@ def verify(public_key: rsa.RSAPublicKey, signature: bytes, data: bytes) -> bool:
 
 def sign(private_key: rsa.RSAPrivateKey, data: bytes) -> bytes:
     """MD5withRSA (PKCS#1 v1.5) signature, as OSS makes it. Used by the local OSS and the test fixtures."""
-    return private_key.sign(data, padding.PKCS1v15(), hashes.MD5())  # noqa: S303 - OSS mandates MD5withRSA
+    return private_key.sign(data, _PKCS1V15, _MD5)
 
 
 def generate_private_key(bits: int = 2048) -> rsa.RSAPrivateKey:
@@ -191,6 +259,8 @@ def generate_private_key(bits: int = 2048) -> rsa.RSAPrivateKey:
 
 def public_pem(private_key: rsa.RSAPrivateKey) -> bytes:
     """The PEM (SubjectPublicKeyInfo) of a private key's public half: what a key URL serves."""
+    from cryptography.hazmat.primitives import serialization  # not on the callback function's cold path
+
     return private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
