@@ -31,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fc-port", type=int, default=0, help="local FC port (default: any free port)")
     p.add_argument("--data-dir", default=None, help="local OSS data directory (default: a per-user cache dir)")
     p.add_argument("--quiet-functions", action="store_true", help="do not print the functions' log lines")
+    p.add_argument("--inspector-port", type=int, default=0, help="callback inspector page port (default: any free)")
+    p.add_argument("--no-inspector", action="store_true", help="do not serve the callback inspector page")
 
 
 class _Style:
@@ -55,9 +57,13 @@ def _describe(result: EventResult, style: _Style) -> str:
 def snippets(info: StackInfo) -> str:
     """Copy-paste examples against the running stack."""
     creds = f"'{info.access_key_id}', '{info.access_key_secret}'"
+    inspector = (
+        f"\n  Inspector: {info.inspector_url}  (every callback the local OSS sends, live; replay, edit & re-send)\n"
+        if info.inspector_url else ""
+    )
     return f"""
 Try it — local OSS at {info.oss_endpoint} (bucket {info.bucket}), local FC at {info.fc_endpoint}
-
+{inspector}
   # 1. Upload with oss2 and a callback to the local callback function:
   python - <<'PY'
   import oss2
@@ -103,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     stack = LocalStack(
         template=args.template, data_dir=args.data_dir, oss_port=args.oss_port, fc_port=args.fc_port,
         bucket=args.bucket, log_sink=sink,
+        inspector=not (args.once or args.no_inspector), inspector_port=args.inspector_port,
     )
     failures = 0
     try:

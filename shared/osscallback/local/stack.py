@@ -58,6 +58,7 @@ class StackInfo:
     fc_access_key_id: str
     fc_access_key_secret: str
     fc_security_token: str
+    inspector_url: str = ""  # the callback inspector page ("" when it is off)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,6 +102,8 @@ class LocalStack:
         region: str = DEFAULT_REGION,
         log_sink: LogSink | None = None,
         env: Mapping[str, str] | None = None,
+        inspector: bool = True,
+        inspector_port: int = 0,
     ) -> None:
         self.template = Path(template)
         if not self.template.is_file():
@@ -114,6 +117,9 @@ class LocalStack:
         self.env = dict(env or {})
         self.oss: Any = None
         self.fc: Any = None
+        self.want_inspector = inspector
+        self.inspector_port = inspector_port
+        self.inspector: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -122,9 +128,19 @@ class LocalStack:
         from osscallback.local.fc.spec import load_specs, source_code_dirs
         from osscallback.local.oss import LocalOSS
 
-        self.oss = LocalOSS(data_dir=self.data_dir, port=self.oss_port, buckets=(self.bucket,))
-        self.oss.start()
+        observers = []
+        if self.want_inspector:
+            from osscallback.local.inspector import Inspector
+
+            self.inspector = Inspector(port=self.inspector_port).start()
+            observers.append(self.inspector.observe)
         try:
+            self.oss = LocalOSS(
+                data_dir=self.data_dir, port=self.oss_port, buckets=(self.bucket,), callback_observers=observers
+            )
+            self.oss.start()
+            if self.inspector is not None:
+                self.inspector.attach(self.oss.callback_sender)
             key_id, secret, token = self.oss.issue_sts_token()
             template_env = {"FC_REGION": self.region, "OSS_BUCKET": self.bucket, "CALLBACK_URL": "", **self.env}
             specs = load_specs(self.template, template_env, code_dirs=source_code_dirs(self.template))
@@ -169,6 +185,9 @@ class LocalStack:
         if self.oss is not None:
             self.oss.stop()
             self.oss = None
+        if self.inspector is not None:
+            self.inspector.stop()
+            self.inspector = None
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -210,6 +229,7 @@ class LocalStack:
             fc_access_key_id=self.fc.credentials.access_key_id,
             fc_access_key_secret=self.fc.credentials.access_key_secret,
             fc_security_token=self.fc.credentials.security_token or "",
+            inspector_url=self.inspector.url if self.inspector is not None else "",
         )
 
     # -- events --------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from osscallback.callback.signature import generate_private_key, public_pem
 from osscallback.errors import ConfigError
 from osscallback.local.oss.api import Operations
 from osscallback.local.oss.auth import Credential, CredentialStore
-from osscallback.local.oss.callbacks import CALLBACK_TIMEOUT, CallbackSender
+from osscallback.local.oss.callbacks import CALLBACK_TIMEOUT, CallbackObserver, CallbackSender
 from osscallback.local.oss.model.events import EventSink
 from osscallback.local.oss.model.store import Store, write_json_atomic
 from osscallback.local.oss.server import PUB_KEY_PATH, EmulatorHTTPServer, Router
@@ -134,6 +134,7 @@ class LocalOSS:
         cnames: Mapping[str, str] | None = None,
         callback_timeout: float = CALLBACK_TIMEOUT,
         on_object_created: EventSink | None = None,
+        callback_observers: Sequence[CallbackObserver] = (),
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.host = host
@@ -145,6 +146,9 @@ class LocalOSS:
         self._cnames = dict(cnames or {})
         self._callback_timeout = callback_timeout
         self.on_object_created = on_object_created
+        self._callback_observers = tuple(callback_observers)
+        #: Sends (and records, replays, re-sends) the callbacks; set by :meth:`start`.
+        self.callback_sender: CallbackSender | None = None
         self._wanted_key_id = access_key_id
         self._wanted_secret = access_key_secret
         self.access_key_id = ""
@@ -170,7 +174,9 @@ class LocalOSS:
             self.store.create_bucket(bucket)
         try:
             # The key URL needs the port, the server needs the sender: bind first, then wire the sender in.
-            sender = CallbackSender(private_key, "", timeout=self._callback_timeout)
+            sender = CallbackSender(
+                private_key, "", timeout=self._callback_timeout, observers=self._callback_observers
+            )
             ops = Operations(self.store, self.credentials, sender, self.region, self.on_object_created)
             server = EmulatorHTTPServer(
                 (self.host, self.port), ops, Router(ops, self._domains, self._cnames), public_pem(private_key)
@@ -179,6 +185,7 @@ class LocalOSS:
             raise ConfigError(f"cannot listen on {self.host}:{self.port}: {exc}") from exc
         self.port = int(server.server_address[1])
         sender.key_url = self.public_key_url
+        self.callback_sender = sender
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"local-oss:{self.port}", daemon=True

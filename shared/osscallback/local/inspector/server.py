@@ -1,0 +1,76 @@
+"""``Inspector``: the callback history and its web page, served on 127.0.0.1 by waitress in a thread.
+
+The history fills through :meth:`Inspector.observe`, the local OSS's callback observer; :meth:`Inspector.attach`
+hands it the local OSS's sender so the page can replay and re-send. Both are separate from starting the server
+because the local OSS needs the observer before it starts, and the inspector needs the sender after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from osscallback.errors import ConfigError
+from osscallback.local.httpserver import WSGIServer
+from osscallback.local.inspector.app import InspectorApp
+from osscallback.local.inspector.history import DEFAULT_LIMIT, CallbackHistory
+from osscallback.local.oss.callbacks import CallbackRecord, CallbackSender
+
+
+class Inspector:
+    """The inspector web page on ``host:port`` (0 = any free port). Use as a context manager or start/stop."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, limit: int = DEFAULT_LIMIT) -> None:
+        self.host = host
+        self.port = port
+        self.history = CallbackHistory(limit)
+        self.app = InspectorApp(self.history, self._hosts)
+        self._server: WSGIServer | None = None
+
+    def observe(self, record: CallbackRecord) -> None:
+        """The local OSS's callback observer: remember every callback it sent."""
+        self.history.add(record)
+
+    def observe_event(self, event: Mapping[str, Any]) -> None:
+        """Remember an OSS-trigger event delivered to a function."""
+        self.history.add_event(event)
+
+    def attach(self, sender: CallbackSender | None) -> None:
+        """Let the page replay and re-send through the local OSS's sender (signed with its key)."""
+        self.app.sender = sender
+
+    def _hosts(self) -> tuple[str, ...]:
+        port = self.port
+        names = {self.host, "127.0.0.1", "localhost"} if self.host in ("127.0.0.1", "localhost") else {self.host}
+        return tuple(f"{name}:{port}" for name in names)
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise ConfigError("the inspector is not running")
+        return self._server.url + "/"
+
+    def start(self) -> Inspector:
+        if self._server is not None:
+            return self
+        try:
+            server = WSGIServer(self.app, host=self.host, port=self.port, threads=4)
+        except OSError as exc:
+            raise ConfigError(f"inspector: cannot listen on {self.host}:{self.port}: {exc}") from exc
+        self.port = server.port
+        self._server = server.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def __enter__(self) -> Inspector:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
