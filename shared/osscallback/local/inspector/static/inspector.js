@@ -1,10 +1,12 @@
 // osscallback inspector: polls the JSON API and builds the page with DOM calls only.
 // Every value shown comes from a request (object keys, bodies, headers are chosen by whoever uploads), so it is
-// put in the page with textContent, never innerHTML: a key like "<script>" shows as text.
+// put in the page with textContent, never parsed as markup: a key like "<script>" shows as text.
 "use strict";
 
 (function () {
   const POLL_MS = 1000;
+  const COLUMNS = ["number", "time", "operation", "bucket", "object", "url", "verification", "status", "latency",
+    "uploader", "replays"];
   let version = null;
   let selected = null;   // id of the callback shown in the details view
   let eventsVersion = null;
@@ -44,31 +46,43 @@
     return what + " of #" + (row.parent_number === null ? "?" : row.parent_number);
   }
 
+  // Rows are kept and updated in place (keyed by id), so a poll never replaces what the user is pointing at.
   function renderList(rows) {
     const body = document.querySelector("#callbacks tbody");
-    clear(body);
+    const existing = new Map();
+    body.querySelectorAll("tr.row").forEach(tr => existing.set(tr.dataset.id, tr));
     $("empty").hidden = rows.length > 0;
+    const keep = new Set();
     for (const row of rows) {
-      const tr = el("tr");
-      tr.dataset.id = row.id;
+      let tr = existing.get(row.id);
+      if (!tr) {
+        tr = el("tr");
+        tr.dataset.id = row.id;
+        for (const name of COLUMNS) tr.appendChild(el("td", "", "c-" + name));
+        tr.addEventListener("click", () => select(row.id));
+      }
       tr.className = "row " + row.verification.outcome + (row.id === selected ? " selected" : "");
-      const cells = [
-        ["number", "#" + row.number],
-        ["time", time(row.sent_at)],
-        ["operation", kindText(row)],
-        ["bucket", row.bucket],
-        ["object", row.object],
-        ["url", row.callback_url],
-        ["verification", row.verification.summary],
-        ["status", row.status === null ? "—" : row.status],
-        ["latency", row.latency_ms.toFixed(1) + " ms"],
-        ["uploader", uploaderText(row)],
-        ["replays", row.replays + (row.resends ? " (+" + row.resends + " re-sent)" : "")],
-      ];
-      for (const [name, text] of cells) tr.appendChild(el("td", text, "c-" + name));
-      tr.addEventListener("click", () => select(row.id));
-      body.appendChild(tr);
+      const texts = {
+        number: "#" + row.number,
+        time: time(row.sent_at),
+        operation: kindText(row),
+        bucket: row.bucket,
+        object: row.object,
+        url: row.callback_url,
+        verification: row.verification.summary,
+        status: row.status === null ? "—" : row.status,
+        latency: row.latency_ms.toFixed(1) + " ms",
+        uploader: uploaderText(row),
+        replays: row.replays + (row.resends ? " (+" + row.resends + " re-sent)" : ""),
+      };
+      COLUMNS.forEach((name, i) => {
+        const text = String(texts[name]);
+        if (tr.cells[i].textContent !== text) tr.cells[i].textContent = text;
+      });
+      body.appendChild(tr);  // moves an existing row into newest-first order
+      keep.add(row.id);
     }
+    existing.forEach((tr, id) => { if (!keep.has(id)) tr.remove(); });
   }
 
   function renderEvents(events) {
