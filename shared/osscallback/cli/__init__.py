@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "osscallback.cli.invoke",
     "osscallback.cli.upload",
     "osscallback.cli.build",
+    "osscallback.cli.doctor",
 )
 
 
