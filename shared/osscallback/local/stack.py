@@ -157,6 +157,8 @@ class LocalStack:
                 env_overrides=self._wiring,
                 **kwargs,
             )
+            if self.inspector is not None:
+                self.inspector.watch_fc(self.fc)  # OSS-trigger deliveries show beside the callbacks
             self.fc.start()
         except BaseException:
             self.stop()

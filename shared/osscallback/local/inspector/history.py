@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from osscallback.local.fc.asyncinvoke import AsyncInvocation
 from osscallback.local.oss.callbacks import KIND_REPLAY, KIND_RESEND, CallbackRecord
 
 #: Most callbacks remembered; the oldest are forgotten first.
@@ -29,10 +28,11 @@ class Entry:
 
 @dataclass(frozen=True)
 class EventEntry:
-    """An OSS-trigger event delivered to a function (an asynchronous invocation of the local FC host)."""
+    """An OSS-trigger event delivered to a function: the latest snapshot of one asynchronous invocation of the
+    local FC host (queued, running, retried, succeeded or failed), under the number it got when first seen."""
 
     number: int
-    event: Mapping[str, Any]
+    invocation: AsyncInvocation
 
 
 class CallbackHistory:
@@ -41,7 +41,7 @@ class CallbackHistory:
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = limit
         self._entries: OrderedDict[str, Entry] = OrderedDict()
-        self._events: list[EventEntry] = []
+        self._events: OrderedDict[str, EventEntry] = OrderedDict()
         self._replays: dict[str, int] = {}
         self._resends: dict[str, int] = {}
         self._numbers = 0
@@ -70,13 +70,18 @@ class CallbackHistory:
             self._version += 1
             return entry
 
-    def add_event(self, event: Mapping[str, Any]) -> EventEntry:
-        """Remember an OSS-trigger event delivery."""
+    def add_event(self, invocation: AsyncInvocation) -> EventEntry:
+        """Remember (or update, by request id) an OSS-trigger event delivery."""
         with self._lock:
-            self._event_numbers += 1
-            entry = EventEntry(self._event_numbers, dict(event))
-            self._events.append(entry)
-            del self._events[: max(0, len(self._events) - self.limit)]
+            known = self._events.get(invocation.request_id)
+            if known is None:
+                self._event_numbers += 1
+                entry = EventEntry(self._event_numbers, invocation)
+            else:
+                entry = EventEntry(known.number, invocation)
+            self._events[invocation.request_id] = entry
+            while len(self._events) > self.limit:
+                self._events.popitem(last=False)
             self._version += 1
             return entry
 
@@ -92,7 +97,7 @@ class CallbackHistory:
     def events(self) -> list[EventEntry]:
         """Every remembered OSS-trigger event, newest first."""
         with self._lock:
-            return list(reversed(self._events))
+            return list(reversed(self._events.values()))
 
     def replays_of(self, record_id: str) -> int:
         with self._lock:

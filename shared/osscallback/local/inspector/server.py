@@ -7,11 +7,11 @@ because the local OSS needs the observer before it starts, and the inspector nee
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
 
 from osscallback.errors import ConfigError
+from osscallback.local.fc.asyncinvoke import AsyncInvocation
+from osscallback.local.fc.host import LocalFCHost
 from osscallback.local.httpserver import WSGIServer
 from osscallback.local.inspector.app import InspectorApp
 from osscallback.local.inspector.history import DEFAULT_LIMIT, CallbackHistory
@@ -32,9 +32,23 @@ class Inspector:
         """The local OSS's callback observer: remember every callback it sent."""
         self.history.add(record)
 
-    def observe_event(self, event: Mapping[str, Any]) -> None:
-        """Remember an OSS-trigger event delivered to a function."""
-        self.history.add_event(event)
+    def observe_invocation(self, invocation: AsyncInvocation) -> None:
+        """The local FC host's asynchronous-invocation observer: remember the OSS-trigger deliveries among them."""
+        if invocation.source.startswith("oss:"):
+            self.history.add_event(invocation)
+
+    def watch_fc(self, host: LocalFCHost) -> None:
+        """Observe ``host``'s asynchronous invocations, after whatever observer it already has."""
+        previous = host.async_observer
+        if previous is None:
+            host.async_observer = self.observe_invocation
+            return
+
+        def both(invocation: AsyncInvocation) -> None:
+            previous(invocation)
+            self.observe_invocation(invocation)
+
+        host.async_observer = both
 
     def attach(self, sender: CallbackSender | None) -> None:
         """Let the page replay and re-send through the local OSS's sender (signed with its key)."""

@@ -8,6 +8,7 @@ with ``textContent``, and the JSON is served as ``application/json``.
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -118,5 +119,39 @@ def detail(entry: Entry, history: CallbackHistory, public_key: rsa.RSAPublicKey 
     return out
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def event_view(entry: EventEntry) -> dict[str, Any]:
-    return {"number": entry.number, **entry.event}
+    """An OSS-trigger event delivery: which event, to which function, and how its attempts went."""
+    invocation = entry.invocation
+    records: list[Any] = []
+    try:
+        doc = json.loads(invocation.payload.decode("utf-8"))
+        if isinstance(doc, dict) and isinstance(doc.get("events"), list):
+            records = [r for r in doc["events"] if isinstance(r, dict)]
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        pass
+    first: dict[str, Any] = records[0] if records else {}
+    oss = _dict(first.get("oss"))
+    bucket, obj = _dict(oss.get("bucket")), _dict(oss.get("object"))
+    last = invocation.attempts[-1] if invocation.attempts else None
+    return {
+        "number": entry.number,
+        "request_id": invocation.request_id,
+        "time": invocation.created,
+        "trigger": invocation.source.removeprefix("oss:"),
+        "function": f"{invocation.service}/{invocation.function}",
+        "event_name": str(first.get("eventName", "")),
+        "bucket": str(bucket.get("name", "")),
+        "object": str(obj.get("key", "")),
+        "records": len(records),
+        "outcome": invocation.status,
+        "attempts": len(invocation.attempts),
+        "max_attempts": invocation.max_attempts,
+        "error": (f"{last.error_type}: {last.error_message}" if last is not None and not last.ok else ""),
+        "tries": [a.to_dict() for a in invocation.attempts],
+        "payload": _body(invocation.payload),
+        "result": _body(invocation.result),
+    }

@@ -90,18 +90,19 @@
     clear(body);
     $("events-empty").hidden = events.length > 0;
     for (const ev of events) {
-      const tr = el("tr");
+      const tr = el("tr", null, "event " + ev.outcome);
+      tr.dataset.requestId = ev.request_id;
       const cells = [
         ["number", "#" + ev.number],
-        ["time", ev.time ? time(ev.time) : ""],
-        ["event", ev.event_name],
-        ["function", ev.function],
+        ["time", time(ev.time)],
+        ["event", ev.event_name + (ev.records > 1 ? " (+" + (ev.records - 1) + " more)" : "")],
+        ["function", ev.function + " (trigger " + ev.trigger + ")"],
         ["bucket", ev.bucket],
         ["object", ev.object],
-        ["outcome", ev.outcome],
-        ["attempts", ev.attempts],
+        ["outcome", ev.outcome + (ev.error ? " — " + ev.error : "")],
+        ["attempts", ev.attempts + " of " + ev.max_attempts],
       ];
-      for (const [name, text] of cells) tr.appendChild(el("td", text === undefined ? "" : text, "c-" + name));
+      for (const [name, text] of cells) tr.appendChild(el("td", text, "c-" + name));
       body.appendChild(tr);
     }
   }
