@@ -1,10 +1,12 @@
-"""Fixtures for the OSS emulator tests: a LocalOSS on a temp data dir, oss2 buckets (V1, V4), a callback receiver."""
+"""Fixtures for the OSS emulator tests: a LocalOSS on a temp data dir, oss2 buckets (V1, V4), clients of the v2 SDK
+(``alibabacloud_oss_v2``, V1 and V4, path-style as for any IP endpoint), and a callback receiver."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import alibabacloud_oss_v2 as oss_v2
 import oss2
 import pytest
 from emulator_kit import Receiver
@@ -56,3 +58,25 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver().start()
     yield r
     r.stop()
+
+
+def make_v2(oss: LocalOSS, version: str = "v4", *, anonymous: bool = False, **settings: object) -> oss_v2.Client:
+    """A v2 SDK client for the local OSS, configured as a user would for a custom endpoint."""
+    cfg = oss_v2.config.load_default()
+    if anonymous:
+        cfg.credentials_provider = oss_v2.credentials.AnonymousCredentialsProvider()
+    else:
+        cfg.credentials_provider = oss_v2.credentials.StaticCredentialsProvider(oss.access_key_id, oss.access_key_secret)
+    cfg.region = oss.region
+    cfg.endpoint = oss.endpoint
+    cfg.use_path_style = True
+    cfg.signature_version = version
+    cfg.retry_max_attempts = 1
+    for name, value in settings.items():
+        setattr(cfg, name, value)
+    return oss_v2.Client(cfg)
+
+
+@pytest.fixture(params=["v1", "v4"])
+def v2client(local_oss: LocalOSS, request: pytest.FixtureRequest) -> oss_v2.Client:
+    return make_v2(local_oss, str(request.param))

@@ -1,8 +1,10 @@
-"""Request authentication as OSS does it: V1 (HMAC-SHA1) and V4 (OSS4-HMAC-SHA256) header signatures, presigned
-URLs of both versions, STS security tokens, and PostObject form signatures.
+"""Request authentication as OSS does it: V1 (HMAC-SHA1), V2 (``OSS2``, HMAC-SHA256) and V4 (OSS4-HMAC-SHA256)
+header signatures, presigned URLs of all three versions, ``AdditionalHeaders`` (V2, V4), STS security tokens, and
+PostObject form signatures. A request that carries no signature at all is anonymous: ACLs decide what it may do.
 
 Each verifier rebuilds the string the SDK signed from what arrived on the wire, mirroring ``oss2.auth``
-(``ProviderAuth`` and ``ProviderAuthV4``) step for step, and compares HMACs in constant time. A mismatch is
+(``ProviderAuth``, ``ProviderAuthV2`` and ``ProviderAuthV4``) and the v2 SDK's ``signer`` step for step, and
+compares HMACs in constant time. A mismatch is
 answered like OSS: 403 ``SignatureDoesNotMatch`` with the string to sign, so oss2 raises
 ``oss2.exceptions.SignatureDoesNotMatch`` and a user can diff what they signed against what we expected.
 """
@@ -30,6 +32,7 @@ MAX_SKEW_SECONDS = 15 * 60
 MAX_V4_EXPIRES = 7 * 24 * 3600
 
 V4_ALGORITHM = "OSS4-HMAC-SHA256"
+V2_VERSION = "OSS2"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 
 #: Query parameters that are part of the V1 canonical resource (``oss2.auth.ProviderAuth._subresource_key_set``).
@@ -114,6 +117,8 @@ def authenticate(req: SignedRequest, store: CredentialStore, now: float | None =
     authorization = req.headers.get("authorization", "")
     if authorization.startswith("OSS4-HMAC-SHA256"):
         return _verify_v4_header(req, authorization, store, now)
+    if authorization.startswith("OSS2 "):
+        return _verify_v2_header(req, authorization, store, now)
     if authorization.startswith("OSS "):
         return _verify_v1_header(req, authorization, store, now)
     if authorization:
@@ -122,6 +127,8 @@ def authenticate(req: SignedRequest, store: CredentialStore, now: float | None =
         )
     if params.get("x-oss-signature-version") == V4_ALGORITHM:
         return _verify_v4_query(req, store, now)
+    if params.get("x-oss-signature-version") == V2_VERSION:
+        return _verify_v2_query(req, store, now)
     if "OSSAccessKeyId" in params or "Signature" in params:
         return _verify_v1_query(req, store, now)
     return None
@@ -237,6 +244,81 @@ def _verify_v1_query(req: SignedRequest, store: CredentialStore, now: float) -> 
     to_sign = v1_string_to_sign(req, expires)
     if not hmac.compare_digest(_v1_signature(cred.access_key_secret, to_sign), provided):
         raise _mismatch(access_key_id, provided, to_sign, ec="0002-00000040")
+    return cred
+
+
+# --- V2 ------------------------------------------------------------------------------------------------------------
+
+
+def v2_string_to_sign(
+    req: SignedRequest, date: str, additional: Sequence[str], *, exclude_params: frozenset[str] = frozenset()
+) -> bytes:
+    """``VERB\nContent-MD5\nContent-Type\nDate\nCanonicalizedOSSHeaders AdditionalHeaders\nCanonicalizedResource``
+    where the headers are the ``x-oss-*`` ones and the additional ones, and the resource is the URI-encoded
+    ``/bucket/key`` (slashes too) with *every* query parameter, encoded and sorted (``oss2.auth.ProviderAuthV2``)."""
+    signed = sorted({h.lower() for h in additional})
+    headers = sorted((k, v) for k, v in req.headers.items() if k.startswith("x-oss-") or k in signed)
+    canon_headers = b"".join(_wire(k) + b":" + _wire(v) + b"\n" for k, v in headers)
+    uri = v4_encode(f"/{req.bucket}/{req.key}" if req.bucket else "/", False)
+    encoded = sorted((v4_encode(k, False), v4_encode(v, False)) for k, v in req.query if k not in exclude_params)
+    query = ("?" + "&".join(f"{k}={v}" if v else k for k, v in encoded)) if encoded else ""
+    return b"\n".join(
+        [
+            req.method.encode(),
+            _wire(req.headers.get("content-md5", "")),
+            _wire(req.headers.get("content-type", "")),
+            _wire(date),
+            canon_headers + ";".join(signed).encode(),
+            (uri + query).encode("utf-8"),
+        ]
+    )
+
+
+def _v2_signature(secret: str, data: bytes) -> str:
+    return base64.b64encode(hmac.new(secret.encode("utf-8"), data, hashlib.sha256).digest()).decode("ascii")
+
+
+def _verify_v2_header(req: SignedRequest, authorization: str, store: CredentialStore, now: float) -> Credential:
+    fields: dict[str, str] = {}
+    for item in authorization[5:].split(","):
+        name, _, value = item.strip().partition(":")
+        fields[name.strip()] = value.strip()
+    access_key_id, provided = fields.get("AccessKeyId", ""), fields.get("Signature", "")
+    if not access_key_id or not provided:
+        raise OSSError(400, "InvalidArgument", "Authorization header is invalid.")
+    additional = [h for h in fields.get("AdditionalHeaders", "").split(";") if h]
+    date = req.headers.get("date", "")
+    if not date:
+        raise access_denied("Authorization requires a Date header.")
+    try:
+        _check_skew(parsedate_to_datetime(date).timestamp(), now)
+    except (TypeError, ValueError):
+        raise access_denied(f"Invalid date format: {date}") from None
+    cred = _credential(store, access_key_id, req.headers.get("x-oss-security-token"), now)
+    to_sign = v2_string_to_sign(req, date, additional)
+    if not hmac.compare_digest(_v2_signature(cred.access_key_secret, to_sign), provided):
+        raise _mismatch(access_key_id, provided, to_sign)
+    return cred
+
+
+def _verify_v2_query(req: SignedRequest, store: CredentialStore, now: float) -> Credential:
+    params = dict(req.query)
+    access_key_id = params.get("x-oss-access-key-id", "")
+    provided = params.get("x-oss-signature", "")
+    expires = params.get("x-oss-expires", "")
+    if not access_key_id or not provided or not expires:
+        raise access_denied("A V2 presigned URL needs x-oss-access-key-id, x-oss-expires and x-oss-signature.")
+    try:
+        expires_at = int(expires)
+    except ValueError:
+        raise access_denied(f"Invalid x-oss-expires: {expires}") from None
+    if now > expires_at:
+        raise access_denied("Request has expired.", ec="0002-00000069")
+    cred = _credential(store, access_key_id, params.get("security-token"), now)
+    additional = [h for h in params.get("x-oss-additional-headers", "").split(";") if h]
+    to_sign = v2_string_to_sign(req, expires, additional, exclude_params=frozenset({"x-oss-signature"}))
+    if not hmac.compare_digest(_v2_signature(cred.access_key_secret, to_sign), provided):
+        raise _mismatch(access_key_id, provided, to_sign)
     return cred
 
 

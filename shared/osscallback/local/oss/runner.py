@@ -28,7 +28,7 @@ from osscallback.local.oss.auth import Credential, CredentialStore
 from osscallback.local.oss.callbacks import CALLBACK_TIMEOUT, CallbackObserver, CallbackSender
 from osscallback.local.oss.model.events import EventSink
 from osscallback.local.oss.model.store import Store, write_json_atomic
-from osscallback.local.oss.server import PUB_KEY_PATH, EmulatorHTTPServer, Router
+from osscallback.local.oss.server import KEEP_ALIVE_TIMEOUT, PUB_KEY_PATH, EmulatorHTTPServer, Router
 
 log = logging.getLogger("osscallback.local.oss")
 
@@ -135,6 +135,7 @@ class LocalOSS:
         callback_timeout: float = CALLBACK_TIMEOUT,
         on_object_created: EventSink | None = None,
         callback_observers: Sequence[CallbackObserver] = (),
+        request_timeout: float = KEEP_ALIVE_TIMEOUT,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.host = host
@@ -149,6 +150,7 @@ class LocalOSS:
         self._callback_observers = tuple(callback_observers)
         #: Sends (and records, replays, re-sends) the callbacks; set by :meth:`start`.
         self.callback_sender: CallbackSender | None = None
+        self._request_timeout = request_timeout
         self._wanted_key_id = access_key_id
         self._wanted_secret = access_key_secret
         self.access_key_id = ""
@@ -179,7 +181,11 @@ class LocalOSS:
             )
             ops = Operations(self.store, self.credentials, sender, self.region, self.on_object_created)
             server = EmulatorHTTPServer(
-                (self.host, self.port), ops, Router(ops, self._domains, self._cnames), public_pem(private_key)
+                (self.host, self.port),
+                ops,
+                Router(ops, self._domains, self._cnames),
+                public_pem(private_key),
+                request_timeout=self._request_timeout,
             )
         except OSError as exc:
             raise ConfigError(f"cannot listen on {self.host}:{self.port}: {exc}") from exc

@@ -39,7 +39,7 @@ log = logging.getLogger("osscallback.local.oss.server")
 PUB_KEY_PATH = "/__oss__/callback_pub_key_v1.pem"
 #: Unread request body we still read (and drop) to keep a connection usable after an early error answer.
 MAX_DRAIN = 8 * 1024 * 1024
-#: Idle keep-alive connections are closed after this many seconds.
+#: A connection that sends nothing for this many seconds (idle keep-alive, or stalled mid-request) is closed.
 KEEP_ALIVE_TIMEOUT = 120
 
 
@@ -147,8 +147,16 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], ops: Operations, router: Router, pem: bytes) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        ops: Operations,
+        router: Router,
+        pem: bytes,
+        request_timeout: float = KEEP_ALIVE_TIMEOUT,
+    ) -> None:
         self.ops = ops
+        self.request_timeout = request_timeout
         self.router = router
         self.pem = pem
         self._conn_lock = threading.Lock()
@@ -185,6 +193,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     server: EmulatorHTTPServer
 
     def setup(self) -> None:
+        # Every read and write on the connection is bounded: a client that stalls mid-headers or mid-body, or
+        # idles on a keep-alive connection, is disconnected after this many seconds, never waited on forever.
+        self.timeout = self.server.request_timeout
         super().setup()
         # Headers and body go out in separate writes: without NODELAY, Nagle + delayed ACK add ~40 ms a request.
         with contextlib.suppress(OSError):

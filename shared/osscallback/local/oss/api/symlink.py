@@ -1,9 +1,12 @@
 """Symlinks: PutSymlink and GetSymlink (GET and HEAD on a symlink follow it, in :mod:`.objects`).
 
-The target travels URL-encoded in ``x-oss-symlink-target`` both ways (oss2 quotes every byte, and unquotes the
-answer). A symlink is an object of type ``Symlink`` with no bytes of its own: its metadata (Content-Type, user
-metadata, ACL, tags) comes from the PutSymlink request, its ETag is the MD5 of the target's name, and the target
-need not exist when the link is made (a GET then answers 404 ``SymlinkTargetNotExist``).
+The target travels in ``x-oss-symlink-target``: oss2 URL-encodes it (every byte but unreserved ones) and decodes
+the answer, the v2 SDK sends and reads it as it is. The local OSS decodes it to find the target and echoes it in
+GetSymlink exactly as it was sent, so each SDK reads back what it wrote.
+
+A symlink is an object of type ``Symlink`` with no bytes of its own: its metadata (Content-Type, user metadata,
+ACL, tags) comes from the PutSymlink request, its ETag is the MD5 of the target's name, and the target need not
+exist when the link is made (a GET then answers 404 ``SymlinkTargetNotExist``).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ def put_symlink(backend: Backend, req: Request) -> Response:
             acl=upload_acl(req),
             tags=upload_tags(req),
             symlink_target=target,
+            symlink_header=raw,
         )
     meta = committed.meta
     return finish_upload(
@@ -62,9 +66,11 @@ def put_symlink(backend: Backend, req: Request) -> Response:
 def get_symlink(backend: Backend, req: Request) -> Response:
     meta = require_object(backend, req.bucket, req.key)
     if meta.object_type != "Symlink":
-        raise OSSError(400, "NotSymlink", "The specified object is not a symlink.", extra={"Key": req.key})
+        raise OSSError(
+            400, "NotSymlink", "The specified object is not a symlink.", ec="0043-00000101", extra={"Key": req.key}
+        )
     headers = {
-        "x-oss-symlink-target": quote(meta.symlink_target, safe=""),
+        "x-oss-symlink-target": meta.symlink_header or quote(meta.symlink_target, safe=""),
         "ETag": f'"{meta.etag}"',
         "Last-Modified": xmlresp.http_date(meta.last_modified),
     }

@@ -104,6 +104,7 @@ class ObjectMeta:
     acl: str = "default"  # x-oss-object-acl: default (the bucket's), private, public-read, public-read-write
     tags: dict[str, str] = field(default_factory=dict)  # object tagging, in the order given
     symlink_target: str = ""  # for object_type "Symlink": the target key
+    symlink_header: str = ""  # ... and x-oss-symlink-target as the client sent it (GetSymlink echoes it)
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,7 @@ class Store:
         acl: str = "default",
         tags: dict[str, str] | None = None,
         symlink_target: str = "",
+        symlink_header: str = "",
         crc64: int | None = None,
         expect: str | None = None,
     ) -> Committed:
@@ -348,6 +350,7 @@ class Store:
             acl=acl,
             tags=dict(tags or {}),
             symlink_target=symlink_target,
+            symlink_header=symlink_header,
         )
         os.replace(staged.path, objects_dir / data_file)
         with self._lock:
