@@ -189,13 +189,13 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
 class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    timeout = KEEP_ALIVE_TIMEOUT
+    timeout = None  # set per server in setup(): EmulatorHTTPServer.request_timeout
     server: EmulatorHTTPServer
 
     def setup(self) -> None:
         # Every read and write on the connection is bounded: a client that stalls mid-headers or mid-body, or
         # idles on a keep-alive connection, is disconnected after this many seconds, never waited on forever.
-        self.timeout = self.server.request_timeout
+        self.connection.settimeout(self.server.request_timeout)
         super().setup()
         # Headers and body go out in separate writes: without NODELAY, Nagle + delayed ACK add ~40 ms a request.
         with contextlib.suppress(OSError):
