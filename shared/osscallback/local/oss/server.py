@@ -195,7 +195,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         # Every read and write on the connection is bounded: a client that stalls mid-headers or mid-body, or
         # idles on a keep-alive connection, is disconnected after this many seconds, never waited on forever.
-        self.connection.settimeout(self.server.request_timeout)
+        self.request.settimeout(self.server.request_timeout)
         super().setup()
         # Headers and body go out in separate writes: without NODELAY, Nagle + delayed ACK add ~40 ms a request.
         with contextlib.suppress(OSError):
