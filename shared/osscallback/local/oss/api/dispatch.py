@@ -18,7 +18,7 @@ from osscallback.local.oss.api import acl, append, copy, listing, multipart, obj
 from osscallback.local.oss.api import tagging as tagging_api
 from osscallback.local.oss.api.backend import Backend, check_key
 from osscallback.local.oss.api.request import Request, Response
-from osscallback.local.oss.auth import CredentialStore
+from osscallback.local.oss.auth import V1_SUBRESOURCES, CredentialStore
 from osscallback.local.oss.callbacks import CallbackSender
 from osscallback.local.oss.model import acl as acl_rules
 from osscallback.local.oss.model.events import EventSink, Notifier
@@ -154,13 +154,18 @@ _ROUTED_PARAMS = frozenset(p for r in ROUTES for p in r.params) | {"list-type", 
 
 
 def _unsupported(req: Request, scope: str) -> str | None:
-    """The name of an unsupported operation this request asks for, or ``None``."""
-    for name, _ in req.query:
-        if name in NEUTRAL_PARAMS or name in _ROUTED_PARAMS or name.startswith("response-"):
-            continue
-        what = UNSUPPORTED_NAMES.get(name, f"the {name!r} sub-resource")
-        return f"{_VERBS.get(req.method, req.method)} {what} on {'an object' if scope == 'object' else 'a bucket'}"
-    return None
+    """The name of an unsupported operation this request asks for, or ``None``.
+
+    Only OSS's own sub-resources count (those in :data:`UNSUPPORTED_NAMES` and the ones OSS signs,
+    :data:`~..auth.V1_SUBRESOURCES`): like OSS, any other query parameter (``?v=2`` cache busting) is ignored.
+    """
+    named = [n for n, _ in req.query if n in UNSUPPORTED_NAMES]
+    ignored = NEUTRAL_PARAMS | _ROUTED_PARAMS
+    others = [n for n, _ in req.query if n in V1_SUBRESOURCES and n not in ignored and not n.startswith("response-")]
+    if not named and not others:
+        return None
+    what = UNSUPPORTED_NAMES[named[0]] if named else f"the {others[0]!r} sub-resource"
+    return f"{_VERBS.get(req.method, req.method)} {what} on {'an object' if scope == 'object' else 'a bucket'}"
 
 
 class Operations:

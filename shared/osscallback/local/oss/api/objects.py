@@ -16,7 +16,6 @@ import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import unquote
 
 from osscallback.local.oss import xmlresp
 from osscallback.local.oss.api.backend import Backend
@@ -256,8 +255,8 @@ def delete_object(backend: Backend, req: Request) -> Response:
 
 
 def delete_objects(backend: Backend, req: Request) -> Response:
-    """DeleteMultipleObjects: up to 1000 keys; with ``encoding-type=url`` the keys in the request are URL-encoded
-    (how the SDKs send keys XML cannot carry) and those in the answer are too; ``Quiet`` answers no ``Deleted``."""
+    """DeleteMultipleObjects: up to 1000 keys, sent XML-escaped as they are (both SDKs); ``encoding-type=url``
+    URL-encodes the keys of the answer (oss2 always asks for it), ``Quiet`` answers no ``Deleted`` at all."""
     raw = req.body.read_all(MAX_XML_BODY)
     md5 = expected_md5(req)
     if md5 is not None and hashlib.md5(raw).digest() != md5:  # noqa: S324 - protocol MD5
@@ -272,7 +271,7 @@ def delete_objects(backend: Backend, req: Request) -> Response:
         key = node.findtext("Key")
         if key is None or key == "":
             raise xmlresp.malformed_xml()
-        keys.append(unquote(key) if url else key)
+        keys.append(key)
     if not keys or len(keys) > MAX_DELETE_KEYS:
         raise xmlresp.malformed_xml()
     for key in keys:
