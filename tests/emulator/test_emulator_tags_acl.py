@@ -171,3 +171,16 @@ def test_v2_acls_and_anonymous_access(local_oss: LocalOSS, v2client: oss_v2.Clie
     with pytest.raises(oss_v2.exceptions.OperationError) as exc:
         anon.put_bucket_acl(oss_v2.PutBucketAclRequest(bucket=b, acl="private"))
     assert _status(exc) == (403, "AccessDenied")
+
+
+def test_anonymous_post_object_needs_a_public_read_write_bucket(local_oss: LocalOSS, bucket: oss2.Bucket) -> None:
+    from test_emulator_callbacks import _post
+
+    form = {"key": "anon-form.txt", "x-oss-tagging": "via=form", "x-oss-object-acl": "public-read"}
+    denied = _post(local_oss, form, b"unsigned")
+    assert denied.status_code == 403 and b"AccessDenied" in denied.content
+    bucket.put_bucket_acl("public-read-write")
+    assert _post(local_oss, form, b"unsigned").status_code == 204
+    assert bucket.get_object("anon-form.txt").read() == b"unsigned"
+    assert bucket.get_object_tagging("anon-form.txt").tag_set.tagging_rule == {"via": "form"}
+    assert bucket.get_object_acl("anon-form.txt").acl == "public-read"

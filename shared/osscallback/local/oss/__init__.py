@@ -1,13 +1,18 @@
 """A local OSS emulator that performs upload callbacks: the test bed for OSS callback flows without a cloud account.
 
-The unmodified ``oss2`` SDK talks to it as to OSS (V1 and V4 signatures, STS tokens, presigned URLs, PostObject,
-multipart uploads, CRC-64 checks) and it calls back like OSS (signed with MD5withRSA, ``x-oss-pub-key-url``
+The unmodified official SDKs (``oss2`` and the v2 SDK ``alibabacloud_oss_v2``) talk to it as to OSS across the
+everyday object API — objects, copies, appends, symlinks, tagging, ACLs, conditional and compressed reads, batch
+deletes, multipart uploads, listings, PostObject; V1, V2 and V4 signatures, STS tokens, presigned URLs; what it does
+not support answers 501 naming the operation — and it calls back like OSS (signed with MD5withRSA, ``x-oss-pub-key-url``
 pointing at the PEM it serves at ``/__oss__/callback_pub_key_v1.pem``). It is a development tool: never deployed
 to Function Compute.
 
     from osscallback.local.oss import LocalOSS
     with LocalOSS(data_dir=tmp, port=0) as oss:
         bucket = oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, oss.bucket)
+
+``LocalOSS(..., on_object_created=sink)`` hands the sink an OSS event notification (FC's OSS-trigger event
+format) after every object-creating write; see :class:`~osscallback.local.oss.runner.LocalOSS`.
 
 Command line: ``osscallback local oss [--port N] [--data-dir DIR] [--json]``.
 """

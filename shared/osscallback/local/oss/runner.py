@@ -117,6 +117,9 @@ class LocalOSS:
     ``eTag`` is the ETag without quotes, upper-case hex as OSS gives it. The sink runs on one background thread,
     in commit order, so it never delays an upload's answer; an exception it raises is logged and never breaks
     the upload. ``stop()`` delivers what is still queued (for a few seconds) before returning.
+
+    ``request_timeout``: a connection that sends nothing for this many seconds (stalled mid-request or idle
+    keep-alive) is closed, so no request can hold the server forever.
     """
 
     def __init__(

@@ -3,7 +3,8 @@
 The form carries what headers carry elsewhere: the key (``${filename}`` replaced by the file's name), the
 signature fields (V1 or V4), the policy, ``Content-Type`` and ``x-oss-meta-*`` fields, ``x-oss-object-acl``,
 ``x-oss-tagging``, ``callback`` and ``x:`` custom variables, and ``success_action_status`` (200, 201 with a
-``PostResponse`` document, or the default 204).
+``PostResponse`` document, or the default 204). A form without signature fields is anonymous: only a
+``public-read-write`` bucket accepts it, as on OSS.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from osscallback.local.oss.api.completion import callback_param_error, finish_up
 from osscallback.local.oss.api.postform import PostForm, check_policy, decode_policy, parse_form
 from osscallback.local.oss.api.request import STORED_HEADERS, Request, Response
 from osscallback.local.oss.auth import verify_post_signature
+from osscallback.local.oss.model import acl as acl_rules
 from osscallback.local.oss.model import tags
 from osscallback.local.oss.model.acl import parse_object_acl
 from osscallback.local.oss.model.store import StagedFile
@@ -43,17 +45,19 @@ def _post_object(backend: Backend, req: Request, form: PostForm, staged: StagedF
     fields = form.fields
     if staged is None:
         raise xmlresp.invalid_argument("The file form field is missing.", "file", "")
-    if not any(f in fields for f in ("ossaccesskeyid", "x-oss-credential")):
-        raise xmlresp.access_denied("You have no right to access this object because of bucket acl.")
-    if "policy" not in fields:
-        raise xmlresp.invalid_argument("The policy form field is missing.", "policy", "")
-    cred = verify_post_signature(fields, backend.credentials)
-    req.access_key_id = cred.access_key_id
+    signed = any(f in fields for f in ("ossaccesskeyid", "x-oss-credential"))
+    if signed:
+        if "policy" not in fields:
+            raise xmlresp.invalid_argument("The policy form field is missing.", "policy", "")
+        req.access_key_id = verify_post_signature(fields, backend.credentials).access_key_id
+    elif backend.store.bucket_acl(req.bucket) != "public-read-write":
+        raise acl_rules.denied()  # an unsigned form: only a public-read-write bucket takes it
     key = fields.get("key", "").replace("${filename}", form.filename)
     if not key:
         raise xmlresp.invalid_argument("The key form field is missing or empty.", "key", "")
     check_key(key)
-    check_policy(decode_policy(fields["policy"]), fields, req.bucket, staged.size)
+    if "policy" in fields:
+        check_policy(decode_policy(fields["policy"]), fields, req.bucket, staged.size)
     callback = None
     custom: dict[str, str] = {}
     if fields.get("callback"):
