@@ -92,6 +92,19 @@ def test_v2_unsupported_operations_answer_501(local_oss: LocalOSS, v2client: oss
         v2client.restore_object(oss_v2.RestoreObjectRequest(bucket=b, key="k"))
     err = exc.value.unwrap()
     assert (err.status_code, err.code) == (501, "NotImplemented") and "RestoreObject" in err.message
-    with pytest.raises(oss_v2.exceptions.OperationError) as exc:
-        v2client.get_bucket_lifecycle(oss_v2.GetBucketLifecycleRequest(bucket=b))
-    assert exc.value.unwrap().status_code == 501
+    v2client.append_object(oss_v2.AppendObjectRequest(bucket=b, key="log", position=0, body=b"x"))
+    calls = {
+        "SealAppendObject": lambda: v2client.seal_append_object(
+            oss_v2.SealAppendObjectRequest(bucket=b, key="log", position=1)
+        ),
+        "CleanRestoredObject": lambda: v2client.clean_restored_object(
+            oss_v2.CleanRestoredObjectRequest(bucket=b, key="k")
+        ),
+        "DescribeRegions": lambda: v2client.describe_regions(oss_v2.DescribeRegionsRequest()),
+        "bucket lifecycle": lambda: v2client.get_bucket_lifecycle(oss_v2.GetBucketLifecycleRequest(bucket=b)),
+    }
+    for name, call in calls.items():
+        with pytest.raises(oss_v2.exceptions.OperationError) as exc:
+            call()
+        err = exc.value.unwrap()
+        assert (err.status_code, err.code) == (501, "NotImplemented") and name in err.message, name

@@ -49,6 +49,11 @@ V1_SUBRESOURCES = frozenset(
     x-oss-target-redundancy-type x-oss-redundancy-transition-taskid accessPoint accessPointPolicy
     publicAccessBlock x-oss-access-point-name requesterQosInfo qosRequester resourcePoolInfo resourcePool
     resourcePoolBuckets""".split()
+) | frozenset(
+    # ... and those the v2 SDK's V1 signer adds per operation (its ``sub_resource`` lists).
+    """cloudboxes seal cleanRestoredObject action dataPipeline legalHold metadataConfiguration metadataInventoryTable
+    metadataJournalTable objectWorm overwriteConfig policyStatus quota retention rtc userDefinedLogFieldsConfig
+    MetaQuery""".split()
 )
 
 _V4_SAFE = frozenset(string.ascii_letters + string.digits + "_-~.")

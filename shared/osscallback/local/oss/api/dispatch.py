@@ -40,6 +40,10 @@ NEUTRAL_PARAMS = frozenset(
 #: Names for sub-resources the local OSS does not implement, for the 501's message.
 UNSUPPORTED_NAMES = {
     "restore": "RestoreObject",
+    "cleanRestoredObject": "CleanRestoredObject",
+    "seal": "SealAppendObject",
+    "regions": "DescribeRegions",
+    "x-oss-write-get-object-response": "WriteGetObjectResponse",
     "x-oss-process": "data processing (x-oss-process: image processing, SelectObject)",
     "x-oss-async-process": "AsyncProcessObject",
     "versionId": "versioned object access (versionId)",
@@ -73,6 +77,7 @@ UNSUPPORTED_NAMES = {
     "sequential": "sequential multipart upload",
 }
 _VERBS = {"GET": "Get", "PUT": "Put", "DELETE": "Delete", "POST": "Post", "HEAD": "Head"}
+_SCOPES = {"object": "an object", "bucket": "a bucket", "service": "the service"}
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,7 @@ def _unsupported(req: Request, scope: str) -> str | None:
     if not named and not others:
         return None
     what = UNSUPPORTED_NAMES[named[0]] if named else f"the {others[0]!r} sub-resource"
-    return f"{_VERBS.get(req.method, req.method)} {what} on {'an object' if scope == 'object' else 'a bucket'}"
+    return f"{_VERBS.get(req.method, req.method)} {what} on {_SCOPES[scope]}"
 
 
 class Operations:
@@ -195,8 +200,6 @@ class Operations:
 
     def route(self, req: Request) -> Route:
         scope = "object" if req.key else "bucket" if req.bucket else "service"
-        if scope == "service" and req.method != "GET":
-            raise OSSError(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
         unsupported = _unsupported(req, scope)
         if unsupported:
             raise xmlresp.not_implemented(unsupported)
@@ -205,7 +208,7 @@ class Operations:
                 return route
         if req.method not in _VERBS:
             raise OSSError(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
-        raise xmlresp.not_implemented(f"{req.method} on {'an object' if scope == 'object' else 'a bucket'}")
+        raise xmlresp.not_implemented(f"{req.method} on {_SCOPES[scope]}")
 
     def handle(self, req: Request) -> Response:
         route = self.route(req)

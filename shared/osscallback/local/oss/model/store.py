@@ -3,14 +3,18 @@
 Layout (all JSON is UTF-8)::
 
     <root>/tmp/                                   staging area for request bodies (same filesystem: rename works)
-    <root>/buckets/<bucket>/bucket.json           bucket record
-    <root>/buckets/<bucket>/objects/<h>.json      object metadata; h = sha256(key); names the data file
+    <root>/buckets/<bucket>/bucket.json           bucket record (name, creation time, ACL)
+    <root>/buckets/<bucket>/objects/<h>.json      object metadata (type, digests, headers, ACL, tags, symlink target);
+                                                  h = sha256(key); names the data file
     <root>/buckets/<bucket>/objects/<h>.<id>.data object bytes (a new file per write)
     <root>/buckets/<bucket>/uploads/<upload id>/upload.json, <n>.json, <n>.<id>.data   multipart parts
 
 Why this shape: every write lands in a fresh data file first and only then does an atomic ``os.replace`` of the
 small metadata file make it visible, so a server killed at any instant leaves either the old object or the new
-one, never a torn one; orphaned data files are swept at start-up. Keys are hashed into file names so any
+one, never a torn one; orphaned data files are swept at start-up. Appends are the one in-place write: the bytes go
+past the recorded size first and the metadata moves forward after, so readers (who never read past the recorded
+size) see the old object or the new one, and a torn tail is cut off by the next append. Metadata-only changes
+(ACL, tags) rewrite the metadata file alone, atomically. Keys are hashed into file names so any
 1023-byte UTF-8 key (slashes, ``..``, emoji) is safe on every filesystem. An in-memory index of metadata (an
 explicit cache, rebuilt from disk on start) serves listings without rescanning.
 """
