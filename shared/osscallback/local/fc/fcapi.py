@@ -51,6 +51,10 @@ I_REQUEST_URI = "X-Localfc-Request-Uri"
 I_REMOTE_ADDR = "X-Localfc-Remote-Addr"
 I_LOG_TYPE = "X-Localfc-Log-Type"
 I_LOG_RESULT = "X-Localfc-Log-Result"
+I_TRIGGER = "X-Localfc-Trigger"  # "http": a request to an FC 3.0 function URL, to be made into an HTTP event
+I_DOMAIN = "X-Localfc-Domain"  # the Host the client called (requestContext.domainName)
+#: Where the host posts FC 3.0 function-URL requests on the worker (the raw URI travels in X-Localfc-Request-Uri).
+TRIGGER_PATH = "/http-trigger"
 
 
 def string_to_sign(

@@ -1,17 +1,23 @@
-"""The local FC host: every function of ``template.yml`` behind one multi-threaded WSGI server, shaped like FC 2.0.
+"""The local FC host: every function of a template behind one multi-threaded WSGI server, shaped like FC.
 
-Routes (``<svc>`` may carry a qualifier, ``svc.LATEST``, which is ignored):
+Routes on :attr:`LocalFCHost.endpoint` (``<svc>`` may carry a qualifier, ``svc.LATEST``, which is ignored):
 
 | request | goes to |
 | --- | --- |
-| ``ANY /2016-08-15/proxy/<svc>/<fn>/<rest>`` | HTTP function ``fn`` (``PATH_INFO`` = ``/<rest>``; raw URI kept) |
-| ``ANY /<fn>/<rest>`` (short path) | the same, when exactly one HTTP function is called ``fn`` |
-| ``POST /2016-08-15/services/<svc>/functions/<fn>/invocations`` | event function ``fn`` (FC's InvokeFunction) |
+| ``ANY /2016-08-15/proxy/<svc>/<fn>/<rest>`` | FC 2.0 HTTP fn ``fn`` (``PATH_INFO`` = ``/<rest>``, raw URI kept) |
+| ``ANY /<fn>/<rest>`` (short path) | the same, when exactly one FC 2.0 HTTP function is called ``fn`` |
+| ``POST /2016-08-15/services/<svc>/functions/<fn>/invocations`` | FC 2.0 event function ``fn`` (InvokeFunction) |
 | ``GET /2016-08-15/services/<svc>/functions/<fn>`` | the function's configuration (GetFunction) |
+| ``POST /2023-03-30/functions/<fn>/invocations`` | FC 3.0 function ``fn`` (FC 3.0's InvokeFunction) |
+| ``/2023-03-30/functions…``, ``GET /2016-08-15/tempBucketToken`` | the FC 3.0 control plane (:mod:`.controlplane`) |
 | ``GET /`` | JSON index of the functions and their URLs |
 
-API calls must carry ``fc2.Client``'s signature made with the host's credentials (``verify_signatures=False``
-accepts any), as FC does; HTTP triggers are anonymous, like the template's. Every invocation gets a new request
+FC 3.0 HTTP functions are served, as on FC 3.0, at a function URL of their own (:meth:`LocalFCHost.url_for`: a
+port of their own on the same address), where every request becomes FC 3.0's HTTP event (:mod:`.httpevent`).
+
+API calls must carry the FC 2.0 SDK's signature (``fc2.Client``; :mod:`.fcapi`) or the FC 3.0 SDKs' ACS3 signature
+(:mod:`.fc3api`), made with the host's credentials (``verify_signatures=False`` accepts any), as FC does; a wrong
+key gets FC's error document. HTTP triggers are anonymous, like the templates'. Every invocation gets a new request
 id (``X-Fc-Request-Id``), runs in its function's own worker process with its ``template.yml`` environment, and is
 cut off after the declared timeout: FC's timeout error is answered and the process is killed (a runaway function
 stops running) and started again on the next call. Logs are printed prefixed with the function's name.
@@ -47,7 +53,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from osscallback.local.fc import fcapi
+from osscallback.local.fc import fc3api, fcapi
 from osscallback.local.fc.asyncinvoke import (
     DEFAULT_BACKOFF,
     DEFAULT_RETRY_ATTEMPTS,
@@ -57,6 +63,7 @@ from osscallback.local.fc.asyncinvoke import (
     Observer,
 )
 from osscallback.local.fc.context import LOCAL_CREDENTIALS, FCContext, FCCredentials, FunctionMeta, ServiceMeta
+from osscallback.local.fc.controlplane import ApiError, CodeFetcher, ControlPlane, TempBucket
 from osscallback.local.fc.errors import FunctionInvocationError, UnknownFunctionError, WorkerStartError
 from osscallback.local.fc.process import LogSink, WorkerProcess, print_sink
 from osscallback.local.fc.protocol import INVOKE_PATH, WorkerConfig
@@ -82,8 +89,8 @@ _HOP_BY_HOP = {
 }
 #: Set by the worker's own HTTP server, not by the function: the host's server sets its own.
 _WORKER_SERVER_HEADERS = {"server", "date", "via"}
-_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 500: "Internal Server Error", 502: "Bad Gateway"}
+_REASONS = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+            405: "Method Not Allowed", 409: "Conflict", 500: "Internal Server Error", 502: "Bad Gateway"}
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,9 @@ class LocalFCHost:
         async_retry_attempts: int = DEFAULT_RETRY_ATTEMPTS,
         async_backoff: float = DEFAULT_BACKOFF,
         async_observer: Observer | None = None,
+        code_root: str | os.PathLike[str] | None = None,
+        code_fetcher: CodeFetcher | None = None,
+        temp_bucket: TempBucket | None = None,
         threads: int = 32,
         worker_threads: int = 8,
         python: str = sys.executable,
@@ -179,8 +189,22 @@ class LocalFCHost:
         self._start_timeout = start_timeout
         self._stop_grace = stop_grace
         self._worker_threads = worker_threads
+        self._bind = host
+        self._threads = threads
         self._server = WSGIServer(self._app, host=host, port=port, threads=threads)
         self._pools: dict[tuple[str, str], _Pool] = {}
+        self._overrides: Mapping[str, str] = {}
+        self._lock = threading.RLock()  # specs, pools and function URLs change under it (control plane)
+        #: FC 3.0 HTTP functions' own servers (their function URLs), by function name; bound now, so URLs are known.
+        self._function_urls: dict[str, WSGIServer] = {}
+        for spec in self.specs:
+            if spec.is_fc3 and spec.is_http:
+                self._function_urls[spec.name] = self._url_server(spec.name)
+        self.control = ControlPlane(self, code_root=None if code_root is None else Path(code_root),
+                                    code_fetcher=code_fetcher, temp_bucket=temp_bucket)
+        for spec in self.specs:
+            if spec.is_fc3:
+                self.control.adopt(spec)
         self._async = AsyncInvoker(self._async_attempt, backoff=async_backoff, observer=async_observer)
         self._started = False
         self._stopped = False
@@ -193,15 +217,21 @@ class LocalFCHost:
 
     def spec(self, function: str, service: str | None = None) -> FunctionSpec:
         """The function called ``function`` (in ``service``, if given; else it must be unique)."""
-        matches = [s for s in self.specs if s.name == function and (service is None or s.service == service)]
+        matches = [s for s in list(self.specs) if s.name == function and (service is None or s.service == service)]
         if len(matches) != 1:
             what = "no function" if not matches else "several functions"
             raise UnknownFunctionError(f"{what} named {function!r}" + (f" in service {service!r}" if service else ""))
         return matches[0]
 
     def url_for(self, function: str, proxy: bool = True, service: str | None = None) -> str:
-        """URL of an HTTP function: FC 2.0's ``/2016-08-15/proxy/<svc>/<fn>/`` (or the short ``/<fn>/``)."""
+        """URL of an HTTP function: FC 2.0's ``/2016-08-15/proxy/<svc>/<fn>/`` (or the short ``/<fn>/``); for an
+        FC 3.0 function its function URL, ``http://127.0.0.1:<its port>/``."""
         spec = self.spec(function, service)
+        if spec.is_fc3:
+            server = self._function_urls.get(spec.name)
+            if server is None:
+                raise UnknownFunctionError(f"function {spec.name!r} has no HTTP trigger")
+            return f"{server.url}/"
         if proxy:
             return f"{self.endpoint}/{fcapi.API_VERSION}/proxy/{quote(spec.service)}/{quote(spec.name)}/"
         return f"{self.endpoint}/{quote(spec.name)}/"
@@ -209,6 +239,53 @@ class LocalFCHost:
     def invoke_url(self, function: str, service: str | None = None) -> str:
         spec = self.spec(function, service)
         return f"{self.endpoint}{_invocations_path(spec)}"
+
+    def has_function_url(self, function: str) -> bool:
+        return function in self._function_urls
+
+    # -------------------------------------------------------------------------------------------- deploying
+    def deploy(self, spec: FunctionSpec, *, restart: bool = True) -> None:
+        """Add ``spec``, or replace the function of that name (what the control plane's Create/Update do).
+
+        ``restart=False`` keeps the running instances when only triggers changed. An FC 3.0 HTTP function gets its
+        function URL (and keeps it across updates); one that lost its HTTP trigger loses it.
+        """
+        with self._lock:
+            key = (spec.service, spec.name)
+            old = next((s for s in self.specs if (s.service, s.name) == key), None)
+            if spec.is_fc3 and spec.is_http and spec.name not in self._function_urls:
+                server = self._function_urls[spec.name] = self._url_server(spec.name)
+                if self._started:
+                    server.start()
+            if spec.is_fc3 and not spec.is_http and spec.name in self._function_urls:
+                self._function_urls.pop(spec.name).stop()
+            self.specs = [spec if (s.service, s.name) == key else s for s in self.specs] if old else [*self.specs,
+                                                                                                      spec]
+            pool = self._pools.get(key)
+            if pool is not None and not restart and old is not None and self.instance_count(old) == \
+                    self.instance_count(spec):
+                return
+            if self._started:
+                count = self.instance_count(spec)
+                self._pools[key] = _Pool([self._make_worker(spec, self._overrides,
+                                                            spec.name + (f"#{i + 1}" if i else ""))
+                                          for i in range(count)])
+        if pool is not None:
+            for worker in pool.workers:  # requests already running on them end with an error, as on FC
+                worker.stop()
+
+    def undeploy(self, function: str, service: str = "") -> None:
+        """Remove a function: its instances stop and its function URL closes."""
+        with self._lock:
+            key = (service, function)
+            self.specs = [s for s in self.specs if (s.service, s.name) != key]
+            pool = self._pools.pop(key, None)
+            server = self._function_urls.pop(function, None) if not service else None
+        if server is not None:
+            server.stop()
+        if pool is not None:
+            for worker in pool.workers:
+                worker.stop()
 
     def instance_count(self, spec: FunctionSpec) -> int:
         """How many instances (worker processes) run ``spec``: see ``instances=``."""
@@ -296,7 +373,7 @@ class LocalFCHost:
         return queued
 
     def _submit_async(self, spec: FunctionSpec, payload: bytes, source: str) -> AsyncInvocation:
-        if spec.is_http:
+        if spec.is_http and not spec.is_fc3:
             raise UnknownFunctionError(f"function {spec.qualified_name} has an HTTP trigger: it is not invoked "
                                        "with events")
         retries = self.async_retry_attempts if spec.async_retry_attempts is None else spec.async_retry_attempts
@@ -337,6 +414,12 @@ class LocalFCHost:
         spec = self.spec(function, service)
         body = _payload_bytes(payload)
         path = _invocations_path(spec)
+        if spec.is_fc3:
+            headers = {"content-type": "application/octet-stream", "host": f"{self._server.host}:{self._server.port}",
+                       "x-fc-invocation-type": "Sync"}
+            if log_type:
+                headers["x-fc-log-type"] = log_type
+            return self._send_invoke(spec, path, body, fc3api.sign(self.credentials, "POST", path, "", headers, body))
         headers = {
             "Date": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()),
             "Content-Type": "application/octet-stream",
@@ -347,6 +430,9 @@ class LocalFCHost:
         if self.credentials.security_token:
             headers["X-Fc-Security-Token"] = self.credentials.security_token
         headers["Authorization"] = fcapi.sign(self.credentials, fcapi.string_to_sign("POST", path, headers))
+        return self._send_invoke(spec, path, body, headers)
+
+    def _send_invoke(self, spec: FunctionSpec, path: str, body: bytes, headers: dict[str, str]) -> bytes:
         conn = http.client.HTTPConnection(self._server.host, self._server.port, timeout=spec.timeout + 30)
         try:
             conn.request("POST", path, body=body, headers=headers)
@@ -367,11 +453,13 @@ class LocalFCHost:
             return self
         self._started = True
         overrides = self._env_overrides(self) if callable(self._env_overrides) else (self._env_overrides or {})
-        for spec in self.specs:
-            count = self.instance_count(spec)
-            self._pools[(spec.service, spec.name)] = _Pool(
-                [self._make_worker(spec, overrides, spec.name + (f"#{i + 1}" if i else "")) for i in range(count)])
-        workers = [w for pool in self._pools.values() for w in pool.workers]
+        self._overrides = dict(overrides)
+        with self._lock:
+            for spec in self.specs:
+                count = self.instance_count(spec)
+                self._pools[(spec.service, spec.name)] = _Pool(
+                    [self._make_worker(spec, overrides, spec.name + (f"#{i + 1}" if i else "")) for i in range(count)])
+            workers = [w for pool in self._pools.values() for w in pool.workers]
         if workers:
             with ThreadPoolExecutor(max_workers=min(len(workers), 16), thread_name_prefix="localfc-start") as pool:
                 futures = [pool.submit(w.start) for w in workers]
@@ -381,6 +469,8 @@ class LocalFCHost:
                 self.stop()
                 raise failed[0]
         self._server.start()
+        for server in list(self._function_urls.values()):
+            server.start()
         return self
 
     def serve_forever(self) -> None:
@@ -409,12 +499,15 @@ class LocalFCHost:
             return
         self._stopped = True
         self._server.stop()
+        for server in list(self._function_urls.values()):
+            server.stop()
         self._async.stop(grace=0)  # no new attempts; the running ones end with their workers below
         workers = [w for pool in self._pools.values() for w in pool.workers]
         if workers:
             with ThreadPoolExecutor(max_workers=min(len(workers), 16), thread_name_prefix="localfc-stop") as pool:
                 list(pool.map(lambda w: w.stop(), workers))
         self._async.stop(grace=self._stop_grace)
+        self.control.close()
 
     def __enter__(self) -> LocalFCHost:
         return self.start()
@@ -437,7 +530,7 @@ class LocalFCHost:
         config = WorkerConfig(
             handler=spec.handler,
             code_dir=str(Path(spec.code_dir).resolve()),
-            kind="http" if spec.is_http else "event",
+            kind="fc3" if spec.is_fc3 else "http" if spec.is_http else "event",
             context=context,
             threads=self._worker_threads,
         )
@@ -484,7 +577,10 @@ class LocalFCHost:
         self, spec: FunctionSpec, method: str, target: str, headers: list[tuple[str, str]], body: bytes
     ) -> _Outcome:
         """Send one request to one of the function's instances, enforcing the declared timeout."""
-        pool = self._pools[(spec.service, spec.name)]
+        with self._lock:
+            pool = self._pools.get((spec.service, spec.name))
+        if pool is None:
+            return _Outcome(failure=f"function {spec.qualified_name} is not deployed")
         index = pool.acquire()
         try:
             return self._call_instance(spec, pool.workers[index], method, target, headers, body)
@@ -526,11 +622,7 @@ class LocalFCHost:
 
     # -------------------------------------------------------------------------------------------- routing
     def _app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        raw_uri = environ.get("REQUEST_URI") or (quote(environ.get("PATH_INFO", "/")) + (
-            "?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""))
-        if raw_uri.startswith(("http://", "https://")):
-            parts = urlsplit(raw_uri)
-            raw_uri = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        raw_uri = _raw_uri(environ)
         raw_path, _, raw_query = raw_uri.partition("?")
         segments = raw_path.split("/")  # ['', '2016-08-15', 'proxy', svc, fn, ...]
         method = environ.get("REQUEST_METHOD", "GET").upper()
@@ -544,11 +636,15 @@ class LocalFCHost:
                                           raw_query, raw_uri)
         elif len(segments) >= 3 and segments[1] == fcapi.API_VERSION and segments[2] == "services":
             answer = self._api_route(environ, method, raw_path, raw_query, segments)
+        elif raw_path == f"/{fcapi.API_VERSION}/tempBucketToken":
+            answer = self._temp_bucket_route(environ, method, raw_path, raw_query)
+        elif len(segments) >= 2 and segments[1] == fc3api.API_VERSION:
+            answer = self._fc3_route(environ, method, raw_path, raw_query, segments)
         elif raw_path in ("", "/"):
             answer = self._index()
         else:
             name = unquote(segments[1])
-            matches = [s for s in self.specs if s.name == name and s.is_http]
+            matches = [s for s in list(self.specs) if s.name == name and s.is_http and not s.is_fc3]
             if len(matches) != 1:
                 proxy = f"/{fcapi.API_VERSION}/proxy/<service>/{name}/"
                 message = (f"no HTTP function named '{name}'" if not matches else
@@ -561,9 +657,10 @@ class LocalFCHost:
         return [answer.body]
 
     def _find(self, service: str, function: str) -> FunctionSpec | _Answer:
-        if not any(s.service == service for s in self.specs):
+        specs = [s for s in list(self.specs) if not s.is_fc3]
+        if not any(s.service == service for s in specs):
             return _api_error(404, "ServiceNotFound", f"service '{service}' does not exist")
-        for spec in self.specs:
+        for spec in specs:
             if spec.service == service and spec.name == function:
                 return spec
         return _api_error(404, "FunctionNotFound", f"function '{function}' does not exist in service '{service}'")
@@ -582,6 +679,12 @@ class LocalFCHost:
             return _api_error(403, "MethodNotAllowed",
                               f"method {method} is not allowed by the HTTP trigger of '{spec.name}' "
                               f"(allowed: {', '.join(spec.http_methods)})", common=True)
+        target = rest + (f"?{raw_query}" if raw_query else "")
+        return self._forward_http(spec, environ, method, target, raw_uri)
+
+    def _forward_http(self, spec: FunctionSpec, environ: dict[str, Any], method: str, target: str, raw_uri: str,
+                      extra: Sequence[tuple[str, str]] = ()) -> _Answer:
+        """One HTTP-trigger request to one of the function's instances, and its answer back."""
         request_id = str(uuid.uuid4())
         body = _read_body(environ)
         headers = _forward_headers(environ)
@@ -589,8 +692,8 @@ class LocalFCHost:
             (fcapi.I_REQUEST_ID, request_id),
             (fcapi.I_REQUEST_URI, raw_uri),
             (fcapi.I_REMOTE_ADDR, str(environ.get("REMOTE_ADDR", ""))),
+            *extra,
         ]
-        target = rest + (f"?{raw_query}" if raw_query else "")
         outcome = self._call(spec, method, target, headers, body)
         if outcome.answer is None:
             self.log_sink(outcome.instance or spec.name,
@@ -612,10 +715,8 @@ class LocalFCHost:
         if not (invocations or metadata):
             return _api_error(400, "PathNotSupported", f"'{method}' against '{raw_path}' is not supported")
         if self.verify_signatures:
-            headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
-            if environ.get("CONTENT_TYPE"):
-                headers["content-type"] = environ["CONTENT_TYPE"]
-            problem = fcapi.check_signature(self.credentials, method, unquote(raw_path), raw_query, headers)
+            problem = fcapi.check_signature(self.credentials, method, unquote(raw_path), raw_query,
+                                            _request_headers(environ))
             if problem is not None:
                 status, code, message = problem
                 return _api_error(status, code, message)
@@ -635,7 +736,10 @@ class LocalFCHost:
         if environ.get("HTTP_X_FC_INVOCATION_TYPE", "").lower() == "async":
             record = self._submit_async(spec, payload, "InvokeFunction")
             return _with_request_id(_Answer("202 Accepted", [("Content-Length", "0")], b""), record.request_id)
-        request_id = str(uuid.uuid4())
+        return self._sync_invoke(spec, environ, payload, str(uuid.uuid4()))
+
+    def _sync_invoke(self, spec: FunctionSpec, environ: dict[str, Any], payload: bytes, request_id: str) -> _Answer:
+        """InvokeFunction (FC 2.0 and 3.0 alike): the answer, or FC's error document with ``X-Fc-Error-Type``."""
         tail = environ.get("HTTP_X_FC_LOG_TYPE", "").lower() == "tail"
         headers = [(fcapi.I_REQUEST_ID, request_id), ("Content-Type", "application/octet-stream")]
         if tail:
@@ -658,20 +762,93 @@ class LocalFCHost:
                 out.append((name, value))
         return _with_request_id(_Answer("200 OK", out, answer.body), request_id)
 
+    # -------------------------------------------------------------------------------------------- FC 3.0
+    def _url_server(self, function: str) -> WSGIServer:
+        """The server behind an FC 3.0 function URL (port bound now, served once the host starts)."""
+
+        def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+            answer = self._function_url_route(function, environ)
+            start_response(answer.status, answer.headers)
+            return [answer.body]
+
+        return WSGIServer(app, host=self._bind, port=0, threads=self._threads)
+
+    def _function_url_route(self, function: str, environ: dict[str, Any]) -> _Answer:
+        spec = next((s for s in list(self.specs) if s.name == function and s.is_fc3), None)
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if spec is None or spec.http_methods is None:
+            return _api_error(404, "TriggerNotFound", f"function '{function}' has no HTTP trigger", common=True)
+        if method not in spec.http_methods:
+            return _api_error(403, "MethodNotAllowed",
+                              f"method {method} is not allowed by the HTTP trigger of '{spec.name}' "
+                              f"(allowed: {', '.join(spec.http_methods)})", common=True)
+        raw_uri = _raw_uri(environ)
+        extra = [(fcapi.I_TRIGGER, "http"), (fcapi.I_DOMAIN, str(environ.get("HTTP_HOST", "")))]
+        return self._forward_http(spec, environ, method, fcapi.TRIGGER_PATH, raw_uri, extra)
+
+    def _fc3_route(self, environ: dict[str, Any], method: str, raw_path: str, raw_query: str,
+                   segments: list[str]) -> _Answer:
+        request_id = str(uuid.uuid4())
+        body = _read_body(environ)
+        if self.verify_signatures:
+            problem = fc3api.check_signature(self.credentials, method, raw_path, raw_query, _request_headers(environ),
+                                             body)
+            if problem is not None:
+                return _fc3_error(problem[0], problem[1], problem[2], request_id)
+        parts = [unquote(p) for p in segments[2:]]
+        query = {k: v[-1] for k, v in fcapi.parse_query(raw_query).items()}
+        if len(parts) == 3 and parts[0] == "functions" and parts[2] == "invocations" and method == "POST":
+            return self._fc3_invoke(environ, parts[1], body, request_id)
+        try:
+            status, doc = self.control.handle(method, parts, query, body)
+        except ApiError as exc:
+            return _fc3_error(exc.status, exc.code, exc.message, request_id)
+        data = b"" if doc is None else json.dumps(doc).encode("utf-8")
+        headers = _json_headers() if doc is not None else []
+        return _with_request_id(_Answer(f"{status} {_REASONS.get(status, 'OK')}", headers, data), request_id)
+
+    def _fc3_invoke(self, environ: dict[str, Any], function: str, payload: bytes, request_id: str) -> _Answer:
+        spec = next((s for s in list(self.specs) if s.name == function and s.is_fc3), None)
+        if spec is None:
+            return _fc3_error(404, "FunctionNotFound", f"function '{function}' does not exist", request_id)
+        if environ.get("HTTP_X_FC_INVOCATION_TYPE", "").lower() == "async":
+            record = self._submit_async(spec, payload, "InvokeFunction")
+            return _with_request_id(_Answer("202 Accepted", [("Content-Length", "0")], b""), record.request_id)
+        return self._sync_invoke(spec, environ, payload, request_id)
+
+    def _temp_bucket_route(self, environ: dict[str, Any], method: str, raw_path: str, raw_query: str) -> _Answer:
+        """FC 2.0's GetTempBucketToken, which fc3 asks (with FC 2.0's signature) before uploading code to OSS."""
+        if method != "GET":
+            return _api_error(400, "PathNotSupported", f"'{method}' against '{raw_path}' is not supported")
+        if self.verify_signatures:
+            problem = fcapi.check_signature(self.credentials, method, unquote(raw_path), raw_query,
+                                            _request_headers(environ))
+            if problem is not None:
+                return _api_error(*problem)
+        try:
+            doc = self.control.temp_bucket_token()
+        except ApiError as exc:
+            return _api_error(exc.status, exc.code, exc.message)
+        return _with_request_id(_Answer("200 OK", _json_headers(), json.dumps(doc).encode("utf-8")),
+                                str(uuid.uuid4()))
+
     def _index(self) -> _Answer:
         functions = []
-        for spec in self.specs:
+        for spec in list(self.specs):
             item: dict[str, Any] = {"service": spec.service, "function": spec.name, "handler": spec.handler,
                                     "timeout": spec.timeout, "kind": "http" if spec.is_http else "event",
                                     "instances": self.instance_count(spec)}
             if spec.oss_triggers:
                 item["oss_triggers"] = [{"name": t.name, "bucket": t.bucket, "events": list(t.events),
                                          "prefix": t.prefix, "suffix": t.suffix} for t in spec.oss_triggers]
+            if spec.is_fc3:
+                item["fc_version"] = 3
             if spec.is_http:
                 item["url"] = self.url_for(spec.name, True, spec.service)
-                item["short_url"] = f"{self.endpoint}/{quote(spec.name)}/"
+                if not spec.is_fc3:
+                    item["short_url"] = f"{self.endpoint}/{quote(spec.name)}/"
                 item["methods"] = list(spec.http_methods or ())
-            else:
+            if spec.is_fc3 or not spec.is_http:
                 item["invoke_url"] = self.invoke_url(spec.name, spec.service)
             functions.append(item)
         body = json.dumps({"endpoint": self.endpoint, "functions": functions}, indent=2).encode("utf-8")
@@ -680,7 +857,34 @@ class LocalFCHost:
 
 # ------------------------------------------------------------------------------------------------ helpers
 def _invocations_path(spec: FunctionSpec) -> str:
+    if spec.is_fc3:
+        return f"/{fc3api.API_VERSION}/functions/{quote(spec.name, safe='')}/invocations"
     return f"/{fcapi.API_VERSION}/services/{spec.service}/functions/{spec.name}/invocations"
+
+
+def _raw_uri(environ: dict[str, Any]) -> str:
+    """The request target as the client sent it (path still percent-encoded)."""
+    raw_uri = str(environ.get("REQUEST_URI") or (quote(environ.get("PATH_INFO", "/")) + (
+        "?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")))
+    if raw_uri.startswith(("http://", "https://")):
+        parts = urlsplit(raw_uri)
+        raw_uri = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return raw_uri
+
+
+def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
+    """The request's headers by lower-case name, as a signature check reads them."""
+    headers = {k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")}
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers[key.replace("_", "-").lower()] = str(environ[key])
+    return headers
+
+
+def _fc3_error(status: int, code: str, message: str, request_id: str) -> _Answer:
+    answer = _Answer(f"{status} {_REASONS.get(status, 'Error')}", _json_headers(), fc3api.error(code, message,
+                                                                                                request_id))
+    return _with_request_id(answer, request_id)
 
 
 def _service_name(segment: str) -> str:

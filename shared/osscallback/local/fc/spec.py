@@ -1,4 +1,4 @@
-"""What the local host needs to run one function: :class:`FunctionSpec`, and :func:`load_specs` from ``template.yml``.
+"""What the local host needs to run one function: :class:`FunctionSpec`, and :func:`load_specs` from a template.
 
 ``template.yml`` (the file Serverless Devs deploys) is the only list of functions; this module never keeps a
 second one. Reading the YAML is :mod:`osscallback.deploy.fcyaml`'s job — :func:`load_specs` only turns its typed records
@@ -31,6 +31,11 @@ class FunctionSpec:
     InvokeFunction API). ``timeout`` is in seconds, as in ``template.yml``. ``oss_triggers`` are the OSS events
     that invoke it asynchronously (:meth:`LocalFCHost.dispatch_oss_event`); ``async_retry_attempts`` is the
     template's ``maxAsyncRetryAttempts`` (``None``: the host's default, FC's 3).
+
+    ``fc_version`` is 2 for FC 2.0 functions (a ``service``; HTTP handlers are WSGI, served under FC 2.0's proxy
+    URLs) and 3 for FC 3.0 functions (``service`` is ``""``; an HTTP trigger is a function URL of its own and the
+    handler takes FC 3.0's HTTP event). ``module`` is the template's key for the function (``callback``), which
+    names its events and sources even when the FC 3.0 function name differs (``oss-callback-fc-callback``).
     """
 
     service: str
@@ -46,14 +51,22 @@ class FunctionSpec:
     log_store: str = ""
     oss_triggers: tuple[OssTrigger, ...] = ()
     async_retry_attempts: int | None = None
+    fc_version: int = 2
+    module: str = ""
+    http_trigger: str = ""  # the HTTP trigger's name
+    http_auth: str = "anonymous"
 
     @property
     def is_http(self) -> bool:
         return self.http_methods is not None
 
     @property
+    def is_fc3(self) -> bool:
+        return self.fc_version == 3
+
+    @property
     def qualified_name(self) -> str:
-        return f"{self.service}/{self.name}"
+        return f"{self.service}/{self.name}" if self.service else self.name
 
     def with_env(self, overrides: Mapping[str, str]) -> FunctionSpec:
         """A copy whose environment has ``overrides`` merged over the template's values."""
@@ -70,17 +83,16 @@ def load_specs(
 
     The YAML is read by :func:`osscallback.deploy.fcyaml.load_template`. Code directories come from each function's
     ``codeUri`` (relative to the template, as Serverless Devs resolves them) unless ``code_dirs`` maps the
-    function's name to another directory — e.g. :func:`source_code_dirs` to run the sources under
-    ``functions/<name>/`` instead of the packaged ``.build/<name>/``. Only FC 2.0 templates (``edition: 1.0.0``,
-    component ``devsapp/fc``) are served: FC 3.0 has no WSGI handlers nor FC 2.0's URL layout.
+    function's name (or its template module key) to another directory — e.g. :func:`source_code_dirs` to run the
+    sources under ``functions/<module>/`` instead of the packaged ``.build/<module>/``. Both FC 2.0 templates
+    (``edition: 1.0.0``, ``devsapp/fc``) and FC 3.0 templates (``edition: 3.0.0``, ``fc3``) are served.
     """
     template = fcyaml.load_template(template_path, env)
-    if template.is_fc3:
-        raise LocalFCError(f"{template.path}: the local FC host serves FC 2.0 templates (edition 1.0.0) only")
     overrides = {name: Path(path) for name, path in (code_dirs or {}).items()}
     specs: list[FunctionSpec] = []
     for fn in template.functions:
-        code_dir = overrides[fn.name].resolve() if fn.name in overrides else fn.code_dir(template.base_dir)
+        override = overrides.get(fn.name) or overrides.get(fn.module)
+        code_dir = override.resolve() if override is not None else fn.code_dir(template.base_dir)
         if not (code_dir / (fn.handler_module.replace(".", "/") + ".py")).is_file():
             raise LocalFCError(
                 f"{fn.service}/{fn.name}: handler module {fn.handler_module!r} not found in {code_dir} "
@@ -88,7 +100,7 @@ def load_specs(
             )
         specs.append(
             FunctionSpec(
-                service=str(fn.service),
+                service="" if fn.service is None else str(fn.service),
                 name=fn.name,
                 handler=fn.handler,
                 code_dir=code_dir,
@@ -101,6 +113,10 @@ def load_specs(
                 log_store=fn.log_store,
                 oss_triggers=_oss_triggers(fn),
                 async_retry_attempts=fn.max_async_retry_attempts,
+                fc_version=3 if template.is_fc3 else 2,
+                module=fn.module,
+                http_trigger=fn.http_triggers[0].name if fn.http_triggers else "",
+                http_auth=(fn.http_triggers[0].auth_type or "anonymous") if fn.http_triggers else "anonymous",
             )
         )
     return specs
@@ -137,4 +153,4 @@ def _http_methods(fn: fcyaml.FunctionDef) -> tuple[str, ...] | None:
     return None
 
 
-__all__ = ["FunctionSpec", "load_specs", "source_code_dirs", "DEFAULT_TIMEOUT", "DEFAULT_MEMORY_MB"]
+__all__ = ["ALL_METHODS", "FunctionSpec", "load_specs", "source_code_dirs", "DEFAULT_TIMEOUT", "DEFAULT_MEMORY_MB"]

@@ -10,8 +10,11 @@ Protocol with the host (private, loopback only):
   killed with SIGKILL): the worker exits at once, so a dead host never leaves instances behind.
 - stdout: once serving, one line ``{"localfc_ready": {"port": N, "pid": P}}``; every other line is the
   function's log, which the host prints prefixed with the function name.
-- HTTP on 127.0.0.1:N (waitress). Event functions: ``POST /invoke`` with the payload as body. HTTP functions:
-  the original request with ``PATH_INFO`` already reduced to what follows ``/2016-08-15/proxy/<svc>/<fn>``.
+- HTTP on 127.0.0.1:N (waitress). Event functions: ``POST /invoke`` with the payload as body. FC 2.0 HTTP
+  functions (WSGI): the original request with ``PATH_INFO`` already reduced to what follows
+  ``/2016-08-15/proxy/<svc>/<fn>``. FC 3.0 functions (kind ``fc3``): invocations as for event functions, and
+  requests to their function URL (marked ``X-Localfc-Trigger: http``) turned into FC 3.0's HTTP event and back
+  (:mod:`.httpevent`).
   ``X-Localfc-*`` headers carry the request id, the raw URI the client sent, its address and the log type.
 
 Each invocation logs ``FC Invoke Start RequestId: <id>`` / ``FC Invoke End RequestId: <id>``; log records get
@@ -35,7 +38,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NoReturn, TextIO, cast
 
-from osscallback.local.fc import fcapi
+from osscallback.local.fc import fcapi, httpevent
 from osscallback.local.fc.context import FCContext
 from osscallback.local.fc.protocol import READY_KEY, WorkerConfig
 from osscallback.local.httpserver import WSGIServer
@@ -162,16 +165,62 @@ class FunctionRuntime:
         return [body]
 
     def _run_event(self, payload: bytes, context: FCContext) -> tuple[bytes, str | None]:
+        result, error = self._call_handler(payload, context)
+        if error is not None:
+            return error, fcapi.UNHANDLED
+        return _to_bytes(result), None
+
+    def _call_handler(self, payload: bytes, context: FCContext) -> tuple[Any, bytes | None]:
+        """``(returned value, None)``, or ``(None, FC's error document)`` when the handler failed."""
         if self.handler is None:
-            return self.import_error or b"", fcapi.UNHANDLED
+            return None, self.import_error or b""
         try:
-            result = self.handler(payload, context)
+            return self.handler(payload, context), None
         except SystemExit as exc:  # the process exits on FC too: the host reports it and starts a new one
             _exit_process(exc)
         except Exception as exc:
             logging.getLogger("localfc").exception("Function raised")
-            return fcapi.function_error(str(exc), type(exc).__name__, _stack(exc)), fcapi.UNHANDLED
-        return _to_bytes(result), None
+            return None, fcapi.function_error(str(exc), type(exc).__name__, _stack(exc))
+
+    # -- FC 3.0 functions: InvokeFunction, and the HTTP trigger's event
+    def fc3_app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("HTTP_X_LOCALFC_TRIGGER", "").lower() != "http":
+            return self.event_app(environ, start_response)
+        request_id = environ.get("HTTP_X_LOCALFC_REQUEST_ID") or str(uuid.uuid4())
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        raw_uri = environ.get("HTTP_X_LOCALFC_REQUEST_URI") or "/"
+        raw_path, _, raw_query = raw_uri.partition("?")
+        headers = []
+        for key, value in environ.items():
+            if key.startswith("HTTP_") and not key.startswith("HTTP_X_LOCALFC_"):
+                headers.append((key[5:].replace("_", "-"), _wsgi_text(str(value))))
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if environ.get(key):
+                headers.append((key.replace("_", "-"), str(environ[key])))
+        event = httpevent.to_event(
+            method=environ.get("REQUEST_METHOD", "GET"), raw_path=raw_path, raw_query=raw_query,
+            headers=headers, body=body, source_ip=environ.get("HTTP_X_LOCALFC_REMOTE_ADDR", ""),
+            request_id=request_id, account_id=self.config.context.account_id,
+            domain=environ.get("HTTP_X_LOCALFC_DOMAIN", ""),
+        )
+        with invocation(request_id):
+            status, out_headers, out_body = self._run_http_event(event, self.config.context.for_request(request_id))
+        start_response(status, out_headers)
+        return [out_body]
+
+    def _run_http_event(self, event: dict[str, Any], context: FCContext) -> tuple[str, list[tuple[str, str]], bytes]:
+        result, error = self._call_handler(json.dumps(event).encode("utf-8"), context)
+        if error is not None:
+            return "502 Bad Gateway", _error_headers(), error
+        try:
+            status, headers, body = httpevent.from_result(result)
+        except (ValueError, TypeError) as exc:
+            logging.getLogger("localfc").error("Invalid HTTP response from the function: %s", exc)
+            body = fcapi.function_error(f"the function's HTTP response is invalid: {exc}", "InvalidResponse")
+            return "502 Bad Gateway", _error_headers(), body
+        headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "transfer-encoding")]
+        return f"{status} {_reason(status)}", headers, body
 
     # -- HTTP functions
     def http_app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -221,6 +270,23 @@ class FunctionRuntime:
             return "502 Bad Gateway", _error_headers(), body
         headers = [(k, v) for k, v in captured["headers"] if k.lower() not in ("content-length", "transfer-encoding")]
         return str(captured["status"]), headers, b"".join(chunks)
+
+
+def _wsgi_text(value: str) -> str:
+    """WSGI header values are latin-1 decoded bytes; give back the UTF-8 text the client sent."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 def _error_headers() -> list[tuple[str, str]]:
@@ -278,7 +344,7 @@ def main() -> int:
     os.chdir(config.code_dir)
     sys.path.insert(0, config.code_dir)
     runtime = FunctionRuntime(config)
-    app = runtime.http_app if config.kind == "http" else runtime.event_app
+    app = {"http": runtime.http_app, "fc3": runtime.fc3_app}.get(config.kind, runtime.event_app)
     server = WSGIServer(app, "127.0.0.1", 0, threads=config.threads)
     real_stdout = sys.__stdout__ or sys.stdout
     real_stdout.write(json.dumps({READY_KEY: {"port": server.port, "pid": os.getpid()}}) + "\n")
