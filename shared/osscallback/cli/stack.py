@@ -61,6 +61,13 @@ def snippets(info: StackInfo) -> str:
         f"\n  Inspector: {info.inspector_url}  (every callback the local OSS sends, live; replay, edit & re-send)\n"
         if info.inspector_url else ""
     )
+    template_flag = " --template template.fc3.yml" if info.fc_version == 3 else ""
+    python_snippet = "" if info.fc_version == 3 else f"""
+  # ... or from Python:
+  python -c "import fc2; c = fc2.Client(endpoint='{info.fc_endpoint}', accessKeyID='{info.fc_access_key_id}', \\
+  accessKeySecret='{info.fc_access_key_secret}', securityToken='{info.fc_security_token}'); \\
+  print(c.invoke_function('{info.service}', 'upload', payload=open('events/upload-put.json', 'rb').read()).data)"
+"""
     return f"""
 Try it — local OSS at {info.oss_endpoint} (bucket {info.bucket}), local FC at {info.fc_endpoint}
 {inspector}
@@ -77,15 +84,16 @@ Try it — local OSS at {info.oss_endpoint} (bucket {info.bucket}), local FC at 
   # 2. The callback function refuses anything OSS did not sign (a JSON 4xx, never a 500):
   curl -s -X POST '{info.callback_url}' -d 'bucket={info.bucket}&object=forged.txt'; echo
 
-  # 3. Invoke the upload function through FC's API with the real fc2 SDK (what `osscallback invoke` does):
+  # 3. Invoke the upload function through FC's API with the official SDK (what `osscallback invoke` does):
   FC_ACCESS_KEY_ID='{info.fc_access_key_id}' FC_ACCESS_KEY_SECRET='{info.fc_access_key_secret}' \\
   FC_SECURITY_TOKEN='{info.fc_security_token}' \\
-  osscallback invoke upload --event-file events/upload-put.json --endpoint {info.fc_endpoint}
-
-  # ... or from Python:
-  python -c "import fc2; c = fc2.Client(endpoint='{info.fc_endpoint}', accessKeyID='{info.fc_access_key_id}', \\
-  accessKeySecret='{info.fc_access_key_secret}', securityToken='{info.fc_security_token}'); \\
-  print(c.invoke_function('{info.service}', 'upload', payload=open('events/upload-put.json', 'rb').read()).data)"
+  osscallback invoke upload --event-file events/upload-put.json --endpoint {info.fc_endpoint}{template_flag}
+{python_snippet}
+  # 4. Deploy with Serverless Devs (fc3) into this stack (docs/DEPLOY.md, "Deploy into the local stack"):
+  s config add --AccessKeyID '{info.fc_access_key_id}' --AccessKeySecret '{info.fc_access_key_secret}' \\
+    --SecurityToken '{info.fc_security_token}' --AccountID {info.account_id} -a local
+  FC_CLIENT_CUSTOM_ENDPOINT={info.fc_endpoint} FC_CODE_TEMP_OSS_ENDPOINT={info.oss_endpoint} \\
+  FC_REGION={info.region} OSS_BUCKET={info.bucket} FC_ROLE_ARN= s deploy -t template.fc3.local.yml -a local -y
 
 Ctrl-C stops everything.
 """

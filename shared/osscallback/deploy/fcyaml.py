@@ -298,6 +298,7 @@ def load_template(
         raise ConfigError(f"{file} is not valid YAML: {exc}") from None
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{file} must be a YAML mapping")
+    doc = _extended(file, doc)
     edition = str(doc.get("edition", ""))
     raw_vars = doc.get("vars") or {}
     if not isinstance(raw_vars, Mapping):
@@ -347,6 +348,39 @@ def load_template(
         missing=tuple(sorted(set(resolver.missing))),
         raw=doc,
     )
+
+
+def _extended(file: Path, doc: Mapping[str, Any], depth: int = 0) -> Mapping[str, Any]:
+    """Serverless Devs' ``extend: <base.yml>`` (docs/zh/extend.md): this file's keys deep-merged over the base's.
+
+    Mappings merge key by key, anything else replaces the base's value; the base may extend another file.
+    """
+    base_name = doc.get("extend")
+    if not isinstance(base_name, str) or not base_name:
+        return doc
+    if depth > 8:
+        raise ConfigError(f"{file}: extend chain too deep (a cycle?)")
+    base_file = (file.parent / base_name).resolve()
+    try:
+        base = yaml.safe_load(base_file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read the extended template {base_file}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{base_file} is not valid YAML: {exc}") from None
+    if not isinstance(base, Mapping):
+        raise ConfigError(f"{base_file} must be a YAML mapping")
+    merged = _deep_merge(_extended(base_file, base, depth + 1), {k: v for k, v in doc.items() if k != "extend"})
+    return merged
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _fc2_function(file: Path, module: str, component: str, props: Mapping[str, Any]) -> FunctionDef:

@@ -1,4 +1,4 @@
-"""The whole bundle on one machine: the local OSS server plus every function of ``template.yml``, wired together.
+"""The whole bundle on one machine: the local OSS server plus every function of a template, wired together.
 
 This is what ``osscallback local`` runs. The local OSS plays OSS (signed callbacks, its own public key), the
 local FC host runs the functions from the same ``template.yml`` Serverless Devs deploys, and the wiring is what a
@@ -8,6 +8,11 @@ deployment would configure:
   role's), and ``CALLBACK_URL`` = the callback function's FC 2.0 proxy URL on the local host;
 - the callback function additionally trusts the local OSS's public-key URL prefix — a local-development override,
   logged loudly at start-up by the callback function itself.
+
+Both templates run: ``template.yml`` (FC 2.0: the callback function behind its FC 2.0 proxy URL, events through
+FC 2.0's InvokeFunction) and ``template.fc3.yml`` (FC 3.0: the callback function at its function URL with FC 3.0's
+HTTP event, events through FC 3.0's InvokeFunction). Either way the host also serves the FC 3.0 control plane, with
+code read from the local OSS and a temporary code bucket (:data:`TEMP_CODE_BUCKET`) for ``s deploy``.
 
 Events in ``events/`` are named ``<function>-<name>.json``; :meth:`LocalStack.run_event` invokes the function
 through the FC invocation API and, for actions that hand work to a client (``presign_put``, ``post_policy``),
@@ -33,6 +38,8 @@ DEFAULT_EVENTS = PROJECT_ROOT / "events"
 DEFAULT_BUCKET = "examplebucket"
 DEFAULT_REGION = "cn-hangzhou"
 GOSSPUBLIC = "http://gosspublic.alicdn.com/,https://gosspublic.alicdn.com/"
+#: Where GetTempBucketToken tells Serverless Devs' fc3 to upload code zips (a bucket of the local OSS).
+TEMP_CODE_BUCKET = "fc-temp-code"
 
 LogSink = Callable[[str, str], None]  # (function name, log line), as the local FC host calls it
 
@@ -59,6 +66,8 @@ class StackInfo:
     fc_access_key_secret: str
     fc_security_token: str
     inspector_url: str = ""  # the callback inspector page ("" when it is off)
+    fc_version: int = 2  # of the template's functions (3: template.fc3.yml)
+    account_id: str = ""  # the local FC account id (Serverless Devs' AccountID)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,7 +145,8 @@ class LocalStack:
             observers.append(self.inspector.observe)
         try:
             self.oss = LocalOSS(
-                data_dir=self.data_dir, port=self.oss_port, buckets=(self.bucket,), callback_observers=observers
+                data_dir=self.data_dir, port=self.oss_port, buckets=(self.bucket, TEMP_CODE_BUCKET),
+                callback_observers=observers,
             )
             self.oss.start()
             if self.inspector is not None:
@@ -155,6 +165,8 @@ class LocalStack:
                 credentials=FCCredentials(key_id, secret, token),
                 region=self.region,
                 env_overrides=self._wiring,
+                code_fetcher=self._fetch_code,
+                temp_bucket=self._temp_code_bucket,
                 **kwargs,
             )
             if self.inspector is not None:
@@ -179,6 +191,25 @@ class LocalStack:
         }
         wiring.update(self.env)
         return wiring
+
+    def _fetch_code(self, bucket: str, key: str) -> bytes:
+        """A code zip from the local OSS (CreateFunction/UpdateFunction with ``ossBucketName``/``ossObjectName``)."""
+        import oss2
+
+        auth = oss2.Auth(self.oss.access_key_id, self.oss.access_key_secret)
+        return bytes(oss2.Bucket(auth, self.oss.endpoint, bucket).get_object(key).read())
+
+    def _temp_code_bucket(self) -> dict[str, Any]:
+        """GetTempBucketToken's answer: the local OSS's temporary code bucket and credentials for it."""
+        key_id, secret, token = self.oss.issue_sts_token()
+        expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        return {
+            "ossBucket": TEMP_CODE_BUCKET,
+            "objectName": f"{uuid.uuid4().hex}.zip",
+            "ossRegion": f"oss-{self.region}",
+            "credentials": {"AccessKeyId": key_id, "AccessKeySecret": secret, "SecurityToken": token,
+                            "Expiration": expires},
+        }
 
     def stop(self) -> None:
         if self.fc is not None:
@@ -208,7 +239,7 @@ class LocalStack:
     def callback_function(self) -> Any:
         http = [s for s in self.fc.specs if s.is_http] if self.fc is not None else []
         if not http:
-            raise LocalStackError("template.yml has no HTTP-triggered (callback) function")
+            raise LocalStackError(f"{self.template.name} has no HTTP-triggered (callback) function")
         return http[0]
 
     @property
@@ -232,11 +263,13 @@ class LocalStack:
             fc_access_key_secret=self.fc.credentials.access_key_secret,
             fc_security_token=self.fc.credentials.security_token or "",
             inspector_url=self.inspector.url if self.inspector is not None else "",
+            fc_version=3 if self.callback_function.is_fc3 else 2,
+            account_id=self.fc.account_id,
         )
 
     # -- events --------------------------------------------------------------------------------------------
     def events(self, events_dir: str | Path = DEFAULT_EVENTS) -> Iterator[Path]:
-        names = {s.name for s in self.fc.specs if not s.is_http}
+        names = {s.module or s.name for s in self.fc.specs if not s.is_http}
         for path in sorted(Path(events_dir).glob("*.json")):
             if function_of(path) in names:
                 yield path
@@ -245,7 +278,7 @@ class LocalStack:
         from osscallback.local.fc.errors import FunctionInvocationError
 
         try:
-            raw = self.fc.invoke(function, payload)
+            raw = self.fc.invoke(self.function_name(function), payload)
         except FunctionInvocationError as exc:
             raise LocalStackError(f"function {function!r} failed: {exc}") from None
         try:
@@ -255,6 +288,13 @@ class LocalStack:
         if not isinstance(data, dict):
             raise LocalStackError(f"function {function!r} answered {type(data).__name__}, not a JSON object")
         return data
+
+    def function_name(self, function: str) -> str:
+        """The FC function a template module or function name means (FC 3.0 names differ from module keys)."""
+        specs = list(self.fc.specs)
+        if any(s.name == function for s in specs):
+            return function
+        return next((s.name for s in specs if s.module == function), function)
 
     def run_event(self, path: str | Path) -> EventResult:
         """Invoke the event's function; complete client-side actions; judge the outcome."""

@@ -23,10 +23,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from osscallback.local.fc.errors import WorkerStartError
 from osscallback.local.fc.protocol import READY_KEY, WORKER_MODULE, WorkerConfig
+
+#: The directory holding this ``osscallback`` package: where workers start, so ``-m`` finds the bootstrap.
+_LIBRARY_PARENT = str(Path(__file__).resolve().parents[3])
 
 #: ``sink(function_label, line)`` receives every line a worker prints.
 LogSink = Callable[[str, str], None]
@@ -139,7 +143,9 @@ class WorkerProcess:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                cwd=self.config.code_dir,
+                # Not the code directory: a packaged function ships its own osscallback/, which must not shadow the
+                # worker bootstrap (the worker moves into the code directory itself, see worker.main).
+                cwd=_LIBRARY_PARENT,
                 env=self.env,
                 start_new_session=True,
                 close_fds=True,

@@ -333,6 +333,19 @@ def _read_config(stdin_fd: int) -> WorkerConfig:
     return WorkerConfig.from_json(raw.decode("utf-8"))
 
 
+def _prefer_packaged_library(code_dir: str) -> None:
+    """Let a package that ships its own ``osscallback/`` (what ``osscallback build`` makes) import that copy.
+
+    The bootstrap (this module) came from the host's library; its ``osscallback`` modules are dropped from the
+    import cache so the function's ``import osscallback...`` finds the packaged copy first on ``sys.path``, as on
+    FC. The bootstrap keeps the modules it already holds.
+    """
+    if not os.path.isdir(os.path.join(code_dir, "osscallback")):
+        return
+    for name in [m for m in sys.modules if m == "osscallback" or m.startswith("osscallback.")]:
+        del sys.modules[name]
+
+
 def main() -> int:
     stdin_fd = os.dup(0)
     config = _read_config(stdin_fd)
@@ -343,6 +356,7 @@ def main() -> int:
     _install_logging()
     os.chdir(config.code_dir)
     sys.path.insert(0, config.code_dir)
+    _prefer_packaged_library(config.code_dir)
     runtime = FunctionRuntime(config)
     app = {"http": runtime.http_app, "fc3": runtime.fc3_app}.get(config.kind, runtime.event_app)
     server = WSGIServer(app, "127.0.0.1", 0, threads=config.threads)
