@@ -90,11 +90,14 @@ class Route:
     params: tuple[str, ...] = ()  # sub-resources that must be present
     header: str = ""  # a header that must be present
     form: bool = False  # a multipart/form-data POST (PostObject)
+    value: tuple[str, str] | None = None  # a query parameter that must have this value (list-type=2)
 
     def matches(self, req: Request, scope: str) -> bool:
         if self.method != req.method or self.scope != scope:
             return False
         if any(not req.has(p) for p in self.params):
+            return False
+        if self.value is not None and req.params.get(self.value[0]) != self.value[1]:
             return False
         if self.header and self.header not in req.headers:
             return False
@@ -121,7 +124,8 @@ ROUTES: tuple[Route, ...] = (
     Route("PutBucket", "PUT", "bucket", service.create_bucket, "owner"),
     Route("DeleteBucket", "DELETE", "bucket", service.delete_bucket, "owner"),
     Route("HeadBucket", "HEAD", "bucket", service.head_bucket, "list"),
-    Route("ListObjects", "GET", "bucket", listing.list_objects, "list"),  # ListObjectsV2 is list-type=2
+    Route("ListObjectsV2", "GET", "bucket", listing.list_objects_v2, "list", value=("list-type", "2")),
+    Route("ListObjects", "GET", "bucket", listing.list_objects, "list"),
     # --- object -------------------------------------------------------------------------------------------------
     Route(
         "UploadPartCopy",
@@ -218,8 +222,6 @@ class Operations:
             self.backend.require_bucket(req.bucket)
         if req.anonymous and route.name != "PostObject":
             self._check_anonymous(route, req)
-        if route.name == "ListObjects" and req.params.get("list-type") == "2":
-            return listing.list_objects_v2(self.backend, req)
         return route.handler(self.backend, req)
 
     def _check_anonymous(self, route: Route, req: Request) -> None:
