@@ -220,3 +220,32 @@ def test_bad_requests_are_refused_clearly(stack: StackInfo) -> None:
     with pytest.raises(ClientException) as caught:
         client.list_aliases("oss-callback-fc-upload", models.ListAliasesRequest())
     assert caught.value.code == "PathNotSupported"
+
+
+def test_temp_bucket_token_needs_the_fc2_signature(stack: StackInfo) -> None:
+    url = stack.fc_endpoint + "/2016-08-15/tempBucketToken"
+    unsigned = requests.get(url, timeout=30)
+    assert unsigned.status_code == 400 and unsigned.json()["ErrorCode"] == "MissingRequiredHeader"
+    headers = {"date": format_datetime(datetime.now(timezone.utc), usegmt=True)}
+    headers["authorization"] = Auth(stack.fc_access_key_id, "wrong").sign_request("GET", "/2016-08-15/tempBucketToken",
+                                                                                  headers)
+    wrong = requests.get(url, headers=headers, timeout=30)
+    assert wrong.status_code == 403 and wrong.json()["ErrorCode"] == "SignatureNotMatch"
+
+
+def test_a_host_without_oss_says_so(credentials: object) -> None:
+    from osscallback.local.fc import FCCredentials, LocalFCHost
+    from osscallback.local.fc.fcapi import sign, string_to_sign
+
+    creds = FCCredentials("k", "s")
+    with LocalFCHost([], credentials=creds, log_sink=LogLines()) as host:
+        headers = {"date": format_datetime(datetime.now(timezone.utc), usegmt=True)}
+        headers["authorization"] = sign(creds, string_to_sign("GET", "/2016-08-15/tempBucketToken", headers))
+        resp = requests.get(host.endpoint + "/2016-08-15/tempBucketToken", headers=headers, timeout=30)
+        assert resp.status_code == 400 and "local stack" in resp.json()["ErrorMessage"]
+        client = Client(Config(access_key_id="k", access_key_secret="s", endpoint=host.endpoint[7:], protocol="http"))
+        with pytest.raises(ClientException) as caught:
+            client.create_function(models.CreateFunctionRequest(body=models.CreateFunctionInput(
+                function_name="f", runtime="python3.10", handler="index.handler",
+                code=models.InputCodeLocation(oss_bucket_name="b", oss_object_name="k.zip"))))
+        assert caught.value.code == "InvalidArgument" and "cannot read code from OSS" in caught.value.message
