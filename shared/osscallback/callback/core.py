@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any
 
 from osscallback.callback.actions import Action, CallbackEvent, IdempotencyStore, idempotency_key, load_action
@@ -83,6 +84,38 @@ def declared_length(value: str | None) -> int | None:
     return int(text) if len(text) <= 18 else 1 << 62
 
 
+def new_request_id() -> str:
+    """A request id for logs when the platform gave none: 32 random hex digits, like ``uuid4().hex`` but without
+    the UUID object (a tenth of the cost) and unique across instances and forks alike."""
+    return os.urandom(16).hex()
+
+
+def log_line(record: Mapping[str, Any]) -> str:
+    """``json.dumps(record, ensure_ascii=False)``, byte for byte, for the flat records the core logs.
+
+    ``json.dumps`` with a keyword builds a new encoder on every call, which made the one log line per request
+    cost as much as parsing the body; strings, numbers, booleans and ``None`` are written here directly, and any
+    other value falls back to ``json.dumps``.
+    """
+    parts = []
+    for key, value in record.items():
+        kind = type(value)
+        if kind is str:
+            text = encode_basestring(value)
+        elif value is None:
+            text = "null"
+        elif kind is bool:
+            text = "true" if value else "false"
+        elif kind is int:
+            text = int.__repr__(value)
+        elif kind is float and value == value and value not in (float("inf"), float("-inf")):
+            text = float.__repr__(value)
+        else:
+            return json.dumps(record, ensure_ascii=False)
+        parts.append(f"{encode_basestring(key)}: {text}")
+    return "{" + ", ".join(parts) + "}"
+
+
 def error_response(
     status: int, code: str, message: str, extra_headers: tuple[tuple[str, str], ...] = ()
 ) -> CallbackResponse:
@@ -138,7 +171,7 @@ class CallbackApp:
     def handle(self, request: CallbackRequest) -> CallbackResponse:
         """Answer one request. Never raises."""
         started = time.perf_counter()
-        request_id = request.request_id or request.header("x-fc-request-id") or uuid.uuid4().hex
+        request_id = request.request_id or request.header("x-fc-request-id") or new_request_id()
         body: CallbackBody | None = None
         duplicate = False
         try:
@@ -158,30 +191,32 @@ class CallbackApp:
             log.exception(json.dumps({"request_id": request_id, "error": "InternalError"}))
             response = error_response(500, "InternalError", "The callback function failed unexpectedly.")
             outcome = "InternalError"
-        record: dict[str, Any] = {
-            "request_id": request_id,
-            "status": response.status,
-            "outcome": outcome,
-            "bucket": body.bucket if body else None,
-            "object": body.object if body else None,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-        }
-        if duplicate:
-            record["duplicate"] = True
-        log.info(json.dumps(record, ensure_ascii=False))
+        if log.isEnabledFor(logging.INFO):  # FC logs at INFO; elsewhere the line costs nothing
+            record: dict[str, Any] = {
+                "request_id": request_id,
+                "status": response.status,
+                "outcome": outcome,
+                "bucket": body.bucket if body else None,
+                "object": body.object if body else None,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            }
+            if duplicate:
+                record["duplicate"] = True
+            log.info(log_line(record))
         return response
 
     def _process(self, request: CallbackRequest, request_id: str) -> tuple[CallbackBody, Any, bool]:
         if request.method.upper() != "POST":
             raise CallbackRejected(405, "MethodNotAllowed", f"OSS callbacks are POST requests, not {request.method}.")
         cap = self.config.max_body_bytes
-        length = declared_length(request.header("content-length"))
+        headers = request.headers  # lower-cased names (normalize_headers)
+        length = declared_length(headers.get("content-length"))
         if length == -1:
             raise CallbackRejected(400, "InvalidContentLength", "The Content-Length header is not a number.")
         if request.body_truncated or len(request.body) > cap or (length is not None and length > cap):
             raise CallbackRejected(413, "BodyTooLarge", f"The callback body is larger than {cap} bytes.")
-        signature = decode_authorization(request.header("authorization"))
-        key_url, fetch_url = self.policy.resolve(request.header("x-oss-pub-key-url"))
+        signature = decode_authorization(headers.get("authorization"))
+        key_url, fetch_url = self.policy.resolve(headers.get("x-oss-pub-key-url"))
         public_key = self.keys.get(key_url, fetch_url)
         signed = None
         for path, query in request.targets:
@@ -194,7 +229,7 @@ class CallbackApp:
                 403, "SignatureDoesNotMatch", "The callback signature does not match its path, query and body."
             )
         path, query = request.targets[0]
-        body = parse_body(request.body, request.header("content-type"))
+        body = parse_body(request.body, headers.get("content-type"))
         key = idempotency_key(body, request.body, signed)
         event = CallbackEvent(body=body, request_id=request_id, idempotency_key=key, path=path, query=query)
         action = self.action
