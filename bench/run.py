@@ -1,8 +1,8 @@
 """The benchmark suite: every figure measured side by side with its baseline in the same run, printed as a ratio.
 
-    .venv/bin/python bench/run.py            # full run (several minutes)
-    .venv/bin/python bench/run.py --quick    # seconds: what CI runs to prove the suite works
-    .venv/bin/python bench/run.py --only callback_http --json results.json
+    .venv/bin/python -m bench                # full run (several minutes); same as bench/run.py
+    .venv/bin/python -m bench --quick        # seconds: what CI runs to prove the suite works
+    .venv/bin/python -m bench --only callback_http --json results.json
 
 This machine is shared and noisy, so absolute numbers are context; the ratios (measured back to back, same
 process layout, same load generator) are the result. Nothing here asserts a time.
@@ -14,6 +14,7 @@ import argparse
 import base64
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -102,13 +103,24 @@ def _rss_kib(pid: int, field: str = "VmRSS") -> int:
 
 
 # --------------------------------------------------------------------------------------------------- 1. HTTP
+#: What a key fetch costs the official sample: from FC, gosspublic.alicdn.com is a CDN round trip away.
+KEY_FETCH_DELAY = 0.020
+
+
 def bench_callback_http(quick: bool) -> None:
-    """Signed callbacks over keep-alive HTTP vs (a) a no-op WSGI app and (b) the official sample's approach."""
+    """Signed callbacks over keep-alive HTTP vs (a) a no-op WSGI app and (b) the official sample's approach.
+
+    Function and no-op run under the same waitress settings and take the same load, alternately, for a few rounds
+    (the best round of each counts: on a shared machine, noise only ever slows a round down). The key server
+    answers every fetch after 20 ms, as a CDN would from FC: the sample pays it per request, the function once.
+    """
     from osscallback.testing import KeyServer
 
     print("1. callback verification under load (separate load-generator process)", flush=True)
     counts = {1: 200, 16: 600, 64: 600} if quick else {1: 2000, 16: 10000, 64: 10000}
+    rounds = 1 if quick else 3
     with KeyServer() as keys, tempfile.TemporaryDirectory() as tmp:
+        keys.behaviour.delay_seconds = KEY_FETCH_DELAY
         pool_file = Path(tmp) / "pool.json"
         pool_file.write_text(json.dumps(_signed_pool(max(counts.values()), keys)))
         servers = {}
@@ -121,19 +133,28 @@ def bench_callback_http(quick: bool) -> None:
         try:
             for concurrency, count in counts.items():
                 _load(servers["function"][1], concurrency, min(count, 200), pool_file)  # warm-up (key fetch)
-                fn = _load(servers["function"][1], concurrency, count, pool_file)
-                noop = _load(servers["noop"][1], concurrency, count, pool_file)
+                _load(servers["noop"][1], concurrency, min(count, 200), pool_file)
+                best: dict[str, dict[str, Any]] = {}
+                for _ in range(rounds):
+                    for kind in ("function", "noop"):
+                        result = _load(servers[kind][1], concurrency, count, pool_file)
+                        if kind not in best or result["rps"] > best[kind]["rps"]:
+                            best[kind] = result
+                fn, noop = best["function"], best["noop"]
                 official_count = max(50, count // (20 if quick else 10))
                 official = _load(servers["official"][1], concurrency, official_count, pool_file)
                 print(f"   c={concurrency:<3} function {fn['rps']:8.0f} req/s p50 {fn['p50_ms']:6.2f} ms "
                       f"p99 {fn['p99_ms']:6.2f} ms errors {fn['errors']} | noop {noop['rps']:8.0f} req/s "
                       f"p99 {noop['p99_ms']:6.2f} ms | official {official['rps']:6.0f} req/s "
                       f"p99 {official['p99_ms']:7.2f} ms errors {official['errors']}", flush=True)
+                ratio = fn["rps"] / noop["rps"]
+                judged = concurrency >= 16  # the target is for concurrent load (c=16, c=64); c=1 is shown
                 record(f"callback req/s c={concurrency} vs no-op", fn["rps"], "req/s", "no-op WSGI (ceiling)",
-                       noop["rps"], fn["rps"] / noop["rps"], ">= 0.85", fn["rps"] / noop["rps"] >= 0.85,
-                       f"errors {fn['errors']}")
-                record(f"callback req/s c={concurrency} vs official", fn["rps"], "req/s", "official sample approach",
-                       official["rps"], fn["rps"] / official["rps"], ">= 20", fn["rps"] / official["rps"] >= 20)
+                       noop["rps"], ratio, ">= 0.85" if judged else "(shown)", ratio >= 0.85 if judged else None,
+                       f"errors {fn['errors']}, best of {rounds}")
+                record(f"callback req/s c={concurrency} vs official", fn["rps"], "req/s",
+                       "official sample, 20 ms key", official["rps"], fn["rps"] / official["rps"], ">= 20",
+                       fn["rps"] / official["rps"] >= 20, f"errors {official['errors']}")
         finally:
             for proc, _ in servers.values():
                 proc.terminate()
@@ -142,13 +163,20 @@ def bench_callback_http(quick: bool) -> None:
 
 # --------------------------------------------------------------------------------------------------- 2. core
 def bench_core(quick: bool) -> None:
-    """Verify + parse + render in-process, against the bare cryptography RSA verify (the physical floor)."""
+    """Verify + parse + act + render in-process, against the bare cryptography RSA verify (the physical floor).
+
+    Both run over the same signatures, alternately, several rounds; the best round of each counts. A second
+    figure adds the per-request INFO log line (to /dev/null), which FC's logging set-up costs on top.
+    """
+    import logging
+
     from osscallback.callback.core import CallbackApp, CallbackRequest, normalize_headers
     from osscallback.callback.signature import decode_authorization, string_to_sign, verify
     from osscallback.testing import KeyServer
 
     print("2. per-request CPU cost of the core (no HTTP)", flush=True)
     n = 500 if quick else 5000
+    rounds = 3 if quick else 7
     with KeyServer() as keys:
         app = CallbackApp.from_env({"CALLBACK_KEY_URL_PREFIXES": keys.prefix})
         pool = _signed_pool(n, keys)
@@ -167,10 +195,23 @@ def bench_core(quick: bool) -> None:
             for sig, data in floor_inputs:
                 assert verify(public_key, sig, data)
 
-        core_s, floor_s = _best_of(core, 3), _best_of(floor, 3)
+        core_s, floor_s = _best_of_interleaved((core, floor), rounds)
         core_us, floor_us = core_s / n * 1e6, floor_s / n * 1e6
         record("core verify+parse+act+render", core_us, "us", "bare RSA MD5 verify", floor_us, core_us / floor_us,
-               "<= 5x", core_us / floor_us <= 5)
+               "<= 4x", core_us / floor_us <= 4, f"best of {rounds}")
+        logger = logging.getLogger("osscallback")
+        handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 - closed below
+        level, logger.level = logger.level, logging.INFO
+        logger.addHandler(handler)
+        try:
+            logged_s, floor_s = _best_of_interleaved((core, floor), rounds)
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+            handler.stream.close()
+        logged_us, floor_us = logged_s / n * 1e6, floor_s / n * 1e6
+        record("core + INFO log line to /dev/null", logged_us, "us", "bare RSA MD5 verify", floor_us,
+               logged_us / floor_us, "(shown)", None, "the logging module's share is FC's set-up, not the core")
 
 
 def _best_of(func: Callable[[], None], repeat: int) -> float:
@@ -182,35 +223,176 @@ def _best_of(func: Callable[[], None], repeat: int) -> float:
     return best
 
 
-# --------------------------------------------------------------------------------------------------- 3. cold start
-def bench_coldstart(quick: bool) -> None:
-    """Fresh-interpreter import of each function vs ``python -c pass``."""
-    print("3. cold start (fresh interpreter per run, medians)", flush=True)
-    runs = 5 if quick else 21
-
-    def wall(code: str, cwd: Path) -> float:
-        times = []
-        for _ in range(runs):
+def _best_of_interleaved(funcs: tuple[Callable[[], None], ...], rounds: int) -> list[float]:
+    """The best time of each function over ``rounds`` rounds, running them alternately (drift hits all alike)."""
+    best = [float("inf")] * len(funcs)
+    for _ in range(rounds):
+        for i, func in enumerate(funcs):
             started = time.perf_counter()
-            subprocess.run([PY, "-c", code], cwd=cwd, check=True)
-            times.append(time.perf_counter() - started)
-        return statistics.median(times) * 1000
+            func()
+            best[i] = min(best[i], time.perf_counter() - started)
+    return best
 
-    base = wall("pass", ROOT)
-    for name in ("callback", "upload"):
-        cwd = ROOT / "functions" / name
-        probe = subprocess.run([PY, "-c", "import sys; n = len(sys.modules); import index; "
-                                "print(len(sys.modules) - n, 'oss2' in sys.modules)"], cwd=cwd, capture_output=True,
-                               text=True, check=True).stdout.split()
-        modules, oss2_loaded = int(probe[0]), probe[1] == "True"
-        took = wall("import index", cwd)
-        added = took - base
-        if name == "callback":
-            record("cold start: callback import adds", added, "ms", "python -c pass", base, took / base,
-                   "<= 80 ms, no oss2", added <= 80 and not oss2_loaded, f"{modules} modules, oss2={oss2_loaded}")
+
+# --------------------------------------------------------------------------------------------------- 3. cold start
+def _child_env(**extra: str) -> dict[str, str]:
+    """The environment of a fresh interpreter: this one's, with bytecode caching on (Python's normal state)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPROFILEIMPORTTIME")}
+    env.update(extra)
+    return env
+
+
+def _run_child(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[float, float]:
+    """Wall and CPU milliseconds of one fresh interpreter, start to exit; it must exit 0."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = (time.perf_counter() - started) * 1000
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd} exited with {proc.returncode}")
+    return wall, (usage.ru_utime + usage.ru_stime) * 1000
+
+
+def _probe(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> dict[str, Any]:
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(f"{cmd} exited with {out.returncode}: {out.stdout[-500:]} {out.stderr[-2000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+@dataclass
+class ColdCase:
+    """One fresh-interpreter measurement against ``python -c pass`` (or against ``baseline`` code)."""
+
+    name: str
+    cmd: list[str]
+    env: dict[str, str]
+    cwd: Path = ROOT
+    target_ms: float | None = None  # judged: added ms (best of the runs) at most this, and no forbidden module
+    baseline: list[str] | None = None  # compare with this command instead of ``python -c pass``
+    baseline_name: str = "python -c pass"
+    forbidden: tuple[str, ...] = ()
+    probe: bool = True  # the command prints a JSON line (first_callback.py)
+    note: str = ""
+
+
+def _first_callback_request(key_server: Any) -> str:
+    from osscallback.testing import OssSigner, form_body
+
+    signed = OssSigner(key_server.private_key, key_server.key_url).sign(
+        "http://cb.example.com/callback", form_body({"bucket": "examplebucket", "object": "cold/start.txt"}))
+    headers = {k: v for k, v in signed.headers.items() if k != "Host"}
+    return json.dumps({"path": "/callback", "headers": headers, "body": signed.body.decode("utf-8")})
+
+
+def bench_coldstart(quick: bool) -> None:
+    """A cold start as OSS meets it: a fresh interpreter imports the callback function and answers its first
+    verified callback (key fetched from a loopback key server), against ``python -c pass``.
+
+    Runs alternate with the baseline; the best run of each is the figure (noise on a shared machine only ever adds
+    time), the median is shown beside it. Bytecode is cached as Python normally does (one run writes it first);
+    one case compiles the library from source every time, as a code directory shipped without ``.pyc`` does.
+    """
+    from osscallback.testing import KeyServer, LocalCA
+
+    print("3. cold start (fresh interpreter per run; best and median)", flush=True)
+    runs = 5 if quick else 21
+    driver = [PY, str(BENCH / "first_callback.py"), str(ROOT / "functions" / "callback")]
+    with KeyServer() as keys, tempfile.TemporaryDirectory() as tmp:
+        base_env = _child_env(BENCH_REQUEST=_first_callback_request(keys), CALLBACK_KEY_URL_PREFIXES=keys.prefix)
+        custom = Path(tmp) / "answer.j2"
+        custom.write_text('{"Status": "OK", "object": {{ callback.object | tojson }}}\n', encoding="utf-8")
+        # The same function from a copy of its code without bytecode, never writing any: compiled every start.
+        source = Path(tmp) / "source"
+        shutil.copytree(ROOT / "shared" / "osscallback", source / "osscallback",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(ROOT / "functions" / "callback" / "index.py", source / "index.py")
+        # An HTTPS key host on loopback, trusted through SSL_CERT_FILE: what the function pays for TLS (the ssl
+        # module, the CA store, a handshake), without the internet round trip FC has to the CDN.
+        ca = LocalCA()
+        (Path(tmp) / "ca.pem").write_bytes(ca.pem)
+        tls_keys = KeyServer(keys.private_key, tls=ca.server_context(["127.0.0.1"], tmp)).start()
+        cases = [
+            ColdCase("cold start: first callback adds", driver, base_env, target_ms=50,
+                     forbidden=("jinja2", "oss2"), note="default answer"),
+            ColdCase("cold start: first callback, custom template", driver,
+                     {**base_env, "CALLBACK_RESPONSE_TEMPLATE": str(custom)}, note="jinja2 answer template"),
+            ColdCase("cold start: first callback, HTTPS key host", driver,
+                     {**_child_env(BENCH_REQUEST=_first_callback_request(tls_keys),
+                                   CALLBACK_KEY_URL_PREFIXES=tls_keys.prefix, SSL_CERT_FILE=str(Path(tmp) / "ca.pem"))},
+                     note="TLS on loopback"),
+            ColdCase("cold start: first callback, no .pyc", [PY, str(BENCH / "first_callback.py"), str(source)],
+                     {**base_env, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(source)},
+                     note="library compiled at every start"),
+            ColdCase("cold start: upload import adds", [PY, "-c", "import index"], _child_env(),
+                     cwd=ROOT / "functions" / "upload", probe=False),
+        ]
+        cases += _store_cold_cases(driver, base_env, Path(tmp), quick)
+        try:
+            _measure_cold(cases, runs)
+        finally:
+            tls_keys.stop()
+            for stop in _STORE_CLEANUPS:
+                stop()
+            _STORE_CLEANUPS.clear()
+
+
+def _measure_cold(cases: list[ColdCase], runs: int) -> None:
+    probes: dict[str, dict[str, Any]] = {}
+    for case in cases:  # one run each first: writes bytecode where allowed, proves the case answers 200
+        if case.probe:
+            probes[case.name] = _probe(case.cmd, case.env, case.cwd)
+            if not probes[case.name]["status"].startswith("200"):
+                raise RuntimeError(f"{case.name}: {probes[case.name]}")
         else:
-            record("cold start: upload import adds", added, "ms", "python -c pass", base, took / base, "-", None,
-                   f"{modules} modules, oss2={oss2_loaded}")
+            _run_child(case.cmd, case.env, case.cwd)
+        if case.baseline:
+            _run_child(case.baseline, case.env, case.cwd)
+    pass_cmd = [PY, "-c", "pass"]
+    samples: dict[str, list[tuple[float, float]]] = {"pass": []}
+    for case in cases:
+        samples[case.name] = []
+        if case.baseline:
+            samples[case.name + " baseline"] = []
+    for _ in range(runs):
+        samples["pass"].append(_run_child(pass_cmd, _child_env()))
+        for case in cases:
+            samples[case.name].append(_run_child(case.cmd, case.env, case.cwd))
+            if case.baseline:
+                samples[case.name + " baseline"].append(_run_child(case.baseline, case.env, case.cwd))
+
+    def stats(key: str) -> tuple[float, float, float]:
+        walls = [w for w, _ in samples[key]]
+        return min(walls), statistics.median(walls), min(c for _, c in samples[key])
+
+    for case in cases:
+        base_min, base_med, base_cpu = stats(case.name + " baseline" if case.baseline else "pass")
+        took_min, took_med, took_cpu = stats(case.name)
+        added, added_med = took_min - base_min, took_med - base_med
+        probe = probes.get(case.name, {})
+        heavy = probe.get("heavy", [])
+        bad = [m for m in case.forbidden if m in heavy]
+        parts = [case.note] if case.note else []
+        parts.append(f"median +{added_med:.1f} ms, CPU +{took_cpu - base_cpu:.1f} ms")
+        if probe:
+            parts.append(f"{probe['modules']} modules" + (f", imports {'/'.join(heavy)}" if heavy else ""))
+        if bad:
+            parts.append(f"FORBIDDEN {'/'.join(bad)}")
+        met = None if case.target_ms is None else (added <= case.target_ms and not bad)
+        target = "-" if case.target_ms is None else f"<= {case.target_ms:g} ms" + (
+            f", no {'/'.join(case.forbidden)}" if case.forbidden else "")
+        record(case.name, added, "ms", case.baseline_name, base_min, took_min / base_min, target, met,
+               "; ".join(parts))
+
+
+#: Stops for what the store cases started (a redis-server, a local OSS); run after the measurements.
+_STORE_CLEANUPS: list[Callable[[], None]] = []
+
+
+def _store_cold_cases(driver: list[str], base_env: dict[str, str], tmp: Path, quick: bool) -> list[ColdCase]:
+    """Cold starts with a shared idempotency store configured (none until the tree has shared stores)."""
+    return []
 
 
 # --------------------------------------------------------------------------------------------------- 4. uploads
@@ -310,7 +492,7 @@ BENCHES: dict[str, Callable[[bool], None]] = {
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny counts: proves the suite runs (CI)")
     parser.add_argument("--only", action="append", choices=sorted(BENCHES), help="run only these (repeatable)")
     parser.add_argument("--json", help="also write the figures to this JSON file")

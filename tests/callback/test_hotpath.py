@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from osscallback.callback.core import log_line, new_request_id
+from osscallback.callback.core import RequestIds, log_line
 from osscallback.callback.signature import RESOLVED_CACHE_SIZE, KeyUrlPolicy
 from osscallback.errors import CallbackRejected
 
@@ -35,9 +36,26 @@ def test_log_line_of_a_real_record() -> None:
 
 
 def test_request_ids_are_32_hex_and_unique() -> None:
+    new_request_id = RequestIds()
     ids = {new_request_id() for _ in range(10_000)}
     assert len(ids) == 10_000
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    assert len({RequestIds()()[:16] for _ in range(100)}) == 100  # a random prefix per generator
+
+
+def test_request_ids_differ_after_a_fork() -> None:
+    new_request_id = RequestIds()
+    parent = new_request_id()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first id after the fork
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert child[:16] != parent[:16] and child != new_request_id()
 
 
 def _b64(url: str) -> str:
@@ -88,3 +106,23 @@ def test_log_line_is_skipped_when_info_is_off(make_app, signer, caplog: pytest.L
     assert app.handle(request).status == 200
     lines = [json.loads(r.getMessage()) for r in caplog.records if "latency_ms" in r.getMessage()]
     assert len(lines) == 1 and lines[0]["status"] == 200 and lines[0]["object"] == "o"
+
+
+environ_keys = st.sampled_from(["HTTP_HOST", "HTTP_AUTHORIZATION", "HTTP_X_OSS_PUB_KEY_URL", "HTTP_CONTENT_TYPE",
+                                "HTTP_CONTENT_LENGTH", "CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_x_a", "HTTP_X_A",
+                                "HTTP_X-A", "REQUEST_METHOD", "HTTP_", "wsgi.input"]) | st.text(max_size=8)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(environ=st.dictionaries(environ_keys, st.text(max_size=5) | st.integers(), max_size=10))
+def test_wsgi_headers_are_normalize_headers_of_the_environ(environ: dict[str, Any]) -> None:
+    """The one-pass header collection says what the straightforward one (pairs, then normalize_headers) said."""
+    from osscallback.callback.core import normalize_headers
+    from osscallback.callback.wsgi import _headers
+
+    pairs = [(k[5:].replace("_", "-"), v) for k, v in environ.items() if k.startswith("HTTP_")]
+    if environ.get("CONTENT_TYPE"):
+        pairs.append(("content-type", environ["CONTENT_TYPE"]))
+    if environ.get("CONTENT_LENGTH"):
+        pairs.append(("content-length", environ["CONTENT_LENGTH"]))
+    assert _headers(environ) == normalize_headers(pairs)

@@ -11,6 +11,7 @@ body (400/415), action (500), answer (500). Nothing from the body is looked at b
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -84,10 +85,25 @@ def declared_length(value: str | None) -> int | None:
     return int(text) if len(text) <= 18 else 1 << 62
 
 
-def new_request_id() -> str:
-    """A request id for logs when the platform gave none: 32 random hex digits, like ``uuid4().hex`` but without
-    the UUID object (a tenth of the cost) and unique across instances and forks alike."""
-    return os.urandom(16).hex()
+class RequestIds:
+    """Request ids for logs when the platform gave none: 32 hex digits like ``uuid4().hex``, made of 16 random
+    ones (drawn once per process, again after a fork) and a counter.
+
+    ``uuid4()`` builds a UUID object around ``os.urandom(16)`` per call; the syscall also hands the GIL to another
+    thread in the middle of every request (a context switch each, under a threaded server). A counter behind a
+    random per-process prefix is as unique across instances and a tenth of the cost.
+    """
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._prefix = ""
+        self._counter = itertools.count()
+
+    def __call__(self) -> str:
+        pid = os.getpid()
+        if pid != self._pid:  # first call, or a forked child: a fresh prefix so no two processes share ids
+            self._prefix, self._counter, self._pid = os.urandom(8).hex(), itertools.count(), pid
+        return f"{self._prefix}{next(self._counter):016x}"
 
 
 def log_line(record: Mapping[str, Any]) -> str:
@@ -150,6 +166,7 @@ class CallbackApp:
             fetch_timeout=self.config.key_fetch_timeout,
         )
         self.answer = AnswerRenderer(self.config.response_template)
+        self.new_request_id = RequestIds()
         self.action = action or load_action(self.config.action)
         self.idempotency = IdempotencyStore(self.config.idempotency_size)
         for prefix in self.policy.overrides:
@@ -171,7 +188,7 @@ class CallbackApp:
     def handle(self, request: CallbackRequest) -> CallbackResponse:
         """Answer one request. Never raises."""
         started = time.perf_counter()
-        request_id = request.request_id or request.header("x-fc-request-id") or new_request_id()
+        request_id = request.request_id or request.header("x-fc-request-id") or self.new_request_id()
         body: CallbackBody | None = None
         duplicate = False
         try:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from osscallback.callback.core import CallbackApp, CallbackRequest, CallbackResponse, declared_length, normalize_headers
+from osscallback.callback.core import CallbackApp, CallbackRequest, CallbackResponse, declared_length
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -46,12 +46,19 @@ def signed_target(environ: dict[str, Any]) -> tuple[str, str]:
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:
-    pairs = [(k[5:].replace("_", "-"), v) for k, v in environ.items() if k.startswith("HTTP_")]
-    if environ.get("CONTENT_TYPE"):
-        pairs.append(("content-type", environ["CONTENT_TYPE"]))
-    if environ.get("CONTENT_LENGTH"):
-        pairs.append(("content-length", environ["CONTENT_LENGTH"]))
-    return normalize_headers(pairs)
+    """The request headers with lower-case names, first value winning (what :func:`normalize_headers` makes of
+    the ``HTTP_*`` variables, then ``CONTENT_TYPE`` and ``CONTENT_LENGTH``), in one pass over the environ."""
+    headers: dict[str, str] = {}
+    for key, value in environ.items():
+        if key[:5] == "HTTP_":
+            name = key[5:].replace("_", "-").lower()
+            if name not in headers:
+                headers[name] = value if type(value) is str else str(value)
+    for key, name in (("CONTENT_TYPE", "content-type"), ("CONTENT_LENGTH", "content-length")):
+        value = environ.get(key)
+        if value and name not in headers:
+            headers[name] = str(value)
+    return headers
 
 
 def read_body(environ: dict[str, Any], cap: int) -> tuple[bytes, bool]:

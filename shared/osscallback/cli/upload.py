@@ -38,9 +38,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from oss2.exceptions import OssError
     from tqdm import tqdm
 
-    from osscallback.upload.uploader import Uploader, UploadEvent, UploadSettings
+    from osscallback.upload.uploader import Uploader, UploadEvent, UploadSettings, describe_oss_error
 
     path = Path(args.file).resolve()
     if not path.is_file():
@@ -59,13 +60,17 @@ def run(args: argparse.Namespace) -> int:
         raw["template"] = args.template
     event = UploadEvent.parse(raw)
     env = {**os.environ, "UPLOAD_ALLOWED_ROOTS": str(path.parent)}  # the user named this file on purpose
-    uploader = Uploader(UploadSettings.resolve(event, None, env, str(path.parent)))
-    with tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=event.key, disable=None,
-              file=sys.stderr) as bar:
+    settings = UploadSettings.resolve(event, None, env, str(path.parent))
+    try:
+        uploader = Uploader(settings)
+        with tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=event.key, disable=None,
+                  file=sys.stderr) as bar:
 
-        def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
+            def progress(done: int, total: int) -> None:
+                bar.update(done - bar.n)
 
-        result = uploader.run(event, progress).to_dict()
+            result = uploader.run(event, progress).to_dict()
+    except OssError as exc:  # one readable line (osscallback: error: ...), not oss2's traceback
+        raise UploadError(describe_oss_error(exc, settings.endpoint, settings.bucket)) from None
     print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
     return 0 if result["ok"] and result["callback_status"] != "failed" else 1

@@ -264,13 +264,67 @@ class UploadResult:
         return data
 
 
-def error_result(action: str | None, exc: BaseException) -> dict[str, Any]:
-    """The structured result of a refused or failed event (never a traceback), with the usual result keys."""
+def _connection_reason(exc: BaseException) -> str:
+    """Why a connection failed, in a few words, from the exception chain oss2 -> requests -> urllib3 -> socket."""
+    import socket
+    import ssl
+
+    seen: set[int] = set()
+    pending: list[Any] = [exc]
+    found: list[BaseException] = []
+    while pending:  # every exception reachable through causes, contexts, urllib3's .reason and args
+        item = pending.pop(0)
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        found.append(item)
+        pending += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+    names = {type(e).__name__ for e in found}
+    for e in reversed(found):  # the innermost cause says it best
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(e, socket.gaierror) or "NameResolutionError" in names:
+            return "host name not found"
+        if isinstance(e, ssl.SSLError):
+            return f"TLS failed: {e.reason or e}"
+        if isinstance(e, ConnectionResetError):
+            return "connection reset"
+        if isinstance(e, TimeoutError) or type(e).__name__ in ("ConnectTimeout", "ReadTimeout", "ConnectTimeoutError"):
+            return "timed out"
+        if isinstance(e, OSError) and e.strerror:
+            return e.strerror[:1].lower() + e.strerror[1:]
+    return type(found[-1]).__name__ if found else "unknown error"
+
+
+def describe_oss_error(exc: oss2.exceptions.OssError, endpoint: str | None = None, bucket: str | None = None) -> str:
+    """One readable sentence for an oss2 error: what happened and what to check.
+
+    OSS's own errors carry a code and a message. oss2's client-side ones carry neither, only a body such as
+    ``RequestError: HTTPConnectionPool(...)`` (formatted as is, they read ``OSS -2 : ``): a connection that failed
+    names the endpoint and why, an invalid bucket name names the name and the rule.
+    """
+    if isinstance(exc, oss2.exceptions.RequestError):
+        where = endpoint or "(endpoint not set)"
+        return f"cannot connect to OSS endpoint {where} ({_connection_reason(exc.exception)})"
+    if isinstance(exc, oss2.exceptions.ClientError):
+        text = str(exc.body or "")
+        text = text[len("ClientError: "):] if text.startswith("ClientError: ") else text
+        if "bucket_name is invalid" in text or "Bucket name should not be null" in text:
+            return f"bucket name {bucket or ''!r} is invalid (3 to 63 lowercase letters, digits or -)"
+        return f"OSS client error: {text}" if text else "OSS client error"
+    return f"OSS {exc.status} {exc.code}: {exc.message}"
+
+
+def error_result(action: str | None, exc: BaseException, settings: UploadSettings | None = None) -> dict[str, Any]:
+    """The structured result of a refused or failed event (never a traceback), with the usual result keys.
+
+    ``settings`` (when the event got that far) lets an oss2 client-side error name the endpoint or bucket."""
     result: dict[str, Any] = {"ok": False, "action": action, "request_id": None, "etag": None, "crc64": None,
                               "callback_status": "none", "callback": None}
     if isinstance(exc, oss2.exceptions.OssError):
         result.update(error=exc.code or exc.__class__.__name__, request_id=exc.request_id or None,
-                      message=f"OSS {exc.status} {exc.code}: {exc.message}")
+                      message=describe_oss_error(exc, settings.endpoint if settings else None,
+                                                 settings.bucket if settings else None))
     else:
         result.update(error=exc.__class__.__name__, message=str(exc))
     return result
@@ -570,6 +624,7 @@ def handle_event(
     ``base_dir`` is the function's code directory (FC's ``/code``): relative ``path`` values resolve against it.
     """
     action: str | None = None
+    settings: UploadSettings | None = None
     started = time.perf_counter()
     try:
         event = UploadEvent.parse(raw_event)
@@ -577,7 +632,7 @@ def handle_event(
         settings = UploadSettings.resolve(event, context, env, base_dir)
         result = Uploader(settings).run(event, progress).to_dict()
     except (OssCallbackError, oss2.exceptions.OssError, OSError) as exc:
-        result = error_result(action, exc)
+        result = error_result(action, exc, settings)
         log.error(json.dumps({"event": "upload_error", "action": action, "error": result["error"],
                               "message": result["message"]}, ensure_ascii=False))
         return result

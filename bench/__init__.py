@@ -1,0 +1,1 @@
+"""The benchmark suite (``python -m bench`` or ``python bench/run.py``); see docs/BENCHMARKS.md. Never deployed."""
