@@ -35,3 +35,23 @@ class TemplateError(OssCallbackError):
 
 class UploadError(OssCallbackError):
     """An upload action could not be carried out (bad event, file outside the allowed roots, OSS error)."""
+
+
+class IdempotencyError(OssCallbackError):
+    """The idempotency store could not decide whether an upload's action may run (base of the three below)."""
+
+
+class StoreUnavailable(IdempotencyError):
+    """The shared idempotency store could not be reached or answered nonsense: never run an action unclaimed.
+
+    The callback path answers a JSON 503 (OSS reports CallbackFailed and the OSS-event backstop delivers the
+    upload later); the event path fails the invocation, so FC's asynchronous retry delivers it again.
+    """
+
+
+class ClaimInProgress(IdempotencyError):
+    """Another run holds the upload's claim and did not finish within the wait: answered 409, or retried."""
+
+
+class IdempotencyKeyMismatch(IdempotencyError):
+    """A callback claims an upload that another, different callback body already delivered (a forged reqId/ETag)."""

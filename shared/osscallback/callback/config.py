@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from osscallback.callback.idempotency.base import DEFAULT_CLAIM_TTL, DEFAULT_TTL, DEFAULT_WAIT
+from osscallback.callback.idempotency.factory import StoreSpec
 from osscallback.callback.keys import DEFAULT_FETCH_TIMEOUT, DEFAULT_MAX_ENTRIES, DEFAULT_TTL_SECONDS
 from osscallback.callback.signature import DEFAULT_KEY_URL_PREFIXES
 from osscallback.errors import ConfigError
@@ -18,6 +20,8 @@ from osscallback.errors import ConfigError
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 #: OSS answers a callback within 5 s; the whole key fetch must leave room for the rest.
 MAX_FETCH_TIMEOUT = 2.0
+#: A duplicate's wait for a run in progress, plus a key fetch, must stay inside OSS's 5 s.
+MAX_IDEMPOTENCY_WAIT = 2.5
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, low: float, high: float) -> float:
@@ -45,6 +49,12 @@ class CallbackConfig:
     response_template: str = "default"
     action: str = "none"
     idempotency_size: int = 10_000
+    idempotency_store: StoreSpec = StoreSpec("memory")
+    idempotency_ttl: float = DEFAULT_TTL
+    idempotency_claim_ttl: float = DEFAULT_CLAIM_TTL
+    idempotency_wait: float = DEFAULT_WAIT
+    #: The function's credentials from its environment (``ALIBABA_CLOUD_*``), for the ``oss://`` store only.
+    credentials_env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CallbackConfig:
@@ -65,4 +75,11 @@ class CallbackConfig:
             response_template=env.get("CALLBACK_RESPONSE_TEMPLATE", "").strip() or "default",
             action=env.get("CALLBACK_ACTION", "").strip() or "none",
             idempotency_size=int(_number(env, "CALLBACK_IDEMPOTENCY_SIZE", 10_000, low=0, high=1_000_000)),
+            idempotency_store=StoreSpec.parse(env.get("CALLBACK_IDEMPOTENCY_STORE"), env),
+            idempotency_ttl=_number(env, "CALLBACK_IDEMPOTENCY_TTL", DEFAULT_TTL, low=60, high=366 * 86400),
+            idempotency_claim_ttl=_number(
+                env, "CALLBACK_IDEMPOTENCY_CLAIM_TTL", DEFAULT_CLAIM_TTL, low=1, high=86400
+            ),
+            idempotency_wait=_number(env, "CALLBACK_IDEMPOTENCY_WAIT", DEFAULT_WAIT, low=0, high=MAX_IDEMPOTENCY_WAIT),
+            credentials_env={k: v for k, v in env.items() if k.startswith("ALIBABA_CLOUD_")},
         )

@@ -21,13 +21,20 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
 
-from osscallback.callback.actions import Action, CallbackEvent, IdempotencyStore, idempotency_key, load_action
+from osscallback.callback.actions import Action, CallbackEvent, body_fingerprint, idempotency_key, load_action
 from osscallback.callback.answer import AnswerError, AnswerRenderer
 from osscallback.callback.body import CallbackBody, parse_body
 from osscallback.callback.config import CallbackConfig
+from osscallback.callback.idempotency.factory import open_store
 from osscallback.callback.keys import PublicKeyCache
 from osscallback.callback.signature import KeyUrlPolicy, decode_authorization, string_to_sign, verify
-from osscallback.errors import CallbackRejected, ConfigError
+from osscallback.errors import (
+    CallbackRejected,
+    ClaimInProgress,
+    ConfigError,
+    IdempotencyKeyMismatch,
+    StoreUnavailable,
+)
 
 log = logging.getLogger("osscallback.callback")
 
@@ -50,6 +57,7 @@ class CallbackRequest:
     body: bytes
     body_truncated: bool = False
     request_id: str | None = None
+    context: Any = None  # FC's context, when the transport has one (its credentials serve the oss:// store)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -168,7 +176,11 @@ class CallbackApp:
         self.answer = AnswerRenderer(self.config.response_template)
         self.new_request_id = RequestIds()
         self.action = action or load_action(self.config.action)
-        self.idempotency = IdempotencyStore(self.config.idempotency_size)
+        config = self.config
+        self.idempotency = open_store(
+            config.idempotency_store, max_entries=config.idempotency_size, ttl=config.idempotency_ttl,
+            claim_ttl=config.idempotency_claim_ttl, wait=config.idempotency_wait, env=config.credentials_env,
+        )
         for prefix in self.policy.overrides:
             plain = " over plain HTTP, which anyone on the network path can answer" if prefix[:5] == "http:" else ""
             log.warning(
@@ -249,15 +261,43 @@ class CallbackApp:
         body = parse_body(request.body, headers.get("content-type"))
         key = idempotency_key(body, request.body, signed)
         event = CallbackEvent(body=body, request_id=request_id, idempotency_key=key, path=path, query=query)
-        action = self.action
         try:
-            result, duplicate = self.idempotency.run(event.idempotency_key, lambda: action(event))
+            result, duplicate = self.deliver(event, fingerprint=body_fingerprint(request.body),
+                                             context=request.context)
+        except ClaimInProgress as exc:
+            raise CallbackRejected(409, "CallbackInProgress", f"{exc}; retry later.") from None
+        except IdempotencyKeyMismatch as exc:
+            raise CallbackRejected(409, "IdempotencyKeyMismatch", f"{exc}.") from None
+        except StoreUnavailable as exc:
+            log.error(json.dumps({"request_id": request_id, "error": "IdempotencyStoreUnavailable",
+                                  "message": str(exc)}))
+            raise CallbackRejected(
+                503, "IdempotencyStoreUnavailable",
+                "The idempotency store is unreachable, so the action did not run; the upload is delivered again "
+                "later (OSS event).",
+            ) from None
         except Exception as exc:
             log.exception(json.dumps({"request_id": request_id, "error": "ActionFailed"}))
             raise CallbackRejected(
                 500, "ActionFailed", f"The configured action failed: {exc.__class__.__name__}."
             ) from None
         return body, result, duplicate
+
+    def deliver(
+        self, event: CallbackEvent, *, fingerprint: str | None = None, context: Any = None
+    ) -> tuple[Any, bool]:
+        """Run the action for one upload, once, through the store: ``(result, duplicate)``.
+
+        The one place both delivery paths meet: the HTTP adapters (through :meth:`handle`) and the OSS-event
+        adapter (:mod:`osscallback.callback.oss_event`) call it. Raises the store's
+        :class:`~osscallback.errors.IdempotencyError` subclasses and whatever the action raises.
+        """
+        if context is not None:
+            self.idempotency.layer.observe_credentials(getattr(context, "credentials", None))
+        action = self.action
+        return self.idempotency.run(
+            event.idempotency_key, lambda: action(event), source=event.source, fingerprint=fingerprint
+        )
 
 
 class BrokenApp:

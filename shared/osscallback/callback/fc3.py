@@ -92,6 +92,7 @@ def to_request(event: dict[str, Any], cap: int, context: Any = None) -> Callback
         body=body,
         body_truncated=truncated,
         request_id=str(request_id) if request_id else None,
+        context=context,
     )
 
 

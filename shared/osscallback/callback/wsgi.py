@@ -100,12 +100,14 @@ def to_request(environ: dict[str, Any], cap: int) -> CallbackRequest:
         body=body,
         body_truncated=truncated,
         request_id=_request_id(environ),
+        context=environ.get("fc.context"),
     )
 
 
 _REASONS = {
-    200: "OK", 400: "Bad Request", 403: "Forbidden", 405: "Method Not Allowed", 413: "Payload Too Large",
-    415: "Unsupported Media Type", 500: "Internal Server Error", 502: "Bad Gateway",
+    200: "OK", 400: "Bad Request", 403: "Forbidden", 405: "Method Not Allowed", 409: "Conflict",
+    413: "Payload Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error", 502: "Bad Gateway",
+    503: "Service Unavailable",
 }
 
 

@@ -36,7 +36,7 @@ from osscallback.local.oss.api.request import (
 from osscallback.local.oss.model import conditions, tags
 from osscallback.local.oss.model.acl import parse_object_acl
 from osscallback.local.oss.model.ranges import UNSATISFIABLE, parse_range
-from osscallback.local.oss.model.store import ObjectMeta
+from osscallback.local.oss.model.store import Conflict, ObjectMeta
 from osscallback.local.oss.xmlresp import OSSError
 
 RESPONSE_OVERRIDES = {
@@ -139,16 +139,21 @@ def put_object(backend: Backend, req: Request) -> Response:
         if md5 is not None and md5 != staged.md5:
             raise xmlresp.bad_digest(base64.b64encode(md5).decode(), staged.md5_b64)
         user_meta, stored = meta_headers(req.headers)
-        committed = backend.store.put_object(
-            req.bucket,
-            req.key,
-            staged,
-            content_type=content_type(req.headers),
-            user_meta=user_meta,
-            headers=stored,
-            acl=acl,
-            tags=object_tags,
-        )
+        try:
+            committed = backend.store.put_object(
+                req.bucket,
+                req.key,
+                staged,
+                content_type=content_type(req.headers),
+                user_meta=user_meta,
+                headers=stored,
+                acl=acl,
+                tags=object_tags,
+                # forbid-overwrite decided again under the store's lock: of concurrent writers one wins, as on OSS
+                expect="" if forbid_overwrite(req) else None,
+            )
+        except Conflict:
+            raise file_exists() from None
     finally:
         staged.path.unlink(missing_ok=True)
     meta = committed.meta

@@ -1,0 +1,135 @@
+"""Real parts for the delivery tests: a ``redis-server`` on a free 127.0.0.1 port, callback-function processes,
+and a counting action whose runs are visible across processes (one line per run, appended to a file)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "cn-hangzhou"
+MARKERS = ".osscallback/idempotency/"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REDIS_SERVER = shutil.which("redis-server")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound and released): connections to it are refused."""
+    return free_port()
+
+
+class RedisServer:
+    """``redis-server`` as a child process: no persistence, its own temp directory, a free port."""
+
+    def __init__(self, workdir: Path) -> None:
+        if REDIS_SERVER is None:
+            raise RuntimeError("redis-server is not installed (Debian package redis-server; .ci/run installs it)")
+        self.workdir = workdir
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for _ in range(5):
+            self.port = free_port()
+            self.proc = subprocess.Popen(
+                [str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                 "no", "--dir", str(self.workdir), "--protected-mode", "yes"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                        conn.sendall(b"PING\r\n")
+                        if conn.recv(16).startswith(b"+PONG"):
+                            return self
+                except OSError:
+                    time.sleep(0.05)
+            self.stop()  # the port was taken meanwhile, or the server died: another port
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+            self.proc = None
+
+    def flush(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        client.flushall()
+        client.close()
+
+
+def runs(log: Path) -> list[dict[str, Any]]:
+    """The action's runs recorded by ``fixtures/counting_action.py``, in order."""
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+class CallbackProcess:
+    """``osscallback serve`` in its own process: one FC instance of the callback function."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def start(self) -> CallbackProcess:
+        env = {**os.environ, **self.env}
+        env["PYTHONPATH"] = os.pathsep.join([str(FIXTURES), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "osscallback.cli", "serve", "--port", "0", "--json", "--threads", "48"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"callback process exited with {self.proc.wait()}")
+        self.url = json.loads(line)["callback_url"]
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+            self.proc = None
+
+
+def oss_store_env(oss: Any, prefix: str = MARKERS) -> dict[str, str]:
+    """What a function needs for the oss:// store on a local OSS: the URL and the function's credentials."""
+    key_id, secret, token = oss.issue_sts_token()
+    return {
+        "CALLBACK_IDEMPOTENCY_STORE": f"oss://{oss.bucket}/{prefix}?region={REGION}&endpoint={oss.endpoint}",
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
+        "ALIBABA_CLOUD_SECURITY_TOKEN": token,
+    }
