@@ -90,13 +90,17 @@ def _spec(fn: FunctionDef, kind: str, **extra: Any) -> dict[str, Any]:
 def test_callback_package_verifies_a_signed_request_in_isolation(
     kind: str, python: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
+    """With the memory store, the callback package answers without importing oss2, which it ships only because
+    the template's store is oss:// (never redis: no redis:// store is configured)."""
     fn = TEMPLATE.function("callback")
     package = _packages(kind, request)[Path(fn.code_uri).name]
-    assert not (package.path / "oss2").exists(), "the callback package must not ship oss2"
+    assert fn.environment["CALLBACK_IDEMPOTENCY_STORE"].startswith("oss://")
+    assert (package.path / "oss2").is_dir(), "the oss:// store needs oss2 in the callback package"
+    assert not (package.path / "redis").exists(), "no redis:// store is configured: redis must not ship"
     with KeyServer() as keys:
         signer = OssSigner(keys.private_key, keys.key_url)
         signed = signer.sign("http://127.0.0.1:9000/", form_body({"bucket": "isolated-bucket", "object": "a.txt"}))
-        env = {**fn.environment, "CALLBACK_KEY_URL_PREFIXES": keys.prefix}
+        env = {**fn.environment, "CALLBACK_KEY_URL_PREFIXES": keys.prefix, "CALLBACK_IDEMPOTENCY_STORE": "memory"}
         spec = _spec(fn, "wsgi", path="/", headers=signed.headers, body=signed.body.decode("latin-1"))
         out = _run(python, package.path, spec, env, tmp_path)
 
@@ -105,8 +109,41 @@ def test_callback_package_verifies_a_signed_request_in_isolation(
     assert out["status"].startswith("200"), out
     answer = json.loads(out["body"])
     assert answer["Status"] == "OK" and answer["object"] == "a.txt"
-    assert out["oss2_loaded"] is False, "the callback function imported oss2"
+    assert out["oss2_loaded"] is False, "the callback function imported oss2 with the memory store"
     assert rejected["status"].startswith("403") or rejected["status"].startswith("400"), rejected
+
+
+@pytest.mark.parametrize(("kind", "python"), _interpreters())
+def test_callback_and_event_packages_share_the_oss_store_in_isolation(
+    kind: str, python: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The deployed configuration, minus the cloud: the callback function (WSGI) and the OSS-event function run
+    from the one package in isolated interpreters, with the template's oss:// store pointed at a local OSS. The
+    callback claims and completes the upload; the event for the same upload is then a duplicate."""
+    from osscallback.local.oss import LocalOSS
+
+    fn = TEMPLATE.function("callback")
+    events_fn = TEMPLATE.function("oss-events")
+    package = _packages(kind, request)[Path(fn.code_uri).name]
+    with KeyServer() as keys, LocalOSS(tmp_path / "oss", port=0, buckets=("isolated-bucket",), key_bits=1024) as oss:
+        key_id, secret, token = oss.issue_sts_token()
+        store = fn.environment["CALLBACK_IDEMPOTENCY_STORE"] + f"&endpoint={oss.endpoint}"
+        env = {**fn.environment, "CALLBACK_KEY_URL_PREFIXES": keys.prefix, "CALLBACK_IDEMPOTENCY_STORE": store,
+               "ALIBABA_CLOUD_ACCESS_KEY_ID": key_id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
+               "ALIBABA_CLOUD_SECURITY_TOKEN": token}
+        fields = {"bucket": "isolated-bucket", "object": "examples/a.txt", "etag": "0CC175B9C0F1B6A831C399E269772661",
+                  "reqId": "5F2A000000000000000000AB"}
+        signed = OssSigner(keys.private_key, keys.key_url).sign("http://127.0.0.1:9000/", form_body(fields))
+        spec = _spec(fn, "wsgi", path="/", headers=signed.headers, body=signed.body.decode("latin-1"))
+        out = _run(python, package.path, spec, env, tmp_path)
+        event = {"events": [{"eventName": "ObjectCreated:PutObject", "region": "cn-hangzhou",
+                             "oss": {"bucket": {"name": "isolated-bucket"},
+                                     "object": {"key": "examples/a.txt", "eTag": fields["etag"], "size": 1}},
+                             "responseElements": {"requestId": fields["reqId"]}}]}
+        delivered = _run(python, package.path, _spec(events_fn, "event", event=json.dumps(event)), env, tmp_path)
+    assert out["status"].startswith("200"), out
+    assert out["oss2_loaded"] is True and not out["foreign"], out["foreign"]
+    assert json.loads(delivered["result"])["records"][0]["outcome"] == "duplicate", delivered
 
 
 @pytest.mark.parametrize(("kind", "python"), _interpreters())

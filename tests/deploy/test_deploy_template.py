@@ -22,6 +22,10 @@ UNDECLARED = {
     "OSS_ACCESS_KEY_SECRET": "credentials, as above",
     "OSS_SESSION_TOKEN": "credentials, as above",
     "CALLBACK_TEMPLATE_DIR": "optional extra callback templates; unset means the built-in ones",
+    "ALIBABA_CLOUD_ACCESS_KEY_ID": "the role's temporary credentials, set by FC in every instance (oss:// store)",
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "as above",
+    "ALIBABA_CLOUD_SECURITY_TOKEN": "as above",
+    "FC_REGION": "set by FC in every instance: the oss:// store's default region",
 }
 #: Python runtimes FC offers (https://www.alibabacloud.com/help/en/functioncompute/fc/python/).
 FC2_RUNTIMES = {"python3.9", "python3.10"}
@@ -36,7 +40,7 @@ _ENV_READ = [
 
 
 def _load(path: Path) -> Template:
-    return load_template(path, {}, strict=False)
+    return load_template(path, {"OSS_BUCKET": "bucket-x", "FC_REGION": "cn-hangzhou"}, strict=False)
 
 
 def _templates() -> list[pytest.ParameterSet]:
@@ -215,3 +219,34 @@ def test_no_secrets_and_deploy_docs_cover_the_template(path: Path) -> None:
     assert f"s deploy -t {path.name}" in docs and f"s remove -t {path.name}" in docs
     for fn in _load(path).functions:
         assert fn.name in docs
+
+
+@pytest.mark.parametrize("template", _templates())
+def test_the_oss_backstop_delivers_uploads_and_never_its_own_markers(template: Template) -> None:
+    """An OSS trigger on the three upload events, filtered by a key prefix from a variable, on a function that
+    shares the callback function's code and store; the store is oss:// by default, its markers outside the
+    filter (and skipped by the function too: tests/delivery)."""
+    from osscallback.callback.idempotency.factory import StoreSpec
+
+    callback = next(f for f in template.functions if f.http_triggers)
+    backstops = [f for f in template.functions if any(t.type == "oss" for t in f.triggers)]
+    assert len(backstops) == 1
+    (fn,) = backstops
+    (trigger,) = fn.triggers
+    assert fn.code_uri == callback.code_uri and fn.handler == "oss_event.handler"
+    assert dict(fn.environment) == dict(callback.environment)  # one configuration, one store
+    assert trigger.config["events"] == ["oss:ObjectCreated:PutObject", "oss:ObjectCreated:PostObject",
+                                        "oss:ObjectCreated:CompleteMultipartUpload"]
+    key = trigger.config["filter"]["key" if template.is_fc3 else "Key"]
+    prefix = key["prefix" if template.is_fc3 else "Prefix"]
+    assert prefix and prefix == template.vars["backstop"]["keyPrefix"]
+    raw_key = template.raw["resources" if template.is_fc3 else "services"][fn.module]["props"]["triggers"][0]
+    filter_key = raw_key["triggerConfig" if template.is_fc3 else "config"]["filter"]
+    assert "${vars.backstop.keyPrefix}" in str(filter_key), "the key-prefix filter comes from a variable"
+    store = StoreSpec.parse(fn.environment["CALLBACK_IDEMPOTENCY_STORE"], {})
+    assert store.kind == "oss" and store.bucket == "bucket-x"
+    assert not store.prefix.startswith(prefix) and not prefix.startswith(store.prefix), "markers would trigger it"
+    assert fn.timeout is not None and fn.timeout < float(fn.environment["CALLBACK_IDEMPOTENCY_CLAIM_TTL"])
+    assert callback.timeout is not None and callback.timeout < float(fn.environment["CALLBACK_IDEMPOTENCY_CLAIM_TTL"])
+    bucket_ref = fn.raw["triggers"][0].get("sourceArn", "") if template.is_fc3 else trigger.config.get("bucketName", "")
+    assert bucket_ref.endswith("bucket-x"), "the trigger watches the bucket the uploads go to"

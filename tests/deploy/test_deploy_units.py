@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -126,3 +127,30 @@ def test_build_check_env_names_what_a_deploy_lacks() -> None:
     )
     assert proc.returncode == 2
     assert "FC_REGION" in proc.stderr and "OSS_BUCKET" in proc.stderr and "CALLBACK_URL" in proc.stderr
+
+
+def test_the_build_ships_the_client_the_configured_store_needs(tmp_path: Path) -> None:
+    """``CALLBACK_IDEMPOTENCY_STORE`` in the template decides: redis:// adds redis, oss:// adds oss2, memory (or
+    none) adds nothing; functions sharing a code directory share the union."""
+    from osscallback.deploy.build import requirements_for, store_clients
+
+    def template(stores: dict[str, str]) -> Path:
+        services = {}
+        for i, (code, store) in enumerate(stores.items()):
+            env = {"CALLBACK_IDEMPOTENCY_STORE": store} if store else {}
+            services[f"m{i}"] = {"component": "devsapp/fc", "props": {
+                "service": {"name": "s"}, "function": {"name": f"f{i}", "codeUri": f"./.build/{code.split('#')[0]}",
+                                                       "environmentVariables": env}}}
+        path = tmp_path / f"t{len(list(tmp_path.iterdir()))}.yml"
+        path.write_text(json.dumps({"edition": "1.0.0", "services": services}), encoding="utf-8")
+        return path
+
+    assert store_clients(template({"callback": "memory", "upload": ""})) == {}
+    assert store_clients(template({"callback": "redis://:p@h:6379/0"})) == {"callback": ("redis",)}
+    assert store_clients(template({"callback": "oss://${vars.bucket}/m/"})) == {"callback": ("oss2",)}
+    both = template({"callback": "oss://b/m/", "callback#events": "rediss://h:6380/1"})
+    assert store_clients(both) == {"callback": ("oss2", "redis")}
+    callback = requirements_for("callback", ROOT, ("redis",))
+    assert [r.split(">")[0] for r in callback] == ["cryptography", "jinja2", "redis"]
+    assert requirements_for("upload", ROOT, ("oss2",)).count(next(r for r in callback if r.startswith("jinja2"))) == 1
+    assert sum(r.startswith("oss2") for r in requirements_for("upload", ROOT, ("oss2",))) == 1

@@ -43,7 +43,8 @@ def fc_host(credentials: FCCredentials, key_server: KeyServer, log_lines: LogLin
     specs = []
     for spec in load_specs(TEMPLATE, TEMPLATE_ENV, code_dirs=source_code_dirs(TEMPLATE)):
         if spec.name == "callback":  # trust the local key server, as the local stack does for the local OSS
-            spec = spec.with_env({"CALLBACK_KEY_URL_PREFIXES": key_server.prefix})
+            # and keep its idempotency store in memory: the template's oss:// store is the region's OSS
+            spec = spec.with_env({"CALLBACK_KEY_URL_PREFIXES": key_server.prefix, "CALLBACK_IDEMPOTENCY_STORE": "memory"})
         if spec.name == "upload":
             spec = spec.with_env({"OSS_ENDPOINT": "http://127.0.0.1:9", "UPLOAD_ALLOWED_ROOTS": str(spec.code_dir)})
         specs.append(spec)

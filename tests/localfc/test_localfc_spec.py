@@ -15,8 +15,10 @@ from osscallback.local.fc.spec import source_code_dirs
 
 def test_specs_come_from_template_yml() -> None:
     specs = {s.name: s for s in load_specs(TEMPLATE, TEMPLATE_ENV, code_dirs=source_code_dirs(TEMPLATE))}
-    assert set(specs) == {"callback", "upload"}
+    assert set(specs) == {"callback", "oss-events", "upload"}
     callback, upload = specs["callback"], specs["upload"]
+    assert specs["oss-events"].code_dir == callback.code_dir  # one package, two handlers (by code directory)
+    assert specs["oss-events"].handler == "oss_event.handler" and specs["oss-events"].http_methods is None
     assert callback.service == upload.service == "oss-callback-fc"
     assert callback.http_methods == ("POST",)
     assert upload.http_methods is None  # event function

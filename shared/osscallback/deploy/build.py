@@ -9,7 +9,9 @@ Linux x86_64 with the runtime's CPython. So each function gets its own directory
   for the upload function). ``local/``, ``deploy/``, ``cli/`` and the test kit never ship; the tree says what runs
   where, and ``lint-imports`` proves the shipped part never imports the rest;
 - only the distributions that function imports at run time — the callback function gets cryptography and
-  jinja2 and never oss2 (cold start), the upload function oss2 and jinja2 — installed with
+  jinja2 (never oss2 for its own sake: cold start), plus the client of the idempotency store its template
+  configures (``redis`` for ``redis://``, oss2 for ``oss://``, nothing for ``memory``); the upload function
+  oss2 and jinja2 — installed with
   ``pip install --target --platform manylinux2014_x86_64 --only-binary=:all: --python-version <runtime>
   --implementation cp``, so the wheels match FC and not the machine that builds;
 - ``.osscallback-build.json``: what was built for which runtime, so tests can check it against template.yml.
@@ -58,6 +60,11 @@ FUNCTION_REQUIREMENTS: Mapping[str, tuple[str, ...]] = {
     "callback": ("cryptography", "jinja2"),  # never oss2: it would only slow the cold start OSS waits on
     "upload": ("oss2", "jinja2"),
 }
+
+#: The client each ``CALLBACK_IDEMPOTENCY_STORE`` scheme needs, added to the package of every function whose
+#: environment in the template configures that store (and only then: the default ``memory`` store needs none).
+STORE_CLIENTS: Mapping[str, str] = {"redis": "redis", "rediss": "redis", "unix": "redis", "oss": "oss2"}
+STORE_VARIABLE = "CALLBACK_IDEMPOTENCY_STORE"
 
 #: Distributions whose locally built wheel may lose its compiled parts because the code falls back to pure Python.
 PURE_FALLBACKS: Mapping[str, str] = {
@@ -144,19 +151,45 @@ def runtime_versions(template: Path | None) -> dict[str, str]:
     return out
 
 
-def requirements_for(name: str, project_root: Path) -> tuple[str, ...]:
-    """The requirement specifiers to install for ``name``, versions taken from the project's own metadata."""
+def store_clients(template: Path | None) -> dict[str, tuple[str, ...]]:
+    """``{code directory name: (store client distributions)}``: what the configured idempotency store needs.
+
+    Read from each function's ``CALLBACK_IDEMPOTENCY_STORE`` in the template (only the URL's scheme matters, so
+    unresolved ``${env(...)}`` parts do not). Functions sharing a code directory (the callback function and the
+    OSS-event function) share the union.
+    """
+    if template is None or not template.is_file():
+        return {}
+    from osscallback.deploy.fcyaml import load_template
+
+    out: dict[str, set[str]] = {}
+    for fn in load_template(template, {}, strict=False).functions:
+        value = str(fn.environment.get(STORE_VARIABLE, "")).strip()
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme in STORE_CLIENTS:
+            out.setdefault(Path(fn.code_uri).name, set()).add(STORE_CLIENTS[scheme])
+    return {name: tuple(sorted(dists)) for name, dists in out.items()}
+
+
+def requirements_for(name: str, project_root: Path, extra: Sequence[str] = ()) -> tuple[str, ...]:
+    """The requirement specifiers to install for ``name``, versions taken from the project's own metadata.
+
+    ``extra``: distributions the template's configuration adds (:func:`store_clients`).
+    """
     req_file = project_root / "functions" / name / "requirements.txt"
+    pinned = _declared_requirements()
+    added = tuple(pinned.get(_canonical(dist), dist) for dist in extra)
     if req_file.is_file():
         lines = (line.split("#", 1)[0].strip() for line in req_file.read_text(encoding="utf-8").splitlines())
-        return tuple(line for line in lines if line)
+        listed = tuple(line for line in lines if line)
+        return listed + tuple(a for a in added if a not in listed)
     if name not in FUNCTION_REQUIREMENTS:
         raise BuildError(
             f"no dependency list for function {name!r}: add functions/{name}/requirements.txt "
             "(what it imports at run time)"
         )
-    pinned = _declared_requirements()
-    return tuple(pinned.get(_canonical(dist), dist) for dist in FUNCTION_REQUIREMENTS[name])
+    base = tuple(pinned.get(_canonical(dist), dist) for dist in FUNCTION_REQUIREMENTS[name])
+    return base + tuple(a for a in added if a not in base)
 
 
 def _declared_requirements() -> dict[str, str]:
@@ -190,6 +223,7 @@ def build(options: BuildOptions, functions: Sequence[str] | None = None) -> list
         raise BuildError(f"unknown function(s) {', '.join(unknown)}; known: {', '.join(known) or 'none'}")
     template = options.template if options.template is not None else root / "template.yml"
     versions = runtime_versions(template)
+    clients = store_clients(template)
     out_dir = options.out_dir if options.out_dir.is_absolute() else root / options.out_dir
     wheelhouse = options.wheelhouse or out_dir / WHEELHOUSE
     wheelhouse.mkdir(parents=True, exist_ok=True)
@@ -202,6 +236,7 @@ def build(options: BuildOptions, functions: Sequence[str] | None = None) -> list
             python_version=options.python_version or versions.get(name, DEFAULT_PYTHON_VERSION),
             platforms=options.platforms,
             pip_args=options.pip_args,
+            extra=clients.get(name, ()),
         )
         for name in wanted
     ]
@@ -216,10 +251,11 @@ def _build_one(
     python_version: str,
     platforms: tuple[str, ...],
     pip_args: tuple[str, ...],
+    extra: Sequence[str] = (),
 ) -> FunctionPackage:
     if not re.fullmatch(r"3\.\d+", python_version):
         raise BuildError(f"python version must look like 3.10, got {python_version!r}")
-    requirements = requirements_for(name, root)
+    requirements = requirements_for(name, root, extra)
     final = out_dir / name
     work = out_dir / f".{name}.partial"
     shutil.rmtree(work, ignore_errors=True)

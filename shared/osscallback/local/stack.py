@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlencode
 
 from osscallback.errors import OssCallbackError
 
@@ -40,6 +41,8 @@ DEFAULT_REGION = "cn-hangzhou"
 GOSSPUBLIC = "http://gosspublic.alicdn.com/,https://gosspublic.alicdn.com/"
 #: Where GetTempBucketToken tells Serverless Devs' fc3 to upload code zips (a bucket of the local OSS).
 TEMP_CODE_BUCKET = "fc-temp-code"
+#: Where the local stack's ``oss://`` idempotency store keeps its markers: the templates' prefix.
+LOCAL_MARKER_PREFIX = ".osscallback/idempotency/"
 
 LogSink = Callable[[str, str], None]  # (function name, log line), as the local FC host calls it
 
@@ -113,6 +116,7 @@ class LocalStack:
         env: Mapping[str, str] | None = None,
         inspector: bool = True,
         inspector_port: int = 0,
+        store: str | None = None,
     ) -> None:
         self.template = Path(template)
         if not self.template.is_file():
@@ -124,6 +128,7 @@ class LocalStack:
         self.region = region
         self.log_sink = log_sink
         self.env = dict(env or {})
+        self.store = store
         self.oss: Any = None
         self.fc: Any = None
         self.want_inspector = inspector
@@ -188,6 +193,7 @@ class LocalStack:
             "CALLBACK_URL": self.callback_url,
             "CALLBACK_KEY_URL_PREFIXES": f"{GOSSPUBLIC},{self.oss.public_key_prefix}",
             "UPLOAD_ALLOWED_ROOTS": ":".join(p for p in ("/tmp", code_dirs) if p),  # noqa: S108 - FC's scratch dir
+            "CALLBACK_IDEMPOTENCY_STORE": self.store_url,
         }
         wiring.update(self.env)
         return wiring
@@ -231,6 +237,15 @@ class LocalStack:
         self.stop()
 
     # -- addresses -----------------------------------------------------------------------------------------
+    @property
+    def store_url(self) -> str:
+        """The idempotency store every function shares: ``--store`` if given, else markers in the local OSS (what
+        the templates deploy, pointed at the local endpoint instead of the region's internal one)."""
+        if self.store:
+            return self.store
+        query = urlencode({"region": self.region, "endpoint": self.oss.endpoint})
+        return f"oss://{self.bucket}/{LOCAL_MARKER_PREFIX}?{query}"
+
     @property
     def http_functions(self) -> list[Any]:
         return [s for s in self.fc.specs if s.is_http]

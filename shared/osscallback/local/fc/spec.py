@@ -91,7 +91,8 @@ def load_specs(
     overrides = {name: Path(path) for name, path in (code_dirs or {}).items()}
     specs: list[FunctionSpec] = []
     for fn in template.functions:
-        override = overrides.get(fn.name) or overrides.get(fn.module)
+        # by function name or module, else by code directory (functions sharing one package: callback, oss-events)
+        override = overrides.get(fn.name) or overrides.get(fn.module) or overrides.get(Path(fn.code_uri).name)
         code_dir = override.resolve() if override is not None else fn.code_dir(template.base_dir)
         if not (code_dir / (fn.handler_module.replace(".", "/") + ".py")).is_file():
             raise LocalFCError(
