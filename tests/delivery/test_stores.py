@@ -93,13 +93,17 @@ def test_64_concurrent_claims_run_once(make: Callable[..., Idempotency]) -> None
 
     def worker(i: int) -> None:
         barrier.wait()
-        results[i] = stores[i % 4].run("same-upload", action)
+        try:
+            results[i] = stores[i % 4].run("same-upload", action)
+        except Exception as exc:  # shown in the assertion below
+            results[i] = exc
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(64)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
+    assert [r for r in results if not isinstance(r, tuple)] == []
     assert runs == [1]
     assert [r[0] for r in results] == [{"n": 1}] * 64
     assert sorted(r[1] for r in results) == [False] + [True] * 63
@@ -259,6 +263,8 @@ def test_markers_are_one_object_per_claim_under_the_prefix(local_oss: LocalOSS) 
     ("oss://bucket/m/?region=cn-hangzhou&foo=1", "unknown option"),
     ("oss://bucket/m/", "no region"),
     ("oss://bucket/m/?region=r&endpoint=ftp://x", "http(s) URL"),
+    ("oss://bucket/m/?region=r&timeout=9", "timeout must be"),
+    ("oss://bucket/m/?region=r&timeout=soon", "timeout must be"),
 ])
 def test_bad_store_urls_are_configuration_errors(value: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -271,7 +277,7 @@ def test_store_urls() -> None:
     spec = StoreSpec.parse("oss://bkt/.osscallback/idempotency", {"FC_REGION": "cn-shanghai"})
     assert (spec.kind, spec.bucket, spec.prefix, spec.region) == ("oss", "bkt", ".osscallback/idempotency/",
                                                                   "cn-shanghai")
-    assert spec.endpoint == "https://oss-cn-shanghai-internal.aliyuncs.com" and spec.shared
+    assert spec.endpoint == "https://oss-cn-shanghai-internal.aliyuncs.com" and spec.shared and spec.timeout == 1.5
     assert spec.covers("bkt", ".osscallback/idempotency/abc.0") and not spec.covers("bkt", "uploads/x")
     assert not spec.covers("other", ".osscallback/idempotency/abc.0")
     redis_spec = StoreSpec.parse("redis://:pa55@10.0.0.1:6379/2")

@@ -2,9 +2,10 @@
 
 - ``memory`` (default): this process's bounded LRU.
 - ``redis://[:password@]host:port/db`` (``rediss://`` for TLS): Redis or ApsaraDB for Redis.
-- ``oss://<bucket>/<prefix>[?region=<region>&endpoint=<url>]``: marker objects under ``<prefix>`` (never the
-  bucket root). The region defaults to ``FC_REGION`` (set by FC), the endpoint to the region's internal one,
-  ``https://oss-<region>-internal.aliyuncs.com``.
+- ``oss://<bucket>/<prefix>[?region=<region>&endpoint=<url>&timeout=<seconds>]``: marker objects under
+  ``<prefix>`` (never the bucket root). The region defaults to ``FC_REGION`` (set by FC), the endpoint to the
+  region's internal one, ``https://oss-<region>-internal.aliyuncs.com``, the per-request timeout to 1.5 s (at most
+  4: a callback must still answer inside OSS's 5 s; an emulator on a loaded machine may need more than OSS does).
 
 Parsing needs no client library, so a bad value is a :class:`~osscallback.errors.ConfigError` naming the
 variable even where the client is not installed; :func:`open_store` then imports ``redis`` or ``oss2`` inside
@@ -36,6 +37,7 @@ class StoreSpec:
     prefix: str = ""
     region: str = ""
     endpoint: str = ""
+    timeout: float = 1.5
 
     @property
     def shared(self) -> bool:
@@ -74,16 +76,25 @@ class StoreSpec:
             if not prefix.endswith("/"):
                 prefix += "/"
             query = dict(parse_qsl(parts.query, keep_blank_values=True))
-            unknown = sorted(set(query) - {"region", "endpoint"})
+            unknown = sorted(set(query) - {"region", "endpoint", "timeout"})
             if unknown:
-                raise ConfigError(f"{VARIABLE}={text!r}: unknown option(s) {', '.join(unknown)} (region, endpoint)")
+                raise ConfigError(
+                    f"{VARIABLE}={text!r}: unknown option(s) {', '.join(unknown)} (region, endpoint, timeout)"
+                )
+            try:
+                timeout = float(query.get("timeout") or 1.5)
+            except ValueError:
+                timeout = -1.0
+            if not 0.1 <= timeout <= 4:
+                raise ConfigError(f"{VARIABLE}={text!r}: timeout must be a number of seconds from 0.1 to 4")
             region = query.get("region") or env.get("FC_REGION", "")
             if not region:
                 raise ConfigError(f"{VARIABLE}={text!r}: no region (add ?region=cn-hangzhou, or run on FC)")
             endpoint = query.get("endpoint") or f"https://oss-{region}-internal.aliyuncs.com"
             if not endpoint.startswith(("http://", "https://")):
                 raise ConfigError(f"{VARIABLE}={text!r}: the endpoint must be an http(s) URL")
-            return cls("oss", url=text, bucket=bucket, prefix=prefix, region=region, endpoint=endpoint)
+            return cls("oss", url=text, bucket=bucket, prefix=prefix, region=region, endpoint=endpoint,
+                       timeout=timeout)
         raise ConfigError(
             f"{VARIABLE}={redact_url(text)!r}: use memory, redis://[:password@]host:port/db or oss://<bucket>/<prefix>"
         )
@@ -103,7 +114,7 @@ def open_layer(spec: StoreSpec, *, max_entries: int, env: Mapping[str, str]) -> 
         except ImportError as exc:
             raise ConfigError(f"{VARIABLE} is an oss:// URL but oss2 is not installed ({exc})") from None
         return OssMarkerLayer(bucket=spec.bucket, prefix=spec.prefix, endpoint=spec.endpoint, region=spec.region,
-                              env=env)
+                              env=env, timeout=spec.timeout)
     from osscallback.callback.idempotency.memory import MemoryLayer
 
     return MemoryLayer(max_entries)

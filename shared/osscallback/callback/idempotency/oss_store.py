@@ -18,7 +18,8 @@ OSS has no "set if absent, with expiry", so the record model is mapped onto what
   ``CALLBACK_IDEMPOTENCY_TTL``) does, and an expired record is ignored meanwhile (docs/DEPLOY.md).
 
 The markers live under a prefix that the OSS trigger's filter excludes, and the OSS-event function skips that
-prefix too, so writing a marker never delivers an event. Requests time out after 1.5 s and are not retried.
+prefix too, so writing a marker never delivers an event. Requests time out after 1.5 s (``?timeout=``) and are
+not retried.
 ``oss2`` is imported here and only here (``.importlinter``), and only when this store is configured.
 """
 
@@ -35,7 +36,7 @@ import oss2
 from oss2.credentials import Credentials, CredentialsProvider
 
 from osscallback.callback.idempotency.base import Claim, PersistenceLayer, Record, Status
-from osscallback.errors import StoreUnavailable
+from osscallback.errors import ConfigError, StoreUnavailable
 
 REQUEST_TIMEOUT = 1.5
 #: Generations probed at most (a generation is only added when a run died or failed; this many means a bug loop).
@@ -78,6 +79,7 @@ class FunctionCredentials(CredentialsProvider):
 class OssMarkerLayer(PersistenceLayer):
     def __init__(
         self, *, bucket: str, prefix: str, endpoint: str, region: str, env: Mapping[str, str],
+        timeout: float = REQUEST_TIMEOUT,
     ) -> None:
         self.bucket_name = bucket
         self.prefix = prefix
@@ -86,7 +88,10 @@ class OssMarkerLayer(PersistenceLayer):
         self.description = f"oss://{bucket}/{prefix}"
         self.credentials = FunctionCredentials(env)
         auth = oss2.ProviderAuthV4(self.credentials)
-        self.bucket = oss2.Bucket(auth, endpoint, bucket, region=region, connect_timeout=REQUEST_TIMEOUT)
+        try:
+            self.bucket = oss2.Bucket(auth, endpoint, bucket, region=region, connect_timeout=timeout)
+        except oss2.exceptions.ClientError as exc:  # an endpoint oss2 refuses: a configuration error
+            raise ConfigError(f"CALLBACK_IDEMPOTENCY_STORE={self.description!r}: {exc}") from None
 
     def observe_credentials(self, credentials: Any) -> None:
         self.credentials.update(credentials)
@@ -98,6 +103,10 @@ class OssMarkerLayer(PersistenceLayer):
         if not self.credentials.configured:
             return StoreUnavailable(f"{self.description}: no credentials (FC's context.credentials or "
                                     "ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET)")
+        if isinstance(exc, oss2.exceptions.RequestError):  # no answer: refused, reset, timed out
+            cause = getattr(exc, "exception", None)
+            detail = f"no answer from {self.endpoint} ({cause.__class__.__name__ if cause else 'RequestError'})"
+            return StoreUnavailable(f"{self.description}: {what} failed: {detail}")
         detail = getattr(exc, "code", "") or exc.__class__.__name__
         status = getattr(exc, "status", "")
         return StoreUnavailable(f"{self.description}: {what} failed: {status} {detail}".replace("  ", " "))
