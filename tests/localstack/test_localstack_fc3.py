@@ -31,7 +31,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 def test_the_stack_describes_fc3(stack: LocalStack) -> None:
     info = stack.info()
     assert info.fc_version == 3 and info.service == ""
-    assert info.functions == ["oss-callback-fc-callback", "oss-callback-fc-upload"]
+    assert info.functions == ["oss-callback-fc-callback", "oss-callback-fc-oss-events", "oss-callback-fc-upload"]
     assert info.callback_url.startswith("http://127.0.0.1:") and "/2016-08-15/" not in info.callback_url
     assert [p.name for p in stack.events(ROOT / "events")] == [p.name for p in EVENTS]  # by module name
 
