@@ -206,3 +206,38 @@ def test_concurrent_uploads_with_callbacks(local_oss: LocalOSS) -> None:
         assert all(r.verified for r in receiver.received)
     finally:
         receiver.stop()
+
+
+def test_one_server_per_data_directory(tmp_path: Path) -> None:
+    """A second local OSS on a directory in use is refused at once (it would clear the first one's staged uploads);
+    once the first stops, or if it is SIGKILLed, the directory is free again."""
+    from osscallback.local.oss.dirlock import DataDirInUse
+
+    data = tmp_path / "shared-dir"
+    with LocalOSS(data_dir=data) as first:
+        with pytest.raises(DataDirInUse, match=r"in use by another local OSS \(pid \d+\).*--data-dir"):
+            LocalOSS(data_dir=data).start()
+        bucket = oss2.Bucket(oss2.Auth(first.access_key_id, first.access_key_secret), first.endpoint, first.bucket)
+        bucket.put_object("still-served.txt", b"ok")  # the refused second server touched nothing
+        assert bucket.get_object("still-served.txt").read() == b"ok"
+    with LocalOSS(data_dir=data) as again:
+        assert again.running
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "osscallback.cli", "local", "oss", "--json", "--data-dir", str(data)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        json.loads(proc.stdout.readline())  # serving
+        second = subprocess.run(
+            [sys.executable, "-m", "osscallback.cli", "local", "oss", "--json", "--data-dir", str(data)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+        assert second.returncode == 2 and second.stdout == ""
+        assert second.stderr.strip().count("\n") == 0 and "in use by another local OSS" in second.stderr
+    finally:
+        proc.kill()  # SIGKILL: no clean-up runs, the kernel drops the lock
+        proc.communicate(timeout=20)
+    with LocalOSS(data_dir=data) as after_crash:
+        assert after_crash.running

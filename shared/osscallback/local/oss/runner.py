@@ -26,6 +26,7 @@ from osscallback.errors import ConfigError
 from osscallback.local.oss.api import Operations
 from osscallback.local.oss.auth import Credential, CredentialStore
 from osscallback.local.oss.callbacks import CALLBACK_TIMEOUT, CallbackObserver, CallbackSender
+from osscallback.local.oss.dirlock import DataDirLock
 from osscallback.local.oss.model.events import EventSink
 from osscallback.local.oss.model.store import Store, write_json_atomic
 from osscallback.local.oss.server import KEEP_ALIVE_TIMEOUT, PUB_KEY_PATH, EmulatorHTTPServer, Router
@@ -162,6 +163,7 @@ class LocalOSS:
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.store: Store | None = None
+        self._lock = DataDirLock(self.data_dir)
 
     # --- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -169,6 +171,14 @@ class LocalOSS:
         if self._server is not None:
             return self
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock.acquire()  # before the store clears leftovers: they may be another server's live uploads
+        try:
+            return self._start_locked()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _start_locked(self) -> LocalOSS:
         self.access_key_id, self.access_key_secret = _load_or_create_identity(
             self.data_dir, self._wanted_key_id, self._wanted_secret
         )
@@ -214,6 +224,7 @@ class LocalOSS:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._thread = None
+        self._lock.release()
 
     def serve_forever(self) -> None:
         """Block until :meth:`stop` is called from another thread (or a signal handler)."""
