@@ -9,11 +9,10 @@ from pathlib import Path
 import alibabacloud_oss_v2 as oss_v2
 import oss2
 import pytest
+from emulator_clients import REGION, make_auth, make_v2
 from emulator_kit import Receiver
 
 from osscallback.local.oss import LocalOSS
-
-REGION = "cn-hangzhou"
 
 
 @pytest.fixture()
@@ -26,11 +25,6 @@ def local_oss(tmp_path: Path) -> Iterator[LocalOSS]:
 @pytest.fixture(params=["v1", "v4"])
 def auth_version(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def make_auth(oss: LocalOSS, version: str, secret: str | None = None) -> oss2.AuthBase:
-    s = secret if secret is not None else oss.access_key_secret
-    return oss2.AuthV4(oss.access_key_id, s) if version == "v4" else oss2.Auth(oss.access_key_id, s)
 
 
 @pytest.fixture()
@@ -58,23 +52,6 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver().start()
     yield r
     r.stop()
-
-
-def make_v2(oss: LocalOSS, version: str = "v4", *, anonymous: bool = False, **settings: object) -> oss_v2.Client:
-    """A v2 SDK client for the local OSS, configured as a user would for a custom endpoint."""
-    cfg = oss_v2.config.load_default()
-    if anonymous:
-        cfg.credentials_provider = oss_v2.credentials.AnonymousCredentialsProvider()
-    else:
-        cfg.credentials_provider = oss_v2.credentials.StaticCredentialsProvider(oss.access_key_id, oss.access_key_secret)
-    cfg.region = oss.region
-    cfg.endpoint = oss.endpoint
-    cfg.use_path_style = True
-    cfg.signature_version = version
-    cfg.retry_max_attempts = 1
-    for name, value in settings.items():
-        setattr(cfg, name, value)
-    return oss_v2.Client(cfg)
 
 
 @pytest.fixture(params=["v1", "v4"])

@@ -11,7 +11,7 @@ from pathlib import Path
 import oss2
 import pytest
 import requests
-from conftest import REGION
+from emulator_clients import REGION
 
 from osscallback.local.oss import LocalOSS
 

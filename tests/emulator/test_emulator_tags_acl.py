@@ -7,7 +7,7 @@ import alibabacloud_oss_v2 as oss_v2
 import oss2
 import pytest
 import requests
-from conftest import make_v2
+from emulator_clients import make_v2
 
 from osscallback.local.oss import LocalOSS
 
