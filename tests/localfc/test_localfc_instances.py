@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import fc2
 import pytest
@@ -56,27 +57,31 @@ def test_each_instance_is_its_own_process_with_its_own_memory(host: LocalFCHost)
     assert all(a["request_id"] == a["header_request_id"] for a in answers)
 
 
-def test_a_busy_instance_is_passed_over(host: LocalFCHost, lines: LogLines) -> None:
+def test_a_busy_instance_is_passed_over(host: LocalFCHost, lines: LogLines, tmp_path: Path) -> None:
     slow: dict[str, object] = {}
     before = {label: len(lines.of(label)) for label in ("web", "web#2")}
+    release = tmp_path / "release"  # the busy request holds its instance until this file exists: no race with time
 
     def slow_request() -> None:
-        status, _, body = request(host.url_for("web") + "?sleep", "POST", b"3")
-        slow.update(status=status, doc=json.loads(body))
+        status, _, body = request(host.url_for("web") + "?hold", "POST", str(release).encode())
+        slow.update(status=status, body=body)
 
     thread = threading.Thread(target=slow_request)
     thread.start()
-    deadline = time.monotonic() + 30  # until the slow request is running in one instance
-    busy = None
-    while busy is None and time.monotonic() < deadline:
-        for label in ("web", "web#2"):
-            if any(line.startswith("FC Invoke Start") for line in lines.of(label)[before[label]:]):
-                busy = label
-        time.sleep(0.02)
-    assert busy is not None
-    busy_pid = host.workers("web")[0 if busy == "web" else 1].pid
-    quick = [state(host)["pid"] for _ in range(4)]
-    thread.join(30)
+    try:
+        deadline = time.monotonic() + 30  # until the held request is running in one instance
+        busy = None
+        while busy is None and time.monotonic() < deadline:
+            for label in ("web", "web#2"):
+                if any(line.startswith("FC Invoke Start") for line in lines.of(label)[before[label]:]):
+                    busy = label
+            time.sleep(0.02)
+        assert busy is not None
+        busy_pid = host.workers("web")[0 if busy == "web" else 1].pid
+        quick = [state(host)["pid"] for _ in range(4)]
+    finally:
+        release.touch()
+        thread.join(30)
     assert slow["status"] == 200
     assert busy_pid not in quick and len(set(quick)) == 1  # every quick request went to the idle instance
 
