@@ -181,10 +181,12 @@ def test_broken_event_exits_nonzero_with_a_readable_line(tmp_path: Path) -> None
 
 
 def test_invoke_command_exit_codes(tmp_path: Path) -> None:
+    cache = tmp_path / "user-cache"  # where the default local OSS data directory would be (platformdirs)
     ok = subprocess.run([*CLI, "invoke", "upload", "--event-file", "events/upload-put.json", "--json"], cwd=ROOT,
-                        capture_output=True, text=True, timeout=300)
+                        capture_output=True, text=True, timeout=300, env={**os.environ, "XDG_CACHE_HOME": str(cache)})
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["callback_status"] == "ok"
+    assert not cache.exists()  # a fresh stack per invoke: a throw-away data directory, never a running stack's
     bad = tmp_path / "upload-bad.json"
     bad.write_text('{"action": "nope"}')
     failed = subprocess.run([*CLI, "invoke", "upload", "--event-file", str(bad), "--json"], cwd=ROOT,

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,7 +176,11 @@ def run(args: argparse.Namespace) -> int:
         def sink(function: str, line: str) -> None:
             print(f"{function} | {line}", file=sys.stderr)
 
-        with LocalStack(template=args.template, log_sink=sink) as stack:
+        # A fresh stack per invoke, like `sam local invoke`: its own throw-away data directory, so it never
+        # collides with (or leaves objects in) the one a running `osscallback local` serves.
+        with tempfile.TemporaryDirectory(prefix="osscallback-invoke-") as data_dir, LocalStack(
+            template=args.template, data_dir=data_dir, log_sink=sink
+        ) as stack:
             outcome = stack.run_event(event) if event.stem.startswith(args.function + "-") else None
             if outcome is None:
                 result = stack.invoke(args.function, payload)
