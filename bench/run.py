@@ -69,20 +69,23 @@ def _start(cmd: list[str], port_file: Path) -> tuple[subprocess.Popen[bytes], in
     raise RuntimeError(f"{cmd} did not start")
 
 
-def _signed_pool(n: int, key_server: Any, target: str = "/callback?app=bench") -> list[dict[str, Any]]:
-    """Distinct, validly signed callbacks (distinct reqId: no idempotency-cache shortcut), form and JSON."""
+def _signed_pool(n: int, key_server: Any, target: str = "/callback?app=bench", tag: str = "") -> list[dict[str, Any]]:
+    """Distinct, validly signed callbacks, half form and half JSON, as the shipped callback templates send them
+    (bucket, object, ETag, reqId: each a new upload, so the idempotency store never short-cuts)."""
     from osscallback.testing import OssSigner, form_body
 
     signer = OssSigner(key_server.private_key, key_server.key_url)
     pool = []
     for i in range(n):
+        etag = f"{i:08X}{tag.encode().hex().upper()}".ljust(32, "0")[:32]
         if i % 2:
-            body = json.dumps({"bucket": "examplebucket", "object": f"bench/{i}.jpg", "size": "1024",
-                               "mimeType": "image/jpeg", "reqId": f"REQ{i:08d}", "x:app": "bench"}).encode()
+            body = json.dumps({"bucket": "examplebucket", "object": f"bench/{tag}{i}.jpg", "etag": etag,
+                               "size": "1024", "mimeType": "image/jpeg", "reqId": f"REQ{tag}{i:08d}",
+                               "x:app": "bench"}).encode()
             signed = signer.sign(f"http://127.0.0.1{target}", body, "application/json")
         else:
-            body = form_body({"bucket": "examplebucket", "object": f"bench/{i} file+name.txt", "size": "1024",
-                              "reqId": f"REQ{i:08d}", "x:app": "bench"})
+            body = form_body({"bucket": "examplebucket", "object": f"bench/{tag}{i} file+name.txt", "etag": etag,
+                              "size": "1024", "reqId": f"REQ{tag}{i:08d}", "x:app": "bench"})
             signed = signer.sign(f"http://127.0.0.1{target}", body)
         headers = {k: v for k, v in signed.headers.items() if k not in ("Host", "Content-Length")}
         pool.append({"target": target, "headers": headers, "body_b64": base64.b64encode(body).decode()})
@@ -275,13 +278,20 @@ class ColdCase:
     forbidden: tuple[str, ...] = ()
     probe: bool = True  # the command prints a JSON line (first_callback.py)
     note: str = ""
+    requests: list[str] | None = None  # one BENCH_REQUEST per run (a shared store must see a new upload each time)
+
+    def env_for(self, run: int) -> dict[str, str]:
+        return self.env if not self.requests else {**self.env, "BENCH_REQUEST": self.requests[run % len(self.requests)]}
 
 
-def _first_callback_request(key_server: Any) -> str:
+def _first_callback_request(key_server: Any, upload: int = 0, tag: str = "cold") -> str:
+    """A callback as the shipped templates make it, for upload number ``upload`` (each a new idempotency key)."""
     from osscallback.testing import OssSigner, form_body
 
-    signed = OssSigner(key_server.private_key, key_server.key_url).sign(
-        "http://cb.example.com/callback", form_body({"bucket": "examplebucket", "object": "cold/start.txt"}))
+    fields = {"bucket": "examplebucket", "object": f"cold/{tag}-{upload}.txt", "etag": f"{upload:032X}",
+              "size": "5", "reqId": f"COLD{tag.upper()}{upload:08d}"}
+    signed = OssSigner(key_server.private_key, key_server.key_url).sign("http://cb.example.com/callback",
+                                                                        form_body(fields))
     headers = {k: v for k, v in signed.headers.items() if k != "Host"}
     return json.dumps({"path": "/callback", "headers": headers, "body": signed.body.decode("utf-8")})
 
@@ -328,7 +338,7 @@ def bench_coldstart(quick: bool) -> None:
             ColdCase("cold start: upload import adds", [PY, "-c", "import index"], _child_env(),
                      cwd=ROOT / "functions" / "upload", probe=False),
         ]
-        cases += _store_cold_cases(driver, base_env, Path(tmp), quick)
+        cases += _store_cold_cases(driver, base_env, Path(tmp), runs, keys)
         try:
             _measure_cold(cases, runs)
         finally:
@@ -342,7 +352,7 @@ def _measure_cold(cases: list[ColdCase], runs: int) -> None:
     probes: dict[str, dict[str, Any]] = {}
     for case in cases:  # one run each first: writes bytecode where allowed, proves the case answers 200
         if case.probe:
-            probes[case.name] = _probe(case.cmd, case.env, case.cwd)
+            probes[case.name] = _probe(case.cmd, case.env_for(runs), case.cwd)
             if not probes[case.name]["status"].startswith("200"):
                 raise RuntimeError(f"{case.name}: {probes[case.name]}")
         else:
@@ -355,10 +365,10 @@ def _measure_cold(cases: list[ColdCase], runs: int) -> None:
         samples[case.name] = []
         if case.baseline:
             samples[case.name + " baseline"] = []
-    for _ in range(runs):
+    for run in range(runs):
         samples["pass"].append(_run_child(pass_cmd, _child_env()))
         for case in cases:
-            samples[case.name].append(_run_child(case.cmd, case.env, case.cwd))
+            samples[case.name].append(_run_child(case.cmd, case.env_for(run), case.cwd))
             if case.baseline:
                 samples[case.name + " baseline"].append(_run_child(case.baseline, case.env, case.cwd))
 
@@ -390,9 +400,124 @@ def _measure_cold(cases: list[ColdCase], runs: int) -> None:
 _STORE_CLEANUPS: list[Callable[[], None]] = []
 
 
-def _store_cold_cases(driver: list[str], base_env: dict[str, str], tmp: Path, quick: bool) -> list[ColdCase]:
-    """Cold starts with a shared idempotency store configured (none until the tree has shared stores)."""
-    return []
+def _store_cold_cases(driver: list[str], base_env: dict[str, str], tmp: Path, runs: int,
+                      key_server: Any) -> list[ColdCase]:
+    """Cold starts with a shared idempotency store configured, each against a bare import of its client library
+    (the function cannot start faster than that import); every run delivers a new upload."""
+    cases = []
+    for name, env, library, forbidden in _shared_stores(tmp):
+        requests = [_first_callback_request(key_server, i, name) for i in range(runs + 1)]
+        cases.append(ColdCase(f"cold start: first callback, {name} store adds", driver, {**base_env, **env},
+                              target_ms=50, baseline=[PY, "-c", f"import {library}"],
+                              baseline_name=f"python -c 'import {library}'", forbidden=forbidden,
+                              note=f"{name} store", requests=requests))
+    return cases
+
+
+class _RedisServer:
+    """``redis-server`` (Debian's package) on a free 127.0.0.1 port, no persistence, in a temporary directory."""
+
+    def __init__(self, workdir: Path) -> None:
+        import socket
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (Debian package redis-server; .ci/run installs it)")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", str(workdir)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("redis-server did not start")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def _shared_stores(tmp: Path) -> list[tuple[str, dict[str, str], str, tuple[str, ...]]]:
+    """``(name, env, client library, modules the function must not import)`` for each shared store this machine
+    can run: Redis (a real ``redis-server``) and OSS markers (the local OSS, with STS credentials as on FC)."""
+    from osscallback.local.oss import LocalOSS
+
+    stores = []
+    redis_server = _RedisServer(tmp / "redis")
+    _STORE_CLEANUPS.append(redis_server.stop)
+    stores.append(("Redis", {"CALLBACK_IDEMPOTENCY_STORE": redis_server.url}, "redis", ("jinja2", "oss2")))
+    oss = LocalOSS(data_dir=tmp / "oss", port=0, buckets=("examplebucket",))
+    oss.start()
+    _STORE_CLEANUPS.append(oss.stop)
+    key_id, secret, token = oss.issue_sts_token()
+    stores.append(("OSS", {
+        "CALLBACK_IDEMPOTENCY_STORE": f"oss://{oss.bucket}/.osscallback/idempotency/?region=cn-hangzhou"
+                                      f"&endpoint={oss.endpoint}&timeout=4",
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": key_id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
+        "ALIBABA_CLOUD_SECURITY_TOKEN": token,
+    }, "oss2", ("jinja2", "redis")))
+    return stores
+
+
+# --------------------------------------------------------------------------------------------------- 2b. stores
+def bench_stores(quick: bool) -> None:
+    """What each idempotency store adds per callback: the core over new uploads with memory (the default), Redis
+    and OSS markers configured, side by side (in-process, stores on loopback)."""
+    from osscallback.callback.core import CallbackApp, CallbackRequest, normalize_headers
+    from osscallback.testing import KeyServer
+
+    print("2b. per-callback cost of each idempotency store (new uploads, in-process, stores on loopback)", flush=True)
+    counts = {"memory": 500, "Redis": 300, "OSS": 60} if quick else {"memory": 5000, "Redis": 2000, "OSS": 400}
+    rounds = 1 if quick else 3
+    with KeyServer() as keys, tempfile.TemporaryDirectory() as tmp:
+        stores = [("memory", {}, "", ())] + _shared_stores(Path(tmp))
+        try:
+            per: dict[str, float] = {}
+            for name, env, _, _ in stores:
+                settings = {"CALLBACK_KEY_URL_PREFIXES": keys.prefix, **env}
+                app = CallbackApp.from_env(settings)
+                n = counts[name]
+                pool = _signed_pool(n * rounds + 1, keys, tag=name)
+                requests = [CallbackRequest("POST", (("/callback", "app=bench"),), normalize_headers(i["headers"]),
+                                            base64.b64decode(i["body_b64"])) for i in pool]
+                assert app.handle(requests[-1]).status == 200  # the key fetched, the store connected
+                best = float("inf")
+                for r0 in range(0, n * rounds, n):  # each round new uploads; the best round counts
+                    started = time.perf_counter()
+                    for r in requests[r0 : r0 + n]:
+                        answer = app.handle(r)
+                        assert answer.status == 200, answer.body
+                    best = min(best, time.perf_counter() - started)
+                per[name] = best / n * 1e6
+                replays = requests[: min(n, 200)]
+                replay_started = time.perf_counter()
+                for r in replays:
+                    assert app.handle(r).status == 200
+                replay = (time.perf_counter() - replay_started) / len(replays) * 1e6
+                close = getattr(getattr(app.idempotency, "layer", None), "close", None)
+                if close is not None:
+                    close()
+                record(f"callback with the {name} store", per[name], "us", "memory store", per["memory"],
+                       per[name] / per["memory"], "(shown)", None,
+                       f"new uploads, best of {rounds}; a replay {replay:.0f} us")
+        finally:
+            for stop in _STORE_CLEANUPS:
+                stop()
+            _STORE_CLEANUPS.clear()
 
 
 # --------------------------------------------------------------------------------------------------- 4. uploads
@@ -485,6 +610,7 @@ def bench_memory(quick: bool) -> None:
 BENCHES: dict[str, Callable[[bool], None]] = {
     "callback_http": bench_callback_http,
     "core": bench_core,
+    "stores": bench_stores,
     "coldstart": bench_coldstart,
     "uploads": bench_uploads,
     "memory": bench_memory,

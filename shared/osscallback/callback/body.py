@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 from osscallback.errors import CallbackRejected
 
@@ -52,6 +52,9 @@ def _bad(message: str) -> CallbackRejected:
 
 @dataclass(frozen=True)
 class ImageInfo:
+    """``imageInfo.*``: set by OSS for images, empty otherwise. (Every dataclass here has a docstring: without
+    one, ``dataclass`` builds one from ``inspect.signature`` at import, on the cold start.)"""
+
     height: int | None = None
     width: int | None = None
     format: str | None = None
@@ -193,6 +196,14 @@ def _build(items: list[tuple[str, Any]], content_type: str) -> CallbackBody:
     return CallbackBody(image_info=info, custom_vars=custom, extra=extra, content_type=content_type, **fields)
 
 
+def _unquote(text: str) -> str:
+    """``unquote(text, encoding="utf-8", errors="strict")``: for ASCII text (what OSS sends) that function is
+    ``unquote_to_bytes(text).decode()`` after splitting the text into ASCII runs, of which there is one."""
+    if text.isascii():
+        return unquote_to_bytes(text).decode("utf-8", "strict")
+    return unquote(text, encoding="utf-8", errors="strict")
+
+
 def parse_form(text: str) -> list[tuple[str, str]]:
     """``parse_qsl(text, keep_blank_values=True, strict_parsing=True, encoding="utf-8", errors="strict",
     max_num_fields=MAX_FORM_FIELDS)``, written out; raises ``ValueError`` (or ``UnicodeDecodeError``) as it does."""
@@ -209,11 +220,11 @@ def parse_form(text: str) -> list[tuple[str, str]]:
         if "+" in name:
             name = name.replace("+", " ")
         if "%" in name:
-            name = unquote(name, encoding="utf-8", errors="strict")
+            name = _unquote(name)
         if "+" in value:
             value = value.replace("+", " ")
         if "%" in value:
-            value = unquote(value, encoding="utf-8", errors="strict")
+            value = _unquote(value)
         append((name, value))
     return pairs
 

@@ -65,6 +65,8 @@ class CallbackRequest:
 
 @dataclass(frozen=True)
 class CallbackResponse:
+    """The JSON answer: status, body and headers (``Content-Length`` is added by :meth:`all_headers`)."""
+
     status: int
     body: bytes
     headers: tuple[tuple[str, str], ...] = field(default=JSON_HEADERS)

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -200,7 +200,7 @@ class Idempotency:
         while True:
             now = self.clock()
             proposal = Record(
-                key=key, status=Status.IN_PROGRESS, token=uuid.uuid4().hex, source=source,
+                key=key, status=Status.IN_PROGRESS, token=os.urandom(16).hex(), source=source,
                 in_progress_until=now + self.claim_ttl, expires_at=now + self.ttl, fingerprint=fingerprint,
             )
             claim, existing = self._ask(self.layer.try_claim, proposal)
@@ -238,7 +238,10 @@ class Idempotency:
             raise
         if self.layer.serializes:
             result = json.loads(json.dumps(result, ensure_ascii=False, default=str))
-        done = replace(claim.record, status=Status.COMPLETED, result=result, expires_at=self.clock() + self.ttl)
+        claimed = claim.record  # built field by field: dataclasses.replace costs as much as the memory store itself
+        done = Record(key=claimed.key, status=Status.COMPLETED, token=claimed.token, source=claimed.source,
+                      in_progress_until=claimed.in_progress_until, expires_at=self.clock() + self.ttl,
+                      fingerprint=claimed.fingerprint, result=result)
         try:
             self.layer.complete(claim, done)
         except StoreUnavailable as exc:
