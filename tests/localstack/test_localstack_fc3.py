@@ -40,6 +40,10 @@ def test_the_stack_describes_fc3(stack: LocalStack) -> None:
 def test_events_through_fc3_invoke(stack: LocalStack, event: Path) -> None:
     result = stack.run_event(event)
     assert result.ok, result
+    assert result.action_runs == 1, result
+    if event.name == "upload-callback-down.json":  # its callback URL refuses connections: the OSS event delivers it
+        assert result.callback_status == "failed" and result.delivered_via == ["oss_event"], result
+        return
     assert result.callback["Status"] == "OK" and result.callback["object"] == result.key
 
 

@@ -62,7 +62,8 @@ def _none(event: CallbackEvent) -> None:
 
 def _log(event: CallbackEvent) -> dict[str, Any]:
     log.info(json.dumps({"action": "log", "source": event.source, "request_id": event.request_id,
-                         "callback": event.body.as_dict()}, ensure_ascii=False))
+                         "idempotency_key": event.idempotency_key, "callback": event.body.as_dict()},
+                        ensure_ascii=False))
     return {"logged": True}
 
 

@@ -33,6 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet-functions", action="store_true", help="do not print the functions' log lines")
     p.add_argument("--inspector-port", type=int, default=0, help="callback inspector page port (default: any free)")
     p.add_argument("--no-inspector", action="store_true", help="do not serve the callback inspector page")
+    p.add_argument("--store", default=None, metavar="URL",
+                   help="idempotency store every function shares (default: oss:// markers in the local OSS, as the "
+                        "templates deploy; e.g. redis://127.0.0.1:6379/0)")
+    p.add_argument("--instances", type=int, default=1, metavar="N",
+                   help="worker processes per HTTP-triggered function, behind one URL, as FC scales (default 1)")
 
 
 class _Style:
@@ -51,7 +56,12 @@ def _describe(result: EventResult, style: _Style) -> str:
     answer = json.dumps(result.callback, ensure_ascii=False) if result.callback is not None else "(no callback)"
     if len(answer) > 160:
         answer = answer[:157] + "..."
-    return f"{head}\n    callback {style(result.callback_status or '-', '32')}: {answer}"
+    if result.callback_status == "failed":
+        answer = str((result.result.get("callback_error") or {}).get("message") or "")[:160]
+    colour = "33" if result.callback_status == "failed" else "32"
+    via = ", ".join(result.delivered_via) or "-"
+    return (f"{head}\n    callback {style(result.callback_status or '-', colour)}: {answer}\n"
+            f"    action ran {result.action_runs}x via {via}")
 
 
 def snippets(info: StackInfo) -> str:
@@ -114,9 +124,16 @@ def run(args: argparse.Namespace) -> int:
 
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if args.instances < 1:
+        print("osscallback: error: --instances must be at least 1", file=sys.stderr)
+        return 2
+    if args.store:
+        from osscallback.callback.idempotency.factory import StoreSpec
+
+        StoreSpec.parse(args.store, {"FC_REGION": "cn-hangzhou"})  # a bad URL: one line on stderr, exit 2
     stack = LocalStack(
         template=args.template, data_dir=args.data_dir, oss_port=args.oss_port, fc_port=args.fc_port,
-        bucket=args.bucket, log_sink=sink,
+        bucket=args.bucket, log_sink=sink, store=args.store, instances=args.instances,
         inspector=not (args.once or args.no_inspector), inspector_port=args.inspector_port,
     )
     failures = 0
@@ -135,9 +152,15 @@ def run(args: argparse.Namespace) -> int:
             line = json.dumps(result.to_dict(), ensure_ascii=False) if args.json else _describe(result, style)
             print(line, flush=True)
         if args.once:
-            if not args.json:
-                total = len(paths)
-                print(f"{total - failures}/{total} events succeeded", flush=True)
+            stack.settle()  # late OSS events and retries, so the counts below are final
+            total = len(paths)
+            summary = stack.deliveries.summary(total, total - failures)
+            if args.json:
+                print(json.dumps({"summary": summary}), flush=True)
+            else:
+                print(f"{total - failures}/{total} events succeeded; actions run for {summary['actions_run']} "
+                      f"uploads ({summary['via_callback']} via callback, {summary['via_oss_event']} via OSS event), "
+                      f"{summary['duplicates_suppressed']} duplicates suppressed", flush=True)
             return 1 if failures else 0
         if args.json:
             print(json.dumps(info.to_dict()), flush=True)

@@ -17,11 +17,20 @@ code read from the local OSS and a temporary code bucket (:data:`TEMP_CODE_BUCKE
 Events in ``events/`` are named ``<function>-<name>.json``; :meth:`LocalStack.run_event` invokes the function
 through the FC invocation API and, for actions that hand work to a client (``presign_put``, ``post_policy``),
 plays the client too, so every event ends in a real upload with a verified callback.
+
+Delivery, as deployed: every function shares one idempotency store (by default the ``oss://`` store on the local
+OSS, as the templates deploy it; ``store=`` picks another, e.g. a ``redis://`` URL), HTTP-triggered functions run
+``instances`` worker processes behind one URL, and after each stored upload the local OSS's ``ObjectCreated``
+event goes through the local FC host's asynchronous invocation (with FC's retries) to every function whose OSS
+trigger matches: the OSS-event backstop. An event counts as succeeded when its object is stored and the action
+ran exactly once for it (through the callback, or through the OSS event when the callback failed), as the
+functions' logs tell (:mod:`osscallback.local.deliveries`).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -31,7 +40,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
+from osscallback.callback.actions import upload_key
+from osscallback.callback.idempotency.base import redact_url
 from osscallback.errors import OssCallbackError
+from osscallback.local.deliveries import Deliveries, Run
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]  # shared/osscallback/local/stack.py -> the project
 DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yml"
@@ -43,6 +55,8 @@ GOSSPUBLIC = "http://gosspublic.alicdn.com/,https://gosspublic.alicdn.com/"
 TEMP_CODE_BUCKET = "fc-temp-code"
 #: Where the local stack's ``oss://`` idempotency store keeps its markers: the templates' prefix.
 LOCAL_MARKER_PREFIX = ".osscallback/idempotency/"
+#: Seconds between an object's creation and its OSS event's delivery (OSS notifies asynchronously).
+OSS_EVENT_DELAY = 0.5
 
 LogSink = Callable[[str, str], None]  # (function name, log line), as the local FC host calls it
 
@@ -69,6 +83,8 @@ class StackInfo:
     fc_access_key_secret: str
     fc_security_token: str
     inspector_url: str = ""  # the callback inspector page ("" when it is off)
+    idempotency_store: str = ""  # the store every function shares (password hidden)
+    instances: int = 1  # worker processes per HTTP-triggered function
     fc_version: int = 2  # of the template's functions (3: template.fc3.yml)
     account_id: str = ""  # the local FC account id (Serverless Devs' AccountID)
 
@@ -89,6 +105,9 @@ class EventResult:
     callback: Any = None
     error: str | None = None
     latency_ms: float = 0.0
+    upload_key: str | None = None  # the dedupe key both delivery paths use for this upload
+    action_runs: int = 0  # how often the action ran for it: 1 is the only right answer
+    delivered_via: list[str] = field(default_factory=list)  # "callback" / "oss_event", per run
     result: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,6 +136,9 @@ class LocalStack:
         inspector: bool = True,
         inspector_port: int = 0,
         store: str | None = None,
+        instances: int = 1,
+        settle_timeout: float = 20.0,
+        oss_event_delay: float = OSS_EVENT_DELAY,
     ) -> None:
         self.template = Path(template)
         if not self.template.is_file():
@@ -129,6 +151,17 @@ class LocalStack:
         self.log_sink = log_sink
         self.env = dict(env or {})
         self.store = store
+        if instances < 1:
+            raise LocalStackError(f"instances must be at least 1, not {instances}")
+        self.instances = instances
+        self.settle_timeout = settle_timeout
+        self.deliveries = Deliveries()
+        #: every OSS event document the local OSS emitted, with the asynchronous invocations it caused
+        self.oss_events: list[tuple[dict[str, Any], list[Any]]] = []
+        self._events_lock = threading.Lock()
+        self._last_oss_event = time.monotonic()
+        self.oss_event_delay = oss_event_delay
+        self._pending_oss_events = 0
         self.oss: Any = None
         self.fc: Any = None
         self.want_inspector = inspector
@@ -151,7 +184,7 @@ class LocalStack:
         try:
             self.oss = LocalOSS(
                 data_dir=self.data_dir, port=self.oss_port, buckets=(self.bucket, TEMP_CODE_BUCKET),
-                callback_observers=observers,
+                callback_observers=observers, on_object_created=self._on_object_created,
             )
             self.oss.start()
             if self.inspector is not None:
@@ -161,9 +194,6 @@ class LocalStack:
             specs = load_specs(self.template, template_env, code_dirs=source_code_dirs(self.template))
             if not specs:
                 raise LocalStackError(f"{self.template} declares no functions")
-            kwargs: dict[str, Any] = {}
-            if self.log_sink is not None:
-                kwargs["log_sink"] = self.log_sink
             self.fc = LocalFCHost(
                 specs,
                 port=self.fc_port,
@@ -172,7 +202,8 @@ class LocalStack:
                 env_overrides=self._wiring,
                 code_fetcher=self._fetch_code,
                 temp_bucket=self._temp_code_bucket,
-                **kwargs,
+                log_sink=self._log,
+                instances=self.instances,
             )
             if self.inspector is not None:
                 self.inspector.watch_fc(self.fc)  # OSS-trigger deliveries show beside the callbacks
@@ -181,6 +212,56 @@ class LocalStack:
             self.stop()
             raise
         return self
+
+    def _log(self, function: str, line: str) -> None:
+        self.deliveries.observe(function, line)
+        if self.log_sink is not None:
+            self.log_sink(function, line)
+        else:
+            from osscallback.local.fc.process import print_sink
+
+            print_sink(function, line)
+
+    def _on_object_created(self, document: dict[str, Any]) -> None:
+        """The local OSS's event sink: what OSS's event notification does for an FC OSS trigger.
+
+        OSS delivers event notifications asynchronously, typically after the upload has answered (and so after
+        its callback); the local OSS hands the event over before it sends the callback. The delay puts the
+        usual order back, so the backstop mostly meets uploads already delivered, as in the cloud; either order
+        is handled (the tests drive both).
+        """
+        with self._events_lock:
+            self._pending_oss_events += 1
+            self._last_oss_event = time.monotonic()
+        timer = threading.Timer(self.oss_event_delay, self._dispatch_oss_event, (document,))
+        timer.daemon = True
+        timer.start()
+
+    def _dispatch_oss_event(self, document: dict[str, Any]) -> None:
+        fc = self.fc
+        try:
+            invocations = fc.dispatch_oss_event(document) if fc is not None else []
+        finally:
+            with self._events_lock:
+                self._pending_oss_events -= 1
+                self._last_oss_event = time.monotonic()
+        with self._events_lock:
+            self.oss_events.append((document, invocations))
+
+    def settle(self, key: str | None = None, timeout: float | None = None, quiet: float = 0.3) -> list[Run]:
+        """Wait until the deliveries an upload set off are over: its OSS event dispatched, every asynchronous
+        invocation finished (retries included), the logs quiet. With ``key``: that upload's action runs."""
+        deadline = time.monotonic() + (self.settle_timeout if timeout is None else timeout)
+        if key is not None:
+            self.deliveries.wait_for(key, max(0.0, deadline - time.monotonic()))
+        while time.monotonic() < deadline:
+            with self._events_lock:
+                events_quiet = time.monotonic() - self._last_oss_event if not self._pending_oss_events else 0.0
+            if events_quiet >= quiet and self.fc.wait_async(max(0.0, deadline - time.monotonic())) and (
+                    self.deliveries.quiet_for() >= quiet):
+                break
+            time.sleep(0.05)
+        return self.deliveries.runs_of(key) if key is not None else []
 
     def _wiring(self, fc: Any) -> dict[str, str]:
         """Environment every function gets on top of template.yml: the local equivalents of a deployment."""
@@ -278,6 +359,8 @@ class LocalStack:
             fc_access_key_secret=self.fc.credentials.access_key_secret,
             fc_security_token=self.fc.credentials.security_token or "",
             inspector_url=self.inspector.url if self.inspector is not None else "",
+            idempotency_store=redact_url(self.store_url),
+            instances=self.instances,
             fc_version=3 if self.callback_function.is_fc3 else 2,
             account_id=self.fc.account_id,
         )
@@ -329,14 +412,32 @@ class LocalStack:
             out.callback = result.get("callback")
             if not result.get("ok"):
                 out.error = f"{result.get('error')}: {result.get('message')}"
-            elif result.get("callback_status") == "failed":
-                out.error = f"callback failed: {(result.get('callback_error') or {}).get('message')}"
             else:
-                out.ok = True
+                self._judge_delivery(out, result)
         except (OSError, OssCallbackError) as exc:
             out.error = str(exc)
         out.latency_ms = round((time.perf_counter() - started) * 1000, 1)
         return out
+
+    def _judge_delivery(self, out: EventResult, result: dict[str, Any]) -> None:
+        """Stored, and the action ran exactly once for the upload, by whichever path (callback or OSS event)."""
+        key, etag, request_id = result.get("key"), result.get("etag"), result.get("request_id")
+        if not (key and etag and request_id):
+            out.error = "the upload did not report its key, ETag and request id: its delivery cannot be checked"
+            return
+        out.upload_key = upload_key(self.bucket, str(key), str(etag), str(request_id))
+        runs = self.settle(out.upload_key)
+        out.action_runs = len(runs)
+        out.delivered_via = [r.source for r in runs]
+        callback_failed = result.get("callback_status") == "failed"
+        if len(runs) == 1:
+            out.ok = True
+        elif not runs:
+            failure = (result.get("callback_error") or {}).get("message")
+            why = f" (callback failed: {failure})" if callback_failed else ""
+            out.error = f"the action never ran for the upload{why}"
+        else:
+            out.error = f"the action ran {len(runs)} times for one upload ({', '.join(out.delivered_via)})"
 
     def _complete_client_step(self, result: dict[str, Any]) -> dict[str, Any]:
         """Do what the uploader's client would: PUT to the presigned URL, or POST the browser form."""
