@@ -210,3 +210,12 @@ def test_every_command_has_help(command: list[str]) -> None:
                          env={**os.environ, "NO_COLOR": "1"})
     assert out.returncode == 0, out.stderr
     assert "usage:" in out.stdout
+
+
+def test_function_credentials_outlive_a_long_running_stack(stack: LocalStack) -> None:
+    """The workers get one set of role credentials at start-up; STS's usual hour would make every upload of a
+    stack left running overnight fail with an expired token, so the local OSS accepts them for weeks."""
+    assert stack.fc is not None and stack.oss is not None
+    role = stack.oss.credentials.get(stack.fc.credentials.access_key_id)
+    assert role is not None and role.security_token == stack.fc.credentials.security_token
+    assert role.expires_at is not None and role.expires_at - time.time() > 7 * 24 * 3600

@@ -49,6 +49,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]  # shared/osscallback/local/s
 DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yml"
 DEFAULT_EVENTS = PROJECT_ROOT / "events"
 DEFAULT_BUCKET = "examplebucket"
+#: Lifetime of the functions' temporary (STS) credentials. FC hands each invocation fresh role credentials; the local
+#: host gives its workers one set at start-up, so that set must outlive any stack a developer leaves running (with
+#: STS's usual hour, uploads from a stack started the day before failed with an expired token).
+ROLE_CREDENTIALS_TTL = 30 * 24 * 3600.0
 DEFAULT_REGION = "cn-hangzhou"
 GOSSPUBLIC = "http://gosspublic.alicdn.com/,https://gosspublic.alicdn.com/"
 #: Where GetTempBucketToken tells Serverless Devs' fc3 to upload code zips (a bucket of the local OSS).
@@ -189,7 +193,7 @@ class LocalStack:
             self.oss.start()
             if self.inspector is not None:
                 self.inspector.attach(self.oss.callback_sender)
-            key_id, secret, token = self.oss.issue_sts_token()
+            key_id, secret, token = self.oss.issue_sts_token(ROLE_CREDENTIALS_TTL)
             template_env = {"FC_REGION": self.region, "OSS_BUCKET": self.bucket, "CALLBACK_URL": "", **self.env}
             specs = load_specs(self.template, template_env, code_dirs=source_code_dirs(self.template))
             if not specs:
