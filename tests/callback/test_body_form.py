@@ -17,7 +17,9 @@ from osscallback.errors import CallbackRejected
 # Pieces a form body is made of, including every way one can be malformed.
 _pieces = st.sampled_from(["a", "=", "&", "+", "%", "%2", "%20", "%41", "%e4%b8%ad", "%E4%B8", "%ff", "%zz", "x:",
                            "中", "😀", " ", "\x00", "==", "&&", "imageInfo.height", "size", "bucket"])
-form_texts = st.lists(_pieces | st.text(max_size=5), max_size=25).map("".join)
+# Never empty: parse_body refuses an empty body before splitting it, and parse_qsl("") itself differs between
+# Pythons (3.10 raises, 3.11 returns []).
+form_texts = st.lists(_pieces | st.text(max_size=5), min_size=1, max_size=25).map("".join).filter(bool)
 
 
 def _reference(text: str) -> tuple[str, Any]:
@@ -41,7 +43,7 @@ def test_parse_form_equals_parse_qsl(text: str) -> None:
     assert _ours(text) == _reference(text)
 
 
-@pytest.mark.parametrize("text", ["", "a", "a=", "=", "a=1&", "&a=1", "a=1&&b=2", "a==b", "a=%", "a=%zz", "%ff=1",
+@pytest.mark.parametrize("text", ["a", "a=", "=", "a=1&", "&a=1", "a=1&&b=2", "a==b", "a=%", "a=%zz", "%ff=1",
                                   "a+b=c+d", "a=%2B%26%3D", "&" * (MAX_FORM_FIELDS - 1), "a=1&" * MAX_FORM_FIELDS,
                                   "x=1&" * (MAX_FORM_FIELDS - 1) + "x=1"])
 def test_parse_form_edge_cases(text: str) -> None:
