@@ -1,6 +1,8 @@
 """Servers under test, each run as its own process: ``python bench/servers.py KIND PORT_FILE [PREFIX]``.
 
 - ``function``: the callback function (``CallbackApp`` behind the FC 2.0 WSGI adapter) under waitress, 16 threads.
+- ``function-quiet``: the same function logging at WARNING (no per-request line): shows what the INFO line costs a
+  threaded server (the handler's lock is held across a write that releases the GIL).
 - ``noop``: baseline (a), a WSGI app answering ``{"Status":"OK"}`` under the same waitress settings: the ceiling.
 """
 
@@ -29,8 +31,9 @@ def noop(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 def main() -> None:
     kind, port_file = sys.argv[1], sys.argv[2]
     # Log at INFO as FC does, into /dev/null: the function pays for its one JSON line per request, as in production.
-    logging.basicConfig(level=logging.INFO, stream=open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
-    if kind == "function":
+    level = logging.WARNING if kind == "function-quiet" else logging.INFO
+    logging.basicConfig(level=level, stream=open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
+    if kind in ("function", "function-quiet"):
         app = CallbackApp.from_env({"CALLBACK_KEY_URL_PREFIXES": sys.argv[3], "CALLBACK_IDEMPOTENCY_SIZE": "10000"})
         wsgi: Any = make_wsgi_handler(app)
     else:

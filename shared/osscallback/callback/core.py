@@ -11,10 +11,8 @@ body (400/415), action (500), answer (500). Nothing from the body is looked at b
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from osscallback.callback.answer import AnswerError, AnswerRenderer
 from osscallback.callback.body import CallbackBody, parse_body
 from osscallback.callback.config import CallbackConfig
 from osscallback.callback.idempotency.factory import open_store
+from osscallback.callback.ids import UniqueIds
 from osscallback.callback.keys import PublicKeyCache
 from osscallback.callback.signature import KeyUrlPolicy, decode_authorization, string_to_sign, verify
 from osscallback.errors import (
@@ -95,25 +94,8 @@ def declared_length(value: str | None) -> int | None:
     return int(text) if len(text) <= 18 else 1 << 62
 
 
-class RequestIds:
-    """Request ids for logs when the platform gave none: 32 hex digits like ``uuid4().hex``, made of 16 random
-    ones (drawn once per process, again after a fork) and a counter.
-
-    ``uuid4()`` builds a UUID object around ``os.urandom(16)`` per call; the syscall also hands the GIL to another
-    thread in the middle of every request (a context switch each, under a threaded server). A counter behind a
-    random per-process prefix is as unique across instances and a tenth of the cost.
-    """
-
-    def __init__(self) -> None:
-        self._pid = -1
-        self._prefix = ""
-        self._counter = itertools.count()
-
-    def __call__(self) -> str:
-        pid = os.getpid()
-        if pid != self._pid:  # first call, or a forked child: a fresh prefix so no two processes share ids
-            self._prefix, self._counter, self._pid = os.urandom(8).hex(), itertools.count(), pid
-        return f"{self._prefix}{next(self._counter):016x}"
+#: Request ids for logs when the platform gave none (see :mod:`osscallback.callback.ids`).
+RequestIds = UniqueIds
 
 
 def log_line(record: Mapping[str, Any]) -> str:

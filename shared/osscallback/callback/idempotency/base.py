@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from osscallback.callback.ids import UniqueIds
 from osscallback.errors import ClaimInProgress, IdempotencyKeyMismatch, StoreUnavailable
 
 log = logging.getLogger("osscallback.idempotency")
@@ -175,6 +175,7 @@ class Idempotency:
         self.runs = 0
         self.duplicates = 0
         self._count = threading.Lock()
+        self._tokens = UniqueIds()  # claim tokens: unique across instances, no syscall each
 
     def __len__(self) -> int:
         return self.layer.count()
@@ -200,7 +201,7 @@ class Idempotency:
         while True:
             now = self.clock()
             proposal = Record(
-                key=key, status=Status.IN_PROGRESS, token=os.urandom(16).hex(), source=source,
+                key=key, status=Status.IN_PROGRESS, token=self._tokens(), source=source,
                 in_progress_until=now + self.claim_ttl, expires_at=now + self.ttl, fingerprint=fingerprint,
             )
             claim, existing = self._ask(self.layer.try_claim, proposal)
