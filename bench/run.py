@@ -188,16 +188,20 @@ def bench_core(quick: bool) -> None:
     rounds = 3 if quick else 7
     with KeyServer() as keys:
         app = CallbackApp.from_env({"CALLBACK_KEY_URL_PREFIXES": keys.prefix})
-        pool = _signed_pool(n, keys)
-        requests = [CallbackRequest("POST", (("/callback", "app=bench"),), normalize_headers(item["headers"]),
-                                    base64.b64decode(item["body_b64"])) for item in pool]
-        app.handle(requests[0])  # key fetched and cached
+        # Every round its own uploads (a replay would take the store's short cut and skip the action).
+        batches = []
+        for r in range(2 * rounds + 1):
+            pool = _signed_pool(n, keys, tag=f"r{r}")
+            batches.append([CallbackRequest("POST", (("/callback", "app=bench"),), normalize_headers(item["headers"]),
+                                            base64.b64decode(item["body_b64"])) for item in pool])
+        app.handle(batches[-1][0])  # key fetched and cached
         public_key = app.keys.get(keys.key_url)
         floor_inputs = [(decode_authorization(r.header("authorization")), string_to_sign("/callback", "app=bench",
-                                                                                         r.body)) for r in requests]
+                                                                                         r.body)) for r in batches[0]]
+        fresh = iter(batches)
 
         def core() -> None:
-            for r in requests:
+            for r in next(fresh):
                 assert app.handle(r).status == 200
 
         def floor() -> None:
@@ -207,7 +211,7 @@ def bench_core(quick: bool) -> None:
         core_s, floor_s = _best_of_interleaved((core, floor), rounds)
         core_us, floor_us = core_s / n * 1e6, floor_s / n * 1e6
         record("core verify+parse+act+render", core_us, "us", "bare RSA MD5 verify", floor_us, core_us / floor_us,
-               "<= 4x", core_us / floor_us <= 4, f"best of {rounds}")
+               "<= 4x", core_us / floor_us <= 4, f"new uploads, best of {rounds}")
         logger = logging.getLogger("osscallback")
         handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 - closed below
         level, logger.level = logger.level, logging.INFO

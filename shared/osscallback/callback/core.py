@@ -184,7 +184,7 @@ class CallbackApp:
     def handle(self, request: CallbackRequest) -> CallbackResponse:
         """Answer one request. Never raises."""
         started = time.perf_counter()
-        request_id = request.request_id or request.header("x-fc-request-id") or self.new_request_id()
+        request_id = request.request_id or request.headers.get("x-fc-request-id") or self.new_request_id()
         body: CallbackBody | None = None
         duplicate = False
         try:
@@ -219,7 +219,7 @@ class CallbackApp:
         return response
 
     def _process(self, request: CallbackRequest, request_id: str) -> tuple[CallbackBody, Any, bool]:
-        if request.method.upper() != "POST":
+        if request.method != "POST" and request.method.upper() != "POST":
             raise CallbackRejected(405, "MethodNotAllowed", f"OSS callbacks are POST requests, not {request.method}.")
         cap = self.config.max_body_bytes
         headers = request.headers  # lower-cased names (normalize_headers)

@@ -26,6 +26,7 @@ class MemoryLayer(PersistenceLayer):
         self._done: OrderedDict[str, Record] = OrderedDict()
         self._inflight: dict[str, Record] = {}
         self._changed = threading.Condition(threading.Lock())
+        self._waiting = 0  # duplicates waiting on _changed: notify only when someone listens (notify_all is slow)
 
     def count(self) -> int:
         with self._changed:
@@ -65,7 +66,11 @@ class MemoryLayer(PersistenceLayer):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return self._inflight[key]
-                self._changed.wait(remaining)
+                self._waiting += 1
+                try:
+                    self._changed.wait(remaining)
+                finally:
+                    self._waiting -= 1
             return self._completed(key, time.time())
 
     def complete(self, claim: Claim, record: Record) -> None:
@@ -77,7 +82,8 @@ class MemoryLayer(PersistenceLayer):
             self._done.move_to_end(record.key)
             while len(self._done) > self.max_entries:
                 self._done.popitem(last=False)
-            self._changed.notify_all()
+            if self._waiting:
+                self._changed.notify_all()
 
     def release(self, claim: Claim) -> None:
         if self.max_entries <= 0:
@@ -86,7 +92,8 @@ class MemoryLayer(PersistenceLayer):
             held = self._inflight.get(claim.record.key)
             if held is not None and held.token == claim.record.token:
                 del self._inflight[claim.record.key]
-            self._changed.notify_all()
+            if self._waiting:
+                self._changed.notify_all()
 
 
 __all__ = ["MemoryLayer", "Status"]
