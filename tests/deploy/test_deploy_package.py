@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from deploy_support import HOST_VERSION, ROOT
 
-from osscallback.deploy.build import FunctionPackage, read_manifest, verify_package
+from osscallback.deploy.build import FunctionPackage, read_manifest, runtime_interpreter, verify_package
 from osscallback.deploy.fcyaml import FunctionDef, load_template
 from osscallback.testing import KeyServer, OssSigner, form_body
 
@@ -211,11 +211,15 @@ def test_runtime_packages_fit_the_template_runtime(runtime_packages: dict[str, F
 def test_packages_hold_no_tests_caches_or_dev_tools(runtime_packages: dict[str, FunctionPackage]) -> None:
     for package in runtime_packages.values():
         names = {p.name for p in package.path.rglob("*")}
-        assert not names & {"__pycache__", "SelfTest"}
+        assert "SelfTest" not in names
         library = {p.name for p in (package.path / "osscallback").iterdir()}
         assert not library & {"local", "deploy", "cli", "testing.py"}
         assert not (package.path / "bin").exists()
-        assert not list(package.path.rglob("*.pyc"))
+        tag = f"cpython-{package.python_version.replace('.', '')}"
+        for pyc in package.path.rglob("*.pyc"):  # only bytecode for the runtime, beside its own source
+            assert pyc.parent.name == "__pycache__" and pyc.name.endswith(f".{tag}.pyc"), pyc
+            assert (pyc.parent.parent / (pyc.name.split(".")[0] + ".py")).is_file(), pyc
+        assert not [d for d in package.path.rglob("__pycache__") if not any(d.iterdir())]
         assert package.size_bytes > 0 and 0 < package.zip_bytes < 50 * 1024 * 1024  # FC's direct-upload limit
 
 
@@ -224,7 +228,8 @@ def test_each_package_ships_the_top_level_modules_and_its_own_subpackages(
 ) -> None:
     """The layout is the contract: the callback package is the top-level modules plus ``callback/``, and the
     upload package the top-level modules plus ``upload/``; local tooling, deploy code and the CLI never ship."""
-    shipped = {name: sorted(p.name for p in (pkg.path / "osscallback").iterdir()) for name, pkg in runtime_packages.items()}
+    shipped = {name: sorted(p.name for p in (pkg.path / "osscallback").iterdir() if p.name != "__pycache__")
+               for name, pkg in runtime_packages.items()}
     top = ["__init__.py", "errors.py", "logconfig.py", "py.typed"]
     assert shipped["callback"] == sorted([*top, "callback"])
     assert shipped["upload"] == sorted([*top, "upload"])
@@ -232,3 +237,31 @@ def test_each_package_ships_the_top_level_modules_and_its_own_subpackages(
                         (runtime_packages["callback"].path / "osscallback").rglob("*.py")}
     assert "osscallback/callback/core.py" in callback_modules
     assert not any(m.startswith(("osscallback/upload/", "osscallback/local/")) for m in callback_modules)
+
+
+def test_packages_ship_bytecode_the_runtime_uses(runtime_packages: dict[str, FunctionPackage]) -> None:
+    """FC's code directory is read-only: without shipped bytecode every cold start compiles every module again.
+    The runtime's own interpreter checks each module's pyc: its magic number, unchecked-hash flags and the hash of
+    the source beside it — exactly what makes CPython load a pyc without recompiling or touching the source."""
+    python = runtime_interpreter(RUNTIME_VERSION)
+    if python is None:
+        pytest.skip(f"no python{RUNTIME_VERSION} here: the build ships sources only (and says so)")
+    check = (
+        "import importlib.util, pathlib, sys\n"
+        "bad = []; count = 0\n"
+        "for src in pathlib.Path(sys.argv[1]).rglob('*.py'):\n"
+        "    count += 1\n"
+        "    pyc = pathlib.Path(importlib.util.cache_from_source(str(src)))\n"
+        "    head = pyc.read_bytes()[:16] if pyc.is_file() else b''\n"
+        "    ok = (head[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(head[4:8], 'little') == 1\n"
+        "          and head[8:16] == importlib.util.source_hash(src.read_bytes()))\n"
+        "    bad += [] if ok else [str(src)]\n"
+        "print(count, len(bad), bad[:5])\n"
+    )
+    for package in runtime_packages.values():
+        assert package.bytecode == f"cpython-{RUNTIME_VERSION.replace('.', '')}"
+        assert read_manifest(package.path)["bytecode"] == package.bytecode
+        out = subprocess.run([python, "-I", "-c", check, str(package.path)], capture_output=True, text=True,
+                             timeout=120, check=True)
+        count, bad, examples = out.stdout.split(" ", 2)
+        assert int(count) > 100 and int(bad) == 0, (package.name, examples)

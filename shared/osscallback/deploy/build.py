@@ -108,6 +108,7 @@ class FunctionPackage:
     size_bytes: int
     zip_bytes: int
     file_count: int
+    bytecode: str | None = None  # "cpython-310" when compiled for the runtime; None: sources only
 
     def as_dict(self) -> dict[str, object]:
         out = asdict(self)
@@ -269,6 +270,7 @@ def _build_one(
         problems = verify_package(work, python_version)
         if problems:
             raise BuildError(f"{name}: the package does not fit Python {python_version}: " + "; ".join(problems))
+        bytecode = compile_for_runtime(work, python_version)
         manifest = {
             "function": name,
             "python_version": python_version,
@@ -277,6 +279,7 @@ def _build_one(
             "requirements": list(requirements),
             "distributions": distributions,
             "locally_built": sorted(built),
+            "bytecode": bytecode,
         }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         if final.exists():
@@ -297,6 +300,7 @@ def _build_one(
         size_bytes=size,
         zip_bytes=_zip_size(final),
         file_count=count,
+        bytecode=bytecode,
     )
 
 
@@ -436,6 +440,42 @@ def _code_ignore(directory: str, names: list[str]) -> set[str]:
     return {n for n in names if n in _JUNK_DIRS or n in ("tests", "requirements.txt") or n.endswith((".pyc", ".pyo"))}
 
 
+def runtime_interpreter(python_version: str) -> str | None:
+    """A CPython ``python_version`` on this machine (``pythonX.Y`` on PATH, or a pyenv install), or None."""
+    candidates = [shutil.which(f"python{python_version}")]
+    pyenv = Path.home() / ".pyenv" / "versions"
+    candidates += sorted(str(p) for p in pyenv.glob(f"{python_version}.*/bin/python{python_version}"))
+    probe = "import sys; print(sys.implementation.name, '%d.%d' % sys.version_info[:2])"
+    for candidate in dict.fromkeys(filter(None, candidates)):
+        try:
+            out = subprocess.run([candidate, "-c", probe], capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out.returncode == 0 and out.stdout.split() == ["cpython", python_version]:
+            return candidate
+    return None
+
+
+def compile_for_runtime(site: Path, python_version: str) -> str | None:
+    """Ship bytecode for FC's interpreter: ``__pycache__/*.cpython-XY.pyc`` beside every module.
+
+    FC's code directory is read-only, so without them the runtime compiles every module it imports again at each
+    cold start (about 15 ms for the callback function, measured in docs/BENCHMARKS.md) and cannot keep the result.
+    Bytecode is only valid for the interpreter version that wrote it, so it is compiled by a CPython of the
+    runtime's version when this machine has one; otherwise the package ships sources only (it still works) and the
+    build says so. ``unchecked-hash`` pycs are used without comparing timestamps, which zipping and unzipping the
+    package would otherwise change.
+    """
+    interpreter = runtime_interpreter(python_version)
+    if interpreter is None:
+        return None
+    cmd = [interpreter, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(site)]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BuildError(f"compiling the package with {interpreter} failed:\n{(result.stdout + result.stderr).strip()}")
+    return f"cpython-{python_version.replace('.', '')}"
+
+
 def _installed(site: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for info in sorted(site.glob("*.dist-info")):
@@ -546,4 +586,9 @@ def describe(packages: Iterable[FunctionPackage]) -> str:
             f"{p.name:<10} {human_size(p.size_bytes):>10} ({human_size(p.zip_bytes)} zipped, {p.file_count} files) "
             f"python{p.python_version} -> {p.path}"
         )
+        if p.bytecode is None:
+            lines.append(
+                f"{'':<10} note: no Python {p.python_version} here, so no bytecode shipped: FC will compile the "
+                "modules at every cold start (install that Python and build again)"
+            )
     return "\n".join(lines)
