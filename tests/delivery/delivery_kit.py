@@ -124,6 +124,48 @@ class CallbackProcess:
             self.proc = None
 
 
+class LocalOSSProcess:
+    """``osscallback local oss`` in its own process, as OSS is a service of its own: a test that drives 64 client
+    threads must not share its interpreter's GIL with the server holding the markers, or a loaded machine can stall
+    a marker request past the store's timeout (a correct 503 that the test did not set out to provoke)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.proc: subprocess.Popen[str] | None = None
+        self.info: dict[str, str] = {}
+
+    def start(self) -> LocalOSSProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "osscallback.cli", "local", "oss", "--json", "--data-dir", str(self.data_dir)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"local OSS process exited with {self.proc.wait()}")
+        self.info = json.loads(line)
+        return self
+
+    def store_env(self, prefix: str = MARKERS) -> dict[str, str]:
+        """The oss:// store on this server, signed with its AccessKey pair (no STS token: it has no API for one)."""
+        url = f"oss://{self.info['bucket']}/{prefix}?region={REGION}&endpoint={self.info['endpoint']}&timeout=4"
+        return {
+            "CALLBACK_IDEMPOTENCY_STORE": url,
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": self.info["access_key_id"],
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": self.info["access_key_secret"],
+        }
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+            self.proc = None
+
+
 def oss_store_env(oss: Any, prefix: str = MARKERS) -> dict[str, str]:
     """What a function needs for the oss:// store on a local OSS: the URL and the function's credentials."""
     key_id, secret, token = oss.issue_sts_token()

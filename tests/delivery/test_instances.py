@@ -20,9 +20,23 @@ from typing import Any
 
 import pytest
 import redis
-from delivery_kit import ROOT, CallbackProcess, closed_port, runs
+from delivery_kit import ROOT, CallbackProcess, LocalOSSProcess, closed_port, runs
 
 from osscallback.testing import HttpAnswer, KeyServer, OssSigner, SignedCallback, form_body, post
+
+
+@pytest.fixture(params=["redis", "oss"])
+def shared_store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Each shared store as its own process, like the callback instances: a real ``redis-server``, or marker
+    objects in a local OSS server process (conftest's in-process one would share the GIL with 64 client threads)."""
+    if request.param == "redis":
+        yield {"CALLBACK_IDEMPOTENCY_STORE": request.getfixturevalue("redis_url")}
+        return
+    oss = LocalOSSProcess(tmp_path / "oss").start()
+    try:
+        yield oss.store_env()
+    finally:
+        oss.stop()
 
 
 @pytest.fixture()
