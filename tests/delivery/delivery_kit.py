@@ -31,6 +31,29 @@ def closed_port() -> int:
     return free_port()
 
 
+def stop_process(proc: subprocess.Popen[Any] | None) -> None:
+    """SIGTERM, then SIGKILL after 10 s: a child never outlives its fixture."""
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def start_cli(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """``osscallback <args>`` as a child process, and the one JSON line it prints once it serves."""
+    proc = subprocess.Popen([sys.executable, "-m", "osscallback.cli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError(f"osscallback {args[0]} exited with {proc.wait()}")
+    return proc, json.loads(line)
+
+
 class RedisServer:
     """``redis-server`` as a child process: no persistence, its own temp directory, a free port."""
 
@@ -67,14 +90,8 @@ class RedisServer:
         raise RuntimeError("redis-server did not start")
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-            self.proc = None
+        stop_process(self.proc)
+        self.proc = None
 
     def flush(self) -> None:
         import redis
@@ -102,26 +119,13 @@ class CallbackProcess:
     def start(self) -> CallbackProcess:
         env = {**os.environ, **self.env}
         env["PYTHONPATH"] = os.pathsep.join([str(FIXTURES), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "osscallback.cli", "serve", "--port", "0", "--json", "--threads", "48"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"callback process exited with {self.proc.wait()}")
-        self.url = json.loads(line)["callback_url"]
+        self.proc, info = start_cli(["serve", "--port", "0", "--json", "--threads", "48"], env)
+        self.url = info["callback_url"]
         return self
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-            self.proc = None
+        stop_process(self.proc)
+        self.proc = None
 
 
 class LocalOSSProcess:
@@ -132,18 +136,10 @@ class LocalOSSProcess:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.proc: subprocess.Popen[str] | None = None
-        self.info: dict[str, str] = {}
+        self.info: dict[str, Any] = {}
 
     def start(self) -> LocalOSSProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "osscallback.cli", "local", "oss", "--json", "--data-dir", str(self.data_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"local OSS process exited with {self.proc.wait()}")
-        self.info = json.loads(line)
+        self.proc, self.info = start_cli(["local", "oss", "--json", "--data-dir", str(self.data_dir)])
         return self
 
     def store_env(self, prefix: str = MARKERS) -> dict[str, str]:
@@ -156,14 +152,8 @@ class LocalOSSProcess:
         }
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-            self.proc = None
+        stop_process(self.proc)
+        self.proc = None
 
 
 def oss_store_env(oss: Any, prefix: str = MARKERS) -> dict[str, str]:
