@@ -298,7 +298,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             )
         if body is not None and not body.done:
             self._drain(body)
-        self._send(response, rid, host)
+        try:
+            self._send(response, rid, host)
+        finally:
+            if response.file is not None:
+                response.file.close()
 
     def _drain(self, body: _LengthReader | _ChunkedReader) -> None:
         left = MAX_DRAIN
@@ -346,10 +350,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                     if chunk:
                         self.wfile.write(f"{len(chunk):X}\r\n".encode() + chunk + b"\r\n")
                 self.wfile.write(b"0\r\n\r\n")
-            elif resp.file is not None:
-                with resp.file.open("rb") as f:
-                    if resp.length:
-                        self.connection.sendfile(f, resp.offset, resp.length)
+            elif resp.file is not None and resp.length:
+                self.connection.sendfile(resp.file, resp.offset, resp.length)
             elif resp.body:
                 self.wfile.write(resp.body)
         except OSError:

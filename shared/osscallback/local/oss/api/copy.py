@@ -20,6 +20,7 @@ header is absent or invalid) into a part of a multipart upload.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import BinaryIO
 from urllib.parse import unquote
 
 from osscallback.local.oss import xmlresp
@@ -69,20 +70,25 @@ def copy_source(req: Request) -> tuple[str, str]:
     return bucket, key
 
 
-def _source(backend: Backend, req: Request) -> tuple[str, ObjectMeta]:
-    """The source bucket and the object whose bytes are copied, after the source's preconditions."""
+def _source(backend: Backend, req: Request) -> tuple[str, ObjectMeta, BinaryIO]:
+    """The source bucket, the object whose bytes are copied and those bytes opened (the caller closes them), after
+    the source's preconditions."""
     bucket, key = copy_source(req)
     backend.require_bucket(bucket)
     link = require_object(backend, bucket, key)
     if req.anonymous and not acl_rules.may_read_object(link.acl, backend.store.bucket_acl(bucket)):
         raise acl_rules.denied()
-    meta = resolve(backend, bucket, link)
-    verdict = conditions.evaluate(req.headers, meta.etag, meta.last_modified, prefix="x-oss-copy-source-")
-    if verdict == conditions.FAILED:
-        raise conditions.precondition_failed()
-    if verdict == conditions.NOT_MODIFIED:
-        raise OSSError(304, "NotModified", "The source object was not modified.")
-    return bucket, meta
+    meta, data = backend.store.open_current(bucket, resolve(backend, bucket, link).key)
+    try:
+        verdict = conditions.evaluate(req.headers, meta.etag, meta.last_modified, prefix="x-oss-copy-source-")
+        if verdict == conditions.FAILED:
+            raise conditions.precondition_failed()
+        if verdict == conditions.NOT_MODIFIED:
+            raise OSSError(304, "NotModified", "The source object was not modified.")
+    except BaseException:
+        data.close()
+        raise
+    return bucket, meta, data
 
 
 def _directive(req: Request, header: str, values: tuple[str, str]) -> str:
@@ -94,7 +100,14 @@ def _directive(req: Request, header: str, values: tuple[str, str]) -> str:
 
 
 def copy_object(backend: Backend, req: Request) -> Response:
-    src_bucket, src = _source(backend, req)
+    src_bucket, src, data = _source(backend, req)
+    try:
+        return _copy_object(backend, req, src_bucket, src, data)
+    finally:
+        data.close()
+
+
+def _copy_object(backend: Backend, req: Request, src_bucket: str, src: ObjectMeta, data: BinaryIO) -> Response:
     if src.size > MAX_COPY_SIZE:
         raise OSSError(
             400, "EntityTooLarge", "The source object is too large for CopyObject; use UploadPartCopy."
@@ -111,7 +124,7 @@ def copy_object(backend: Backend, req: Request) -> Response:
     same = src_bucket == req.bucket and src.key == req.key
     if forbid_overwrite(req) and not same and backend.store.get_object(req.bucket, req.key):
         raise file_exists()
-    staged = backend.store.copy_to_stage(src_bucket, src)
+    staged = backend.store.copy_to_stage(data, src.size)
     try:
         committed = backend.store.put_object(
             req.bucket,
@@ -143,12 +156,12 @@ def copy_object(backend: Backend, req: Request) -> Response:
 def upload_part_copy(backend: Backend, req: Request) -> Response:
     upload = require_upload(backend, req)
     number = part_number(req)
-    src_bucket, src = _source(backend, req)
+    _, src, data = _source(backend, req)
     start, length = 0, src.size
     rng = parse_range(req.headers.get("x-oss-copy-source-range", ""), src.size)
     if isinstance(rng, tuple):
         start, length = rng[0], rng[1] - rng[0] + 1
-    staged = backend.store.copy_to_stage(src_bucket, src, start, length)
+    staged = backend.store.copy_to_stage(data, src.size, start, length)
     try:
         try:
             part = backend.store.put_part(req.bucket, upload.upload_id, number, staged)

@@ -22,10 +22,12 @@ from osscallback.local.oss.auth import V1_SUBRESOURCES, CredentialStore
 from osscallback.local.oss.callbacks import CallbackSender
 from osscallback.local.oss.model import acl as acl_rules
 from osscallback.local.oss.model.events import EventSink, Notifier
-from osscallback.local.oss.model.store import Store
+from osscallback.local.oss.model.store import ObjectReplaced, Store
 from osscallback.local.oss.xmlresp import OSSError
 
 log = logging.getLogger("osscallback.local.oss")
+#: How often an operation whose read lost a race with an overwrite is run again (each retry sees a newer write).
+READ_RETRIES = 8
 
 Handler = Callable[[Backend, Request], Response]
 #: Query parameters that name no operation: signatures, response overrides, operation arguments.
@@ -222,7 +224,12 @@ class Operations:
             self.backend.require_bucket(req.bucket)
         if req.anonymous and route.name != "PostObject":
             self._check_anonymous(route, req)
-        return route.handler(self.backend, req)
+        for _ in range(READ_RETRIES):
+            try:
+                return route.handler(self.backend, req)
+            except ObjectReplaced:  # raised before anything was written or sent: safe to run again
+                continue
+        raise OSSError(503, "ServiceUnavailable", "The object kept changing while it was read; please try again.")
 
     def _check_anonymous(self, route: Route, req: Request) -> None:
         """Anonymous requests get what the bucket's and object's ACLs allow, and nothing else."""

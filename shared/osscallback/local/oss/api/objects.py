@@ -15,7 +15,7 @@ import hashlib
 import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
+from typing import BinaryIO
 
 from osscallback.local.oss import xmlresp
 from osscallback.local.oss.api.backend import Backend
@@ -170,12 +170,12 @@ def put_object(backend: Backend, req: Request) -> Response:
 # --- GetObject / HeadObject ------------------------------------------------------------------------------------------
 
 
-def _gzip_stream(path: Path, offset: int, length: int) -> Iterator[bytes]:
+def _gzip_stream(data: BinaryIO, offset: int, length: int) -> Iterator[bytes]:
     """The bytes, gzip-compressed, one sync-flushed piece per :data:`GZIP_SLICE` of input: memory stays bounded
     whatever the object's size, and every HTTP chunk decompresses as soon as it arrives, as a streaming reader
     (the v2 SDK's ``iter_bytes``, requests' ``iter_content``) expects."""
     compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip container
-    with path.open("rb") as f:
+    with data as f:
         f.seek(offset)
         left = length
         while left > 0 and (piece := f.read(min(GZIP_SLICE, left))):
@@ -194,7 +194,24 @@ def _wants_gzip(req: Request, meta: ObjectMeta, headers: dict[str, str]) -> bool
 
 def get_object(backend: Backend, req: Request, *, head: bool) -> Response:
     link = require_object(backend, req.bucket, req.key)
-    meta = resolve(backend, req.bucket, link)
+    target = resolve(backend, req.bucket, link)
+    if head:  # metadata only: nothing to open
+        return _object_response(req, link, target, None)
+    meta, data = backend.store.open_current(req.bucket, target.key)  # these bytes, whatever writes come next
+    try:
+        response = _object_response(req, link if link is not target else meta, meta, data)
+    except BaseException:
+        data.close()
+        raise
+    if response.file is None:
+        data.close()
+    return response
+
+
+def _object_response(req: Request, link: ObjectMeta, meta: ObjectMeta, data: BinaryIO | None) -> Response:
+    """GET's or HEAD's answer for ``meta`` (``link``: the symlink that led there, else ``meta`` itself); the body
+    is ``data``, opened with ``meta``."""
+    head = data is None
     headers = object_headers(meta)
     if link is not meta:  # a symlink: the target's bytes and digests, the symlink's own user metadata
         headers = {k: v for k, v in headers.items() if not k.startswith("x-oss-meta-")}
@@ -210,7 +227,6 @@ def get_object(backend: Backend, req: Request, *, head: bool) -> Response:
         raise conditions.precondition_failed()
     if verdict == conditions.NOT_MODIFIED:
         return Response(304, {"ETag": headers["ETag"], "Last-Modified": headers["Last-Modified"]})
-    path = backend.store.object_path(req.bucket, meta)
     start, end = 0, meta.size - 1
     status = 200
     rng = None if head else parse_range(req.headers.get("range", ""), meta.size)
@@ -230,11 +246,12 @@ def get_object(backend: Backend, req: Request, *, head: bool) -> Response:
     if not head and _wants_gzip(req, meta, headers):
         headers["Content-Encoding"] = "gzip"
         headers["Vary"] = "Accept-Encoding"
-        return Response(status, headers, stream=_gzip_stream(path, start, length))
+        assert data is not None
+        return Response(status, headers, stream=_gzip_stream(data, start, length), file=data)
     headers["Content-Length"] = str(length)
     if head:
         return Response(200, headers)
-    return Response(status, headers, file=path, offset=start, length=length)
+    return Response(status, headers, file=data, offset=start, length=length)
 
 
 def get_object_meta(backend: Backend, req: Request) -> Response:

@@ -12,7 +12,7 @@ import base64
 import binascii
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import BinaryIO
 
 from osscallback.local.oss import xmlresp
 from osscallback.local.oss.xmlresp import OSSError
@@ -80,7 +80,9 @@ class Response:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
-    file: Path | None = None
+    #: An open handle on the object's bytes (opened with its metadata, see ``Store.open_current``): sent as it is,
+    #: or read through ``stream`` when that is set. The server closes it once the answer is sent, whatever happened.
+    file: BinaryIO | None = None
     offset: int = 0
     length: int = 0
     #: A streamed body of unknown length (sent chunked): compressed GETs.

@@ -44,6 +44,15 @@ log = logging.getLogger("osscallback.local.oss.storage")
 _CHUNK = 1024 * 1024
 
 
+class ObjectReplaced(Exception):
+    """The object a read looked up was overwritten or deleted before its bytes were opened: run the read again
+    (OSS serves either version to a read that races a write; never a mix, never an error)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 @dataclass(frozen=True)
 class StagedFile:
     """A request body spooled to disk, with the digests OSS reports for it."""
@@ -386,20 +395,21 @@ class Store:
             self._objects[bucket][key] = meta
             return meta
 
-    def copy_to_stage(self, bucket: str, meta: ObjectMeta, start: int = 0, length: int | None = None) -> StagedFile:
-        """A staged copy of (a byte range of) an object's data, with its digests (for copies and appends)."""
-        stager = self.stager()
-        try:
-            left = meta.size - start if length is None else length
-            with self.object_path(bucket, meta).open("rb") as f:
+    def copy_to_stage(self, data: BinaryIO, size: int, start: int = 0, length: int | None = None) -> StagedFile:
+        """A staged copy of (a byte range of) an object's bytes, opened with :meth:`open_current`, with its digests
+        (for copies). ``data`` is closed."""
+        with data as f:
+            stager = self.stager()
+            try:
+                left = size - start if length is None else length
                 f.seek(start)
                 while left > 0 and (chunk := f.read(min(_CHUNK, left))):
                     stager.write(chunk)
                     left -= len(chunk)
-            return stager.finish()
-        except BaseException:
-            stager.discard()
-            raise
+                return stager.finish()
+            except BaseException:
+                stager.discard()
+                raise
 
     def append(self, bucket: str, key: str, position: int, staged: StagedFile) -> Committed:
         """Append ``staged`` to an Appendable object whose size is ``position``.
@@ -441,6 +451,20 @@ class Store:
 
     def open_object(self, bucket: str, meta: ObjectMeta) -> BinaryIO:
         return (self._bucket_dir(bucket) / "objects" / meta.data_file).open("rb")
+
+    def open_current(self, bucket: str, key: str) -> tuple[ObjectMeta, BinaryIO]:
+        """The key's object as it is now and its bytes, opened together; :class:`ObjectReplaced` if it is gone.
+
+        A writer swaps the metadata under the lock and unlinks the replaced data file after it, so a reader that
+        looked an object up and opened its data file later could find it unlinked (the answer's headers sent, its
+        body never). Taking the metadata and opening its file in one step under the lock closes that gap: the open
+        handle keeps those bytes readable (POSIX) however the key is overwritten or deleted the next moment.
+        """
+        with self._lock:
+            meta = self._objects.get(bucket, {}).get(key)
+            if meta is None:
+                raise ObjectReplaced(key)
+            return meta, (self._bucket_dir(bucket) / "objects" / meta.data_file).open("rb")
 
     def object_path(self, bucket: str, meta: ObjectMeta) -> Path:
         return self._bucket_dir(bucket) / "objects" / meta.data_file
