@@ -232,6 +232,16 @@ def _verify_v1_header(req: SignedRequest, authorization: str, store: CredentialS
     return cred
 
 
+def _check_expires_at(name: str, value: str, now: float) -> None:
+    """A V1 or V2 presigned URL's expiry: an absolute epoch second, refused once passed (V4's is relative)."""
+    try:
+        expires_at = int(value)
+    except ValueError:
+        raise access_denied(f"Invalid {name}: {value}") from None
+    if now > expires_at:
+        raise access_denied("Request has expired.", ec="0002-00000069")
+
+
 def _verify_v1_query(req: SignedRequest, store: CredentialStore, now: float) -> Credential:
     params = dict(req.query)
     access_key_id = params.get("OSSAccessKeyId", "")
@@ -239,12 +249,7 @@ def _verify_v1_query(req: SignedRequest, store: CredentialStore, now: float) -> 
     expires = params.get("Expires", "")
     if not access_key_id or not provided or not expires:
         raise access_denied("A presigned URL needs OSSAccessKeyId, Expires and Signature.")
-    try:
-        expires_at = int(expires)
-    except ValueError:
-        raise access_denied(f"Invalid Expires: {expires}") from None
-    if now > expires_at:
-        raise access_denied("Request has expired.", ec="0002-00000069") from None
+    _check_expires_at("Expires", expires, now)
     cred = _credential(store, access_key_id, params.get("security-token"), now)
     to_sign = v1_string_to_sign(req, expires)
     if not hmac.compare_digest(_v1_signature(cred.access_key_secret, to_sign), provided):
@@ -313,12 +318,7 @@ def _verify_v2_query(req: SignedRequest, store: CredentialStore, now: float) -> 
     expires = params.get("x-oss-expires", "")
     if not access_key_id or not provided or not expires:
         raise access_denied("A V2 presigned URL needs x-oss-access-key-id, x-oss-expires and x-oss-signature.")
-    try:
-        expires_at = int(expires)
-    except ValueError:
-        raise access_denied(f"Invalid x-oss-expires: {expires}") from None
-    if now > expires_at:
-        raise access_denied("Request has expired.", ec="0002-00000069")
+    _check_expires_at("x-oss-expires", expires, now)
     cred = _credential(store, access_key_id, params.get("security-token"), now)
     additional = [h for h in params.get("x-oss-additional-headers", "").split(";") if h]
     to_sign = v2_string_to_sign(req, expires, additional, exclude_params=frozenset({"x-oss-signature"}))
