@@ -17,7 +17,7 @@ from osscallback.local.oss import LocalOSS
 
 @pytest.fixture()
 def local_oss(tmp_path: Path) -> Iterator[LocalOSS]:
-    # 1024-bit key: OSS's own size, and fast to generate on a 2-core CI machine.
+    # 1024-bit key: the smallest cryptography generates, fast on a 2-core CI machine (OSS's own has 512).
     with LocalOSS(tmp_path / "oss", port=0, buckets=["examplebucket"], key_bits=1024, callback_timeout=1.5) as oss:
         yield oss
 

@@ -28,7 +28,7 @@ def inspector() -> Iterator[Inspector]:
 
 @pytest.fixture()
 def local_oss(tmp_path: Path, records: list[CallbackRecord], inspector: Inspector) -> Iterator[LocalOSS]:
-    # 1024-bit key: OSS's own size, and quick to make on a loaded CI machine.
+    # 1024-bit key: the smallest cryptography generates, quick to make on a loaded CI machine (OSS's own has 512).
     oss = LocalOSS(
         tmp_path / "oss", key_bits=1024, callback_timeout=3, callback_observers=[records.append, inspector.observe]
     )

@@ -51,6 +51,12 @@ MAX_KEY_URL_LENGTH = 1024
 #: Longest base64 ``Authorization`` value we decode: a 4096-bit RSA signature is 684 base64 characters.
 MAX_AUTHORIZATION_LENGTH = 2048
 
+#: Smallest RSA public key accepted. OSS's own callback key (``callback_pub_key_v1.pem``) has 512 bits, so any
+#: higher floor refuses every real callback; the weakness of 512 bits is answered elsewhere (docs/SECURITY.md).
+MIN_KEY_BITS = 512
+#: Largest RSA public key accepted: verifying with a huge key costs CPU an attacker-chosen key URL could burn.
+MAX_KEY_BITS = 8192
+
 # Characters that never appear in a legitimate key URL path and are the usual tools of path tricks:
 # percent-escapes (encoded slashes, dots), backslashes, whitespace and control characters, '@'.
 _UNSAFE_PATH = re.compile(r"[%\\@\s\x00-\x1f\x7f]")
@@ -223,7 +229,10 @@ def pem_public_key_loader() -> Callable[[bytes], Any]:
 
 
 def load_public_key(pem: bytes) -> rsa.RSAPublicKey:
-    """Parse a PEM RSA public key (SubjectPublicKeyInfo or PKCS#1); ``ValueError`` if it is not one."""
+    """Parse a PEM RSA public key (SubjectPublicKeyInfo or PKCS#1); ``ValueError`` if it is not one.
+
+    Sizes from :data:`MIN_KEY_BITS` (512: OSS signs every callback with a 512-bit key) to :data:`MAX_KEY_BITS`.
+    """
     try:
         key = pem_public_key_loader()(pem)
     except (ValueError, TypeError, binascii.Error) as exc:
@@ -231,8 +240,11 @@ def load_public_key(pem: bytes) -> rsa.RSAPublicKey:
         raise ValueError(f"not a PEM public key: {exc}") from None
     if not isinstance(key, rsa.RSAPublicKey):
         raise ValueError("the public key is not an RSA key")
-    if key.key_size < 1024 or key.key_size > 8192:
-        raise ValueError(f"RSA key size {key.key_size} is outside 1024..8192 bits")
+    if not MIN_KEY_BITS <= key.key_size <= MAX_KEY_BITS:
+        raise ValueError(
+            f"the RSA key has {key.key_size} bits; a callback key must have {MIN_KEY_BITS} to {MAX_KEY_BITS} bits "
+            f"(OSS's own key has 512)"
+        )
     return key
 
 
@@ -251,7 +263,11 @@ def sign(private_key: rsa.RSAPrivateKey, data: bytes) -> bytes:
 
 
 def generate_private_key(bits: int = 2048) -> rsa.RSAPrivateKey:
-    """A fresh RSA key pair like the one OSS signs callbacks with (1024 bits on OSS; 2048 by default here)."""
+    """A fresh RSA key pair for signing callbacks as OSS does (2048 bits by default here).
+
+    OSS's own callback key has 512 bits; ``cryptography`` refuses to *generate* keys under 1024 bits (it loads
+    and uses smaller ones), so a 512-bit key for local use has to be made another way.
+    """
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
