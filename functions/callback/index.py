@@ -4,7 +4,7 @@ answers JSON. All logic lives in the ``osscallback`` library; this file only pic
 - ``index.handler``: FC 2.0 HTTP trigger (WSGI ``handler(environ, start_response)``).
 - ``index.handler_fc3``: FC 3.0 HTTP trigger (``handler(event, context)`` with an HTTP event).
 
-Configuration is read once here, at cold start, from ``CALLBACK_*`` environment variables (see README).
+Configuration is read once here, at cold start, from ``CALLBACK_*`` environment variables (docs/CONFIGURATION.md).
 This module must stay light to import: it never imports ``oss2``.
 """
 

@@ -2,7 +2,7 @@
 
 The event (JSON) names an action — ``put``, ``put_file``, ``multipart``, ``presign_put`` or ``post_policy`` — and the
 function answers JSON with the OSS request id, ETag, CRC64 and the callback's answer (or a structured
-``CallbackFailed`` result). All logic is in ``osscallback.upload.uploader``; see README "Upload function" for the event
+``CallbackFailed`` result). All logic is in ``osscallback.upload.uploader``; see docs/FUNCTIONS.md for the event
 contract. Credentials come from FC's temporary STS credentials in ``context.credentials`` when deployed, else from
 ``OSS_ACCESS_KEY_ID`` / ``OSS_ACCESS_KEY_SECRET`` [/ ``OSS_SESSION_TOKEN``]. Relative file paths in events resolve
 against this function's code directory (``samples/`` ships a few files to try).

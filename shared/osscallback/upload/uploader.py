@@ -173,7 +173,7 @@ def make_bucket(settings: UploadSettings) -> oss2.Bucket:
 # --------------------------------------------------------------------------------------------------- event
 @dataclass(frozen=True)
 class UploadEvent:
-    """The upload function's event (JSON). Names match the README's event contract."""
+    """The upload function's event (JSON). Names match the event contract in docs/FUNCTIONS.md."""
 
     action: str
     key: str = ""

@@ -1,6 +1,6 @@
 """Which of the callback function's checks a callback passed, read from the answer it got.
 
-The callback function checks in a fixed order (README "The callback function"): method, size, headers, key URL,
+The callback function checks in a fixed order (docs/FUNCTIONS.md): method, size, headers, key URL,
 key fetch, signature, body, action, answer; a failure answers a JSON error whose ``error`` code names the check.
 So the answer alone says how far a request got: a 200 passed every check, ``SignatureDoesNotMatch`` passed the
 checks before the signature and failed there. A receiver that is not this bundle's function answers other codes;
