@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from osscallback.errors import OssCallbackError
-from osscallback.local.stack import DEFAULT_TEMPLATE
+from osscallback.local.stack import default_template
 
 
 class InvokeError(OssCallbackError):
@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("function", help="the template's module key or FC function name, e.g. upload")
     p.add_argument("--event-file", required=True, help="JSON event file, e.g. events/upload-put.json")
-    p.add_argument("--template", default=str(DEFAULT_TEMPLATE), help="Serverless Devs template (default template.yml)")
+    p.add_argument("--template", default=None, help="Serverless Devs template (default: the repository's template.yml)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--endpoint",
                        help="FC endpoint of a running `osscallback local` (credentials: FC_ACCESS_KEY_ID / "
@@ -164,8 +164,9 @@ def run(args: argparse.Namespace) -> int:
     if not event.is_file():
         raise InvokeError(f"no such event file: {event}")
     payload = event.read_bytes()
+    template = args.template if args.template is not None else str(default_template())
     if args.endpoint or args.remote:
-        target = resolve_target(args.template, args.function, args.fc_version, args.service)
+        target = resolve_target(template, args.function, args.fc_version, args.service)
         endpoint = _remote_endpoint() if args.remote else args.endpoint
         via = _via_fc3 if target.fc_version == 3 else _via_fc2
         result = via(target, endpoint, args.remote, payload)
@@ -179,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         # A fresh stack per invoke, like `sam local invoke`: its own throw-away data directory, so it never
         # collides with (or leaves objects in) the one a running `osscallback local` serves.
         with tempfile.TemporaryDirectory(prefix="osscallback-invoke-") as data_dir, LocalStack(
-            template=args.template, data_dir=data_dir, log_sink=sink
+            template=template, data_dir=data_dir, log_sink=sink
         ) as stack:
             outcome = stack.run_event(event) if event.stem.startswith(args.function + "-") else None
             if outcome is None:

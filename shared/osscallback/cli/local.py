@@ -7,7 +7,12 @@ stack (local OSS + local FC) when :mod:`osscallback.cli.stack` is available, and
 from __future__ import annotations
 
 import argparse
+import importlib
 from typing import Any
+
+#: The optional whole-stack command. Only its own absence means "print help"; a module it imports that is missing
+#: or broken raises, so a broken install is never mistaken for a command not written.
+_STACK_COMMAND = "osscallback.cli.stack"
 
 
 def register(sub: Any) -> None:
@@ -18,9 +23,10 @@ def register(sub: Any) -> None:
     )
     stack: Any = None
     try:
-        from osscallback.cli import stack
-    except ImportError:  # the whole-stack command is optional
-        stack = None
+        stack = importlib.import_module(_STACK_COMMAND)
+    except ModuleNotFoundError as exc:  # the whole-stack command is optional; anything else broken must surface
+        if exc.name != _STACK_COMMAND:
+            raise
     if stack is not None:
         stack.add_arguments(p)
         p.set_defaults(func=stack.run)

@@ -16,14 +16,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from osscallback.local.stack import DEFAULT_BUCKET, DEFAULT_EVENTS, DEFAULT_TEMPLATE, EventResult, LocalStack, StackInfo
+from osscallback.local.stack import DEFAULT_BUCKET, EventResult, LocalStack, StackInfo
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--once", action="store_true", help="run every event once, then exit (0 only if all succeeded)")
     p.add_argument("--json", action="store_true", help="machine-readable output: one JSON line per event / endpoint")
-    p.add_argument("--template", default=str(DEFAULT_TEMPLATE), help="Serverless Devs template (default template.yml)")
-    p.add_argument("--events", default=str(DEFAULT_EVENTS), help="directory of <function>-<name>.json events")
+    p.add_argument("--template", default=None, help="Serverless Devs template (default: the repository's template.yml)")
+    p.add_argument("--events", default=None, help="directory of <function>-<name>.json events (default: the "
+                   "repository's events/)")
     p.add_argument("--event", action="append", default=[], metavar="FILE",
                    help="run only this event file (repeatable) instead of the whole events directory")
     p.add_argument("--bucket", default=DEFAULT_BUCKET, help=f"bucket to create (default {DEFAULT_BUCKET})")

@@ -37,17 +37,22 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from osscallback.callback.actions import upload_key
 from osscallback.callback.idempotency.base import redact_url
 from osscallback.errors import OssCallbackError
 from osscallback.local.deliveries import Deliveries, Run
+from osscallback.local.project import project_root
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]  # shared/osscallback/local/stack.py -> the project
-DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yml"
-DEFAULT_EVENTS = PROJECT_ROOT / "events"
+if TYPE_CHECKING:
+    from osscallback.local.fc import LocalFCHost
+    from osscallback.local.fc.spec import FunctionSpec
+    from osscallback.local.inspector import Inspector
+    from osscallback.local.oss import LocalOSS
+
+
 DEFAULT_BUCKET = "examplebucket"
 #: Lifetime of the functions' temporary (STS) credentials. FC hands each invocation fresh role credentials; the local
 #: host gives its workers one set at start-up, so that set must outlive any stack a developer leaves running (with
@@ -67,6 +72,25 @@ LogSink = Callable[[str, str], None]  # (function name, log line), as the local 
 
 class LocalStackError(OssCallbackError):
     """The local stack could not start or an event could not be run."""
+
+
+def default_template() -> Path:
+    """The repository's ``template.yml``: the default of ``--template`` (a clear error when installed)."""
+    return project_root() / "template.yml"
+
+
+def default_events() -> Path:
+    """The repository's ``events/``: the default of ``--events`` (a clear error when installed)."""
+    return project_root() / "events"
+
+
+def __getattr__(name: str) -> Path:
+    """``DEFAULT_TEMPLATE`` / ``DEFAULT_EVENTS`` / ``PROJECT_ROOT``, the module constants these functions
+    replaced, resolved on access so that importing this module works without a repository."""
+    resolvers = {"DEFAULT_TEMPLATE": default_template, "DEFAULT_EVENTS": default_events, "PROJECT_ROOT": project_root}
+    if name in resolvers:
+        return resolvers[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -129,7 +153,7 @@ class LocalStack:
     def __init__(
         self,
         *,
-        template: str | Path = DEFAULT_TEMPLATE,
+        template: str | Path | None = None,
         data_dir: str | Path | None = None,
         oss_port: int = 0,
         fc_port: int = 0,
@@ -144,7 +168,7 @@ class LocalStack:
         settle_timeout: float = 20.0,
         oss_event_delay: float = OSS_EVENT_DELAY,
     ) -> None:
-        self.template = Path(template)
+        self.template = Path(template) if template is not None else default_template()
         if not self.template.is_file():
             raise LocalStackError(f"no such template: {self.template}")
         self.data_dir = data_dir
@@ -166,11 +190,25 @@ class LocalStack:
         self._last_oss_event = time.monotonic()
         self.oss_event_delay = oss_event_delay
         self._pending_oss_events = 0
-        self.oss: Any = None
-        self.fc: Any = None
+        self._oss: LocalOSS | None = None
+        self._fc: LocalFCHost | None = None
         self.want_inspector = inspector
         self.inspector_port = inspector_port
-        self.inspector: Any = None
+        self.inspector: Inspector | None = None
+
+    @property
+    def oss(self) -> LocalOSS:
+        """The running local OSS (:class:`LocalStackError` before :meth:`start` and after :meth:`stop`)."""
+        if self._oss is None:
+            raise LocalStackError("the local stack is not running: start() it first")
+        return self._oss
+
+    @property
+    def fc(self) -> LocalFCHost:
+        """The running local FC host (:class:`LocalStackError` before :meth:`start` and after :meth:`stop`)."""
+        if self._fc is None:
+            raise LocalStackError("the local stack is not running: start() it first")
+        return self._fc
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -186,19 +224,19 @@ class LocalStack:
             self.inspector = Inspector(port=self.inspector_port).start()
             observers.append(self.inspector.observe)
         try:
-            self.oss = LocalOSS(
+            oss = self._oss = LocalOSS(
                 data_dir=self.data_dir, port=self.oss_port, buckets=(self.bucket, TEMP_CODE_BUCKET),
                 callback_observers=observers, on_object_created=self._on_object_created,
             )
-            self.oss.start()
+            oss.start()
             if self.inspector is not None:
-                self.inspector.attach(self.oss.callback_sender)
-            key_id, secret, token = self.oss.issue_sts_token(ROLE_CREDENTIALS_TTL)
+                self.inspector.attach(oss.callback_sender)
+            key_id, secret, token = oss.issue_sts_token(ROLE_CREDENTIALS_TTL)
             template_env = {"FC_REGION": self.region, "OSS_BUCKET": self.bucket, "CALLBACK_URL": "", **self.env}
             specs = load_specs(self.template, template_env, code_dirs=source_code_dirs(self.template))
             if not specs:
                 raise LocalStackError(f"{self.template} declares no functions")
-            self.fc = LocalFCHost(
+            fc = self._fc = LocalFCHost(
                 specs,
                 port=self.fc_port,
                 credentials=FCCredentials(key_id, secret, token),
@@ -210,8 +248,8 @@ class LocalStack:
                 instances=self.instances,
             )
             if self.inspector is not None:
-                self.inspector.watch_fc(self.fc)  # OSS-trigger deliveries show beside the callbacks
-            self.fc.start()
+                self.inspector.watch_fc(fc)  # OSS-trigger deliveries show beside the callbacks
+            fc.start()
         except BaseException:
             self.stop()
             raise
@@ -242,7 +280,7 @@ class LocalStack:
         timer.start()
 
     def _dispatch_oss_event(self, document: dict[str, Any]) -> None:
-        fc = self.fc
+        fc = self._fc
         try:
             invocations = fc.dispatch_oss_event(document) if fc is not None else []
         finally:
@@ -267,7 +305,7 @@ class LocalStack:
             time.sleep(0.05)
         return self.deliveries.runs_of(key) if key is not None else []
 
-    def _wiring(self, fc: Any) -> dict[str, str]:
+    def _wiring(self, fc: LocalFCHost) -> dict[str, str]:
         """Environment every function gets on top of template.yml: the local equivalents of a deployment."""
         code_dirs = ":".join(str(s.code_dir) for s in fc.specs)
         wiring = {
@@ -303,12 +341,12 @@ class LocalStack:
         }
 
     def stop(self) -> None:
-        if self.fc is not None:
-            self.fc.stop()
-            self.fc = None
-        if self.oss is not None:
-            self.oss.stop()
-            self.oss = None
+        if self._fc is not None:
+            self._fc.stop()
+            self._fc = None
+        if self._oss is not None:
+            self._oss.stop()
+            self._oss = None
         if self.inspector is not None:
             self.inspector.stop()
             self.inspector = None
@@ -332,12 +370,12 @@ class LocalStack:
         return f"oss://{self.bucket}/{LOCAL_MARKER_PREFIX}?{query}"
 
     @property
-    def http_functions(self) -> list[Any]:
+    def http_functions(self) -> list[FunctionSpec]:
         return [s for s in self.fc.specs if s.is_http]
 
     @property
-    def callback_function(self) -> Any:
-        http = [s for s in self.fc.specs if s.is_http] if self.fc is not None else []
+    def callback_function(self) -> FunctionSpec:
+        http = [s for s in self._fc.specs if s.is_http] if self._fc is not None else []
         if not http:
             raise LocalStackError(f"{self.template.name} has no HTTP-triggered (callback) function")
         return http[0]
@@ -370,9 +408,11 @@ class LocalStack:
         )
 
     # -- events --------------------------------------------------------------------------------------------
-    def events(self, events_dir: str | Path = DEFAULT_EVENTS) -> Iterator[Path]:
+    def events(self, events_dir: str | Path | None = None) -> Iterator[Path]:
+        """The events in ``events_dir`` (default: the repository's ``events/``) for the template's event
+        functions."""
         names = {s.module or s.name for s in self.fc.specs if not s.is_http}
-        for path in sorted(Path(events_dir).glob("*.json")):
+        for path in sorted(Path(events_dir if events_dir is not None else default_events()).glob("*.json")):
             if function_of(path) in names:
                 yield path
 

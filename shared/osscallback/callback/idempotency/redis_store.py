@@ -52,7 +52,6 @@ class RedisLayer(PersistenceLayer):
         except ValueError as exc:  # a malformed URL: the factory validated the scheme, redis-py the rest
             raise StoreUnavailable(f"{self.description}: {exc}") from None
         self._release = self.client.register_script(_RELEASE)
-        self._claims: dict[str, bytes] = {}
 
     def _name(self, key: str) -> str:
         return f"{self.key_prefix}{{{key}}}"
