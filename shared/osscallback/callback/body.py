@@ -3,7 +3,9 @@
 The callback body is whatever the uploader's callbackBody template made of it, so field names are the user's
 choice. We recognise OSS's system variable names (``mimeType``) and their snake_case spellings (``mime_type``),
 ``imageInfo.*`` flat or nested, custom variables by their ``x:`` prefix, and keep everything else in ``extra``.
-Numbers may arrive as JSON numbers or strings (OSS's JSON substitution writes strings): both are accepted.
+Numbers may arrive as JSON numbers or strings: both are accepted. OSS's JSON substitution writes ``${size}`` as a
+bare number (``"size":114020`` in the callbacks OSS signed, ``tests/callback/golden/``); a template that quotes the
+placeholder, or a custom ``x:`` variable, gives a string.
 
 Form bodies are split by :func:`parse_form`, which is ``urllib.parse.parse_qsl`` with this module's settings
 (strict, blank values kept, UTF-8 strictly, at most :data:`MAX_FORM_FIELDS` fields) written out for the one case
@@ -174,7 +176,7 @@ def _build(items: list[tuple[str, Any]], content_type: str) -> CallbackBody:
         width=_int(image.get("width"), "imageInfo.width"),
         format=_text(image.get("format"), "imageInfo.format"),
     )
-    if only_text:  # the common case (every form body; OSS's JSON substitution writes strings)
+    if only_text:  # the common case (every form body; JSON bodies whose numbers came quoted)
         fields = values
         if "" in fields.values():  # an empty field is an absent one
             for attr, value in fields.items():

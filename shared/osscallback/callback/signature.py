@@ -6,7 +6,8 @@ and sends base64(signature) in ``Authorization`` and base64(public key URL) in `
 (SPEC §3). The key URL arrives from the network, so deciding whether to fetch it is the security boundary:
 :class:`KeyUrlPolicy` compares the *parsed* URL against trusted prefixes component by component and hands back
 a canonical URL rebuilt from those components, so no parser differential between us and the HTTP client can
-smuggle in another host. OSS names its key with ``http://``, but its key host serves the same path over HTTPS:
+smuggle in another host. OSS names its key with ``http://`` (its documentation's example) or ``https://`` (the
+callbacks OSS signed in ``tests/callback/golden/``); its key host serves the same path over both, and
 :meth:`KeyUrlPolicy.fetch_url` always fetches OSS's key over HTTPS (certificates verified), whatever scheme the
 header names, so nobody on the network path can hand over their own key. Only a local-development override
 prefix (``CALLBACK_KEY_URL_PREFIXES``, logged loudly) may be fetched over plain HTTP.
