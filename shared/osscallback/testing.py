@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from osscallback.callback.keygen import OSS_KEY_BITS
 from osscallback.callback.signature import callback_headers, generate_private_key, public_pem
 
 KEY_PATH = "/callback_pub_key_v1.pem"
@@ -79,7 +80,7 @@ class KeyServer:
         *,
         tls: ssl.SSLContext | None = None,
     ) -> None:
-        self.private_key = private_key or generate_private_key(1024)
+        self.private_key = private_key or generate_private_key(OSS_KEY_BITS)  # OSS's own key size: 512 bits
         self.pem = public_pem(self.private_key)
         self.behaviour = KeyServerBehaviour()
         self.fetches: dict[str, int] = {}
@@ -172,7 +173,7 @@ class LocalCA:
         from cryptography.x509.oid import NameOID
 
         self._x509, self._hashes, self._serialization, self._oid = x509, hashes, serialization, NameOID
-        self._key = generate_private_key(2048)
+        self._key = generate_private_key(2048)  # TLS, not OSS signing: OpenSSL's security level wants 2048
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = datetime.datetime.now(datetime.timezone.utc)
         self._cert = (
@@ -202,7 +203,7 @@ class LocalCA:
                 alt.append(x509.IPAddress(ipaddress.ip_address(n)))
             except ValueError:
                 alt.append(x509.DNSName(n))
-        key = generate_private_key(2048)
+        key = generate_private_key(2048)  # a TLS server key: 2048 bits, as OpenSSL's default security level wants
         now = datetime.datetime.now(datetime.timezone.utc)
         cert = (
             x509.CertificateBuilder()

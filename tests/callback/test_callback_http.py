@@ -108,7 +108,7 @@ def test_forged_signature_is_403(callback_server: WSGIServer, signer: OssSigner)
 def test_signature_from_another_key_is_403(callback_server: WSGIServer, key_server: KeyServer) -> None:
     from osscallback.callback.signature import generate_private_key
 
-    forger = OssSigner(generate_private_key(1024), key_server.key_url)
+    forger = OssSigner(generate_private_key(), key_server.key_url)
     answer = post(forger.sign(callback_server.url + "/", form_body({"bucket": "b", "object": "o"})))
     assert answer.status == 403
 
@@ -226,7 +226,7 @@ def test_key_server_unreachable_is_502(serve) -> None:
         prefix, key_url = dead.prefix, dead.key_url
     app = CallbackApp.from_env({"CALLBACK_KEY_URL_PREFIXES": prefix, "CALLBACK_KEY_FETCH_TIMEOUT": "0.5"})
     server = serve(make_wsgi_handler(app))
-    signer = OssSigner(generate_private_key(1024), key_url)
+    signer = OssSigner(generate_private_key(), key_url)
     answer = post(signer.sign(server.url + "/", form_body({"bucket": "b", "object": "o"})))
     assert answer.status == 502
 

@@ -48,7 +48,7 @@ class RawServer:
 
 @pytest.fixture(scope="module")
 def pem() -> bytes:
-    return public_pem(generate_private_key(1024))
+    return public_pem(generate_private_key())
 
 
 @pytest.fixture()

@@ -34,7 +34,7 @@ def redis_url(redis_server: RedisServer) -> str:
 
 @pytest.fixture()
 def local_oss(tmp_path: Path) -> Iterator[LocalOSS]:
-    with LocalOSS(tmp_path / "oss", port=0, buckets=[BUCKET], key_bits=1024, callback_timeout=1.5) as oss:
+    with LocalOSS(tmp_path / "oss", port=0, buckets=[BUCKET], callback_timeout=1.5) as oss:
         yield oss
 
 

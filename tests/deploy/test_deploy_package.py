@@ -125,7 +125,7 @@ def test_callback_and_event_packages_share_the_oss_store_in_isolation(
     fn = TEMPLATE.function("callback")
     events_fn = TEMPLATE.function("oss-events")
     package = _packages(kind, request)[Path(fn.code_uri).name]
-    with KeyServer() as keys, LocalOSS(tmp_path / "oss", port=0, buckets=("isolated-bucket",), key_bits=1024) as oss:
+    with KeyServer() as keys, LocalOSS(tmp_path / "oss", port=0, buckets=("isolated-bucket",)) as oss:
         key_id, secret, token = oss.issue_sts_token()
         store = fn.environment["CALLBACK_IDEMPOTENCY_STORE"] + f"&endpoint={oss.endpoint}"
         env = {**fn.environment, "CALLBACK_KEY_URL_PREFIXES": keys.prefix, "CALLBACK_IDEMPOTENCY_STORE": store,

@@ -17,8 +17,8 @@ from osscallback.local.oss import LocalOSS
 
 @pytest.fixture()
 def local_oss(tmp_path: Path) -> Iterator[LocalOSS]:
-    # 1024-bit key: the smallest cryptography generates, fast on a 2-core CI machine (OSS's own has 512).
-    with LocalOSS(tmp_path / "oss", port=0, buckets=["examplebucket"], key_bits=1024, callback_timeout=1.5) as oss:
+    # The default 512-bit signing key: OSS's own size (callback_pub_key_v1.pem), and quick to make.
+    with LocalOSS(tmp_path / "oss", port=0, buckets=["examplebucket"], callback_timeout=1.5) as oss:
         yield oss
 
 

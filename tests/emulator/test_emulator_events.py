@@ -51,7 +51,7 @@ def sink() -> Sink:
 
 @pytest.fixture()
 def oss_with_sink(tmp_path: Path, sink: Sink) -> Iterator[LocalOSS]:
-    with LocalOSS(tmp_path / "oss", key_bits=1024, callback_timeout=3, on_object_created=sink) as oss:
+    with LocalOSS(tmp_path / "oss", callback_timeout=3, on_object_created=sink) as oss:
         yield oss
 
 
@@ -142,7 +142,7 @@ def test_a_failing_sink_never_breaks_uploads(tmp_path: Path) -> None:
         calls.append(doc["events"][0]["oss"]["object"]["key"])
         raise RuntimeError("the sink is broken")
 
-    with LocalOSS(tmp_path / "oss", key_bits=1024, on_object_created=broken) as oss:
+    with LocalOSS(tmp_path / "oss", on_object_created=broken) as oss:
         bucket = _bucket(oss)
         for n in range(3):
             assert bucket.put_object(f"k{n}", b"v").status == 200
@@ -161,7 +161,7 @@ def test_a_slow_sink_never_delays_the_upload_answer(tmp_path: Path) -> None:
         release.wait(30)
         seen.append(doc)
 
-    with LocalOSS(tmp_path / "oss", key_bits=1024, on_object_created=slow) as oss:
+    with LocalOSS(tmp_path / "oss", on_object_created=slow) as oss:
         bucket = _bucket(oss)
         # The sink blocks until released; the uploads must still be answered meanwhile.
         results = [bucket.put_object(f"slow{n}", b"v") for n in range(3)]
@@ -183,7 +183,7 @@ def test_sink_runs_after_commit_and_off_the_request_thread(tmp_path: Path) -> No
         observed.append((holder["bucket"].get_object(key).read(), threading.current_thread().name))
         done.set()
 
-    with LocalOSS(tmp_path / "oss", key_bits=1024, on_object_created=check) as oss:
+    with LocalOSS(tmp_path / "oss", on_object_created=check) as oss:
         holder["bucket"] = _bucket(oss)
         holder["bucket"].put_object("committed.txt", b"visible")
         assert done.wait(20)

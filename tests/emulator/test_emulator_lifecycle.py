@@ -35,7 +35,7 @@ def _bucket(oss: LocalOSS) -> oss2.Bucket:
 
 
 def test_state_survives_restart(tmp_path: Path) -> None:
-    oss = LocalOSS(tmp_path / "data", key_bits=1024).start()
+    oss = LocalOSS(tmp_path / "data").start()
     try:
         bucket = _bucket(oss)
         bucket.put_object("kept/a.txt", b"alpha", headers={"x-oss-meta-k": "v"})
@@ -60,20 +60,20 @@ def test_state_survives_restart(tmp_path: Path) -> None:
         assert bucket.get_object("kept/mp.bin").read() == b"1" * (100 * 1024) + b"2"
     finally:
         oss.stop()
-    with LocalOSS(tmp_path / "data", key_bits=1024) as fresh:  # a new process would see the same
+    with LocalOSS(tmp_path / "data") as fresh:  # a new process would see the same
         assert _bucket(fresh).get_object("kept/a.txt").read() == b"alpha"
         assert fresh.access_key_id == identity[1]
 
 
 def test_crash_leftovers_are_invisible_and_swept(tmp_path: Path) -> None:
-    with LocalOSS(tmp_path / "data", key_bits=1024) as oss:
+    with LocalOSS(tmp_path / "data") as oss:
         _bucket(oss).put_object("real.txt", b"real")
     objects = tmp_path / "data" / "data" / "buckets" / "examplebucket" / "objects"
     orphan = objects / ("f" * 64 + ".DEADBEEF.data")  # a write killed before its metadata was swapped in
     orphan.write_bytes(b"torn")
     (objects / ".tmp-123.json").write_text("{")
     (tmp_path / "data" / "data" / "tmp" / "body-1.part").write_bytes(b"half a body")
-    with LocalOSS(tmp_path / "data", key_bits=1024) as oss:
+    with LocalOSS(tmp_path / "data") as oss:
         bucket = _bucket(oss)
         assert [o.key for o in oss2.ObjectIterator(bucket)] == ["real.txt"]
         assert bucket.get_object("real.txt").read() == b"real"

@@ -299,7 +299,7 @@ def test_virtual_host_and_cname_addressing(local_oss: LocalOSS, tmp_path: Path) 
         timeout=10,
     )
     assert raw.status_code == 403  # routed to the bucket, refused for lack of a signature
-    with LocalOSS(tmp_path / "cname", key_bits=1024, cnames={"files.example.test": "examplebucket"}) as cname_oss:
+    with LocalOSS(tmp_path / "cname", cnames={"files.example.test": "examplebucket"}) as cname_oss:
         cname = oss2.Bucket(
             oss2.Auth(cname_oss.access_key_id, cname_oss.access_key_secret),
             f"http://files.example.test:{cname_oss.port}",

@@ -182,7 +182,7 @@ def _exchange(port: int, raw: bytes, timeout: float = 15) -> bytes:
 def test_odd_requests_are_answered_or_closed(tmp_path: object) -> None:
     from pathlib import Path
 
-    with LocalOSS(Path(str(tmp_path)) / "oss", key_bits=1024, request_timeout=2) as oss:
+    with LocalOSS(Path(str(tmp_path)) / "oss", request_timeout=2) as oss:
         port = oss.port
         host = f"Host: 127.0.0.1:{port}\r\n"
         v4 = (

@@ -464,7 +464,7 @@ def _ec_pem() -> bytes:
 def _private_pem() -> bytes:
     from cryptography.hazmat.primitives import serialization
 
-    return generate_private_key(1024).private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+    return generate_private_key().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                     serialization.NoEncryption())
 
 
@@ -558,7 +558,7 @@ def test_endless_key_body_is_cut_at_the_cap(function_env: Any, chunked: bool) ->
     endless = EndlessKeyServer(chunked)
     try:
         _, server = function_env(CALLBACK_KEY_URL_PREFIXES=endless.prefix, CALLBACK_KEY_FETCH_TIMEOUT="2")
-        signer = OssSigner(generate_private_key(1024), endless.key_url)
+        signer = OssSigner(generate_private_key(), endless.key_url)
         answer = post(signer.sign(server.url + "/", form_body({"bucket": "b", "object": "o"})))
         doc = check_answer(answer.status, answer.headers, answer.body)
         assert (answer.status, doc["error"]) == (502, "PubKeyFetchFailed")

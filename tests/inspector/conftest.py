@@ -28,9 +28,9 @@ def inspector() -> Iterator[Inspector]:
 
 @pytest.fixture()
 def local_oss(tmp_path: Path, records: list[CallbackRecord], inspector: Inspector) -> Iterator[LocalOSS]:
-    # 1024-bit key: the smallest cryptography generates, quick to make on a loaded CI machine (OSS's own has 512).
+    # The default 512-bit signing key: OSS's own size (callback_pub_key_v1.pem), and quick to make.
     oss = LocalOSS(
-        tmp_path / "oss", key_bits=1024, callback_timeout=3, callback_observers=[records.append, inspector.observe]
+        tmp_path / "oss", callback_timeout=3, callback_observers=[records.append, inspector.observe]
     )
     with oss:
         inspector.attach(oss.callback_sender)

@@ -263,13 +263,15 @@ def sign(private_key: rsa.RSAPrivateKey, data: bytes) -> bytes:
     return private_key.sign(data, _PKCS1V15, _MD5)
 
 
-def generate_private_key(bits: int = 2048) -> rsa.RSAPrivateKey:
-    """A fresh RSA key pair for signing callbacks as OSS does (2048 bits by default here).
+def generate_private_key(bits: int = 512) -> rsa.RSAPrivateKey:
+    """A fresh RSA key pair (e=65537) like the one OSS signs callbacks with: 512 bits by default, OSS's size.
 
-    OSS's own callback key has 512 bits; ``cryptography`` refuses to *generate* keys under 1024 bits (it loads
-    and uses smaller ones), so a 512-bit key for local use has to be made another way.
+    ``cryptography`` generates no key under 1024 bits; :mod:`osscallback.callback.keygen` makes those. Used by the
+    local OSS and the test kit, never by the deployed function.
     """
-    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    from osscallback.callback.keygen import generate_rsa_key  # not on the callback function's cold path
+
+    return generate_rsa_key(bits)
 
 
 def public_pem(private_key: rsa.RSAPrivateKey) -> bytes:

@@ -372,7 +372,7 @@ class Doctor:
         return ()
 
     def _forged_headers(self) -> dict[str, str]:
-        key = generate_private_key(1024)  # a throwaway key: anything but OSS's
+        key = generate_private_key()  # a throwaway key of OSS's size, but not OSS's
         signed = string_to_sign(self.target.path, self.target.query, PROBE_BODY)
         return {
             "Authorization": base64.b64encode(sign(key, signed)).decode("ascii"),

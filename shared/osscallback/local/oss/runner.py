@@ -3,6 +3,8 @@
 State lives in the data directory and survives restarts: objects, uploads, the AccessKey pair (``emulator.json``)
 and the callback signing key (``callback_key.pem``). Keeping the key across restarts matters because callback
 receivers cache public keys by URL: a new key behind the same URL would make them reject every later callback.
+The key is replaced only when it is unreadable or not of the size asked for (a directory made before the local
+OSS signed with OSS's 512-bit size gets a 512-bit key once).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from types import TracebackType
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from osscallback.callback.keygen import OSS_KEY_BITS
 from osscallback.callback.signature import generate_private_key, public_pem
 from osscallback.errors import ConfigError
 from osscallback.local.oss.api import Operations
@@ -82,12 +85,15 @@ def _load_or_create_identity(data_dir: Path, key_id: str | None, secret: str | N
 
 
 def _load_or_create_key(data_dir: Path, bits: int) -> rsa.RSAPrivateKey:
+    """The data directory's callback signing key; a new one when there is none, it is unreadable, or it is not
+    ``bits`` long (a directory from before the local OSS signed with OSS's 512-bit size keeps working)."""
     path = data_dir / "callback_key.pem"
     if path.is_file():
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            if isinstance(key, rsa.RSAPrivateKey):
+            if isinstance(key, rsa.RSAPrivateKey) and key.key_size == bits:
                 return key
+            log.info("replacing the %s callback key %s with a %d-bit one", _describe(key), path, bits)
         except (OSError, ValueError, TypeError):
             log.warning("replacing unreadable callback key %s", path)
     key = generate_private_key(bits)
@@ -98,6 +104,10 @@ def _load_or_create_key(data_dir: Path, bits: int) -> rsa.RSAPrivateKey:
         f.write(pem)
     os.replace(tmp, path)
     return key
+
+
+def _describe(key: object) -> str:
+    return f"{key.key_size}-bit" if isinstance(key, rsa.RSAPrivateKey) else type(key).__name__
 
 
 class LocalOSS:
@@ -121,6 +131,9 @@ class LocalOSS:
 
     ``request_timeout``: a connection that sends nothing for this many seconds (stalled mid-request or idle
     keep-alive) is closed, so no request can hold the server forever.
+
+    ``key_bits``: the size of the RSA key the callbacks are signed with (kept in the data directory). 512 by
+    default, the size of OSS's own key (``callback_pub_key_v1.pem``), so a local run verifies what production does.
     """
 
     def __init__(
@@ -133,7 +146,7 @@ class LocalOSS:
         access_key_id: str | None = None,
         access_key_secret: str | None = None,
         region: str = DEFAULT_REGION,
-        key_bits: int = 2048,
+        key_bits: int = OSS_KEY_BITS,
         domains: Sequence[str] = (),
         cnames: Mapping[str, str] | None = None,
         callback_timeout: float = CALLBACK_TIMEOUT,

@@ -80,7 +80,15 @@ class CallbackSender:
         attempts: list[Attempt] = []
         answer = b""
         for url in params.urls:
-            request = build_request(url, params, body, self.private_key, self.key_url)
+            request = build_request(
+                url,
+                params,
+                body,
+                self.private_key,
+                self.key_url,
+                bucket=str(values.get("bucket", "")),
+                request_id=str(values.get("reqId", "")),
+            )
             if request is None:
                 attempts.append(Attempt(url, False, MSG_CONNECT))
                 continue
