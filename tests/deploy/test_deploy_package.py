@@ -213,7 +213,7 @@ def test_packages_hold_no_tests_caches_or_dev_tools(runtime_packages: dict[str, 
         names = {p.name for p in package.path.rglob("*")}
         assert "SelfTest" not in names
         library = {p.name for p in (package.path / "osscallback").iterdir()}
-        assert not library & {"local", "deploy", "cli", "testing.py"}
+        assert not library & {"local", "doctor", "deploy", "cli", "testing.py"}
         assert not (package.path / "bin").exists()
         tag = f"cpython-{package.python_version.replace('.', '')}"
         for pyc in package.path.rglob("*.pyc"):  # only bytecode for the runtime, beside its own source

@@ -15,7 +15,7 @@ import pytest
 from doctor_kit import RawServer, http_answer, json_error, sni_context
 
 from osscallback.cli import main
-from osscallback.local.doctor import FAIL, PASS, WARN, classify_addresses, diagnose
+from osscallback.doctor import FAIL, PASS, WARN, classify_addresses, diagnose
 from osscallback.testing import LocalCA
 
 CLI = [sys.executable, "-m", "osscallback.cli"]

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from osscallback.local.doctor import FAIL, OSS_TIMEOUT, PASS, WARN, Report, diagnose
+from osscallback.doctor import FAIL, OSS_TIMEOUT, PASS, WARN, Report, diagnose
 
 
 def register(sub: Any) -> None:

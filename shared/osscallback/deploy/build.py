@@ -6,8 +6,8 @@ Linux x86_64 with the runtime's CPython. So each function gets its own directory
 - the function's own files (``functions/<name>/``: ``index.py``, samples, ...);
 - the part of the ``osscallback`` library the function runs: the top-level modules (``errors``, ``logconfig``)
   plus the subpackages named in :data:`FUNCTION_SUBPACKAGES` (``callback/`` for the callback function, ``upload/``
-  for the upload function). ``local/``, ``deploy/``, ``cli/`` and the test kit never ship; the tree says what runs
-  where, and ``lint-imports`` proves the shipped part never imports the rest;
+  for the upload function). ``local/``, ``doctor/``, ``deploy/``, ``cli/`` and the test kit never ship; the tree
+  says what runs where, and ``lint-imports`` proves the shipped part never imports the rest;
 - only the distributions that function imports at run time — the callback function gets cryptography and
   jinja2 (never oss2 for its own sake: cold start), plus the client of the idempotency store its template
   configures (``redis`` for ``redis://``, oss2 for ``oss://``, nothing for ``memory``); the upload function
@@ -79,8 +79,9 @@ FUNCTION_SUBPACKAGES: Mapping[str, tuple[str, ...]] = {
     "upload": ("upload",),
 }
 DEFAULT_SUBPACKAGES = ("callback",)
-#: Subpackages that never run on FC, whatever a function asks for: the local stand-ins, this build, the CLI.
-LOCAL_SUBPACKAGES = ("local", "deploy", "cli")
+#: Subpackages that never run on FC, whatever a function asks for: the local stand-ins, the doctor (it checks a
+#: deployed endpoint from outside), this build, the CLI.
+LOCAL_SUBPACKAGES = ("local", "doctor", "deploy", "cli")
 #: Top-level modules that never run on FC: the public test kit (it serves keys and signs like OSS, for tests).
 LOCAL_MODULES = ("testing.py",)
 _JUNK_DIRS = ("__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache")
