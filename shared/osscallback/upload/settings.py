@@ -1,0 +1,131 @@
+"""Where and as whom the upload function uploads: :class:`UploadSettings` from FC's context (its role's STS
+credentials) and the environment, with the event's overrides, and the ``oss2.Bucket`` they make."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import oss2
+
+from osscallback.errors import UploadError
+
+if TYPE_CHECKING:
+    from osscallback.upload.event import UploadEvent
+
+DEFAULT_PART_SIZE = 8 * 1024 * 1024
+MIN_PART_SIZE = 100 * 1024  # OSS's minimum for every part but the last
+MAX_PARTS = 10_000
+DEFAULT_THREADS = 4
+DEFAULT_TEMPLATE = "form-basic"
+NO_CALLBACK = ("", "none")
+#: FC's only writable directory, where a function stages files to upload.
+FC_TMP = "/tmp"  # noqa: S108
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key_id: str
+    access_key_secret: str
+    security_token: str | None = None
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    """Where and as whom to upload: from the FC context and environment, with event overrides."""
+
+    endpoint: str
+    bucket: str
+    credentials: Credentials
+    auth_version: str = "v1"
+    region: str | None = None
+    part_size: int = DEFAULT_PART_SIZE
+    threads: int = DEFAULT_THREADS
+    allowed_roots: tuple[str, ...] = (FC_TMP,)
+    base_dir: str = "."
+    callback_url: str | None = None
+    default_template: str = DEFAULT_TEMPLATE
+    template_dir: str | None = None
+
+    @classmethod
+    def resolve(
+        cls,
+        event: UploadEvent,
+        context: Any = None,
+        env: Mapping[str, str] | None = None,
+        base_dir: str | None = None,
+    ) -> UploadSettings:
+        """``base_dir`` is the function's code directory: relative paths resolve there, and it is an allowed root."""
+        env = os.environ if env is None else env
+        base = os.path.abspath(base_dir or os.getcwd())
+        creds = _credentials(context, env)
+        endpoint = event.endpoint or env.get("OSS_ENDPOINT", "")
+        bucket = event.bucket or env.get("OSS_BUCKET", "")
+        if not endpoint:
+            raise UploadError("No OSS endpoint: set OSS_ENDPOINT or give 'endpoint' in the event.")
+        if not bucket:
+            raise UploadError("No bucket: set OSS_BUCKET or give 'bucket' in the event.")
+        if "://" not in endpoint:
+            endpoint = "https://" + endpoint
+        roots_env = env.get("UPLOAD_ALLOWED_ROOTS", "")
+        roots = tuple(r for r in roots_env.split(os.pathsep) if r) if roots_env else (FC_TMP, base)
+        return cls(
+            endpoint=endpoint,
+            bucket=bucket,
+            credentials=creds,
+            auth_version=(event.auth_version or env.get("OSS_AUTH_VERSION", "v1")).lower(),
+            region=event.region or env.get("OSS_REGION") or getattr(context, "region", None) or None,
+            part_size=event.part_size or _env_int(env, "UPLOAD_PART_SIZE", DEFAULT_PART_SIZE),
+            threads=event.threads or _env_int(env, "UPLOAD_THREADS", DEFAULT_THREADS),
+            allowed_roots=roots,
+            base_dir=base,
+            callback_url=env.get("CALLBACK_URL") or None,
+            default_template=env.get("CALLBACK_TEMPLATE") or DEFAULT_TEMPLATE,
+            template_dir=env.get("CALLBACK_TEMPLATE_DIR") or None,
+        )
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise UploadError(f"{name}={raw!r} is not an integer.") from None
+
+
+def _credentials(context: Any, env: Mapping[str, str]) -> Credentials:
+    """FC's temporary STS credentials from the context when running on FC, else the environment."""
+    creds = getattr(context, "credentials", None)
+    key_id = getattr(creds, "access_key_id", None) or getattr(creds, "accessKeyId", None)
+    if key_id:
+        return Credentials(
+            str(key_id),
+            str(getattr(creds, "access_key_secret", None) or getattr(creds, "accessKeySecret", "")),
+            getattr(creds, "security_token", None) or getattr(creds, "securityToken", None) or None,
+        )
+    key_id = env.get("OSS_ACCESS_KEY_ID", "")
+    secret = env.get("OSS_ACCESS_KEY_SECRET", "")
+    if not key_id or not secret:
+        raise UploadError(
+            "No credentials: run on FC with a service role, or set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET."
+        )
+    return Credentials(key_id, secret, env.get("OSS_SESSION_TOKEN") or None)
+
+
+def make_bucket(settings: UploadSettings) -> oss2.Bucket:
+    c = settings.credentials
+    auth: Any
+    if settings.auth_version == "v4":
+        provider = oss2.credentials.StaticCredentialsProvider(c.access_key_id, c.access_key_secret, c.security_token)
+        auth = oss2.ProviderAuthV4(provider)
+        if not settings.region:
+            raise UploadError("V4 signing needs a region: set OSS_REGION or give 'region' in the event.")
+    elif c.security_token:
+        auth = oss2.StsAuth(c.access_key_id, c.access_key_secret, c.security_token)
+    else:
+        auth = oss2.Auth(c.access_key_id, c.access_key_secret)
+    return oss2.Bucket(auth, settings.endpoint, settings.bucket, region=settings.region)
