@@ -85,6 +85,7 @@ def test_put_object_event_is_fc_oss_trigger_format(oss_with_sink: LocalOSS, sink
         "deltaSize": len(data),
         "eTag": hashlib.md5(data).hexdigest().upper(),
         "key": "events/中文 key.txt",
+        "objectMeta": {"mimeType": "text/plain"},  # FC 3.0's event format (tests/callback/golden/)
         "size": len(data),
     }
     assert oss_part["object"]["eTag"] == result.etag  # oss2 strips the quotes too: the same text

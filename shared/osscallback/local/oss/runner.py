@@ -121,7 +121,7 @@ class LocalOSS:
     is called with one document in Function Compute's OSS-trigger event format::
 
         {"events": [{"eventName": "ObjectCreated:PutObject", "eventSource": "acs:oss", "eventTime": ...,
-                     "oss": {"bucket": {...}, "object": {"deltaSize", "eTag", "key", "size"}, ...},
+                     "oss": {"bucket": {...}, "object": {"deltaSize", "eTag", "key", "objectMeta", "size"}, ...},
                      "responseElements": {"requestId": "<the upload's x-oss-request-id>"}, ...}]}
 
     ``responseElements.requestId`` is the request id the upload answered with (and its callback's ``${reqId}``);

@@ -59,6 +59,8 @@ def publish_created(backend: Backend, req: Request, operation: str, bucket: str,
             source_ip=req.client_ip,
             request_id=req.request_id,
             time=time.time(),
+            mime_type=meta.content_type,
+            user_meta=tuple(sorted(meta.user_meta.items())),
         )
     )
 

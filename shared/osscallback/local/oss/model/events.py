@@ -1,16 +1,21 @@
 """OSS event notifications: after each stored upload, an ``ObjectCreated`` event handed to an optional sink.
 
-The document is Function Compute's "OSS trigger" event format (FC's "Formats of event for different triggers"
-page), so a sink can pass it to an OSS-triggered function unchanged::
+The document is Function Compute's "OSS trigger" event format (FC 3.0's "Trigger event format" page), so a sink
+can pass it to an OSS-triggered function unchanged::
 
     {"events": [{"eventName": "ObjectCreated:PutObject", "eventSource": "acs:oss",
                  "eventTime": "2022-08-13T06:45:43.000Z", "eventVersion": "1.0",
                  "oss": {"bucket": {"arn": "acs:oss:cn-hangzhou:<owner>:<bucket>", "name", "ownerIdentity"},
-                         "object": {"deltaSize", "eTag": "<upper-case hex, no quotes>", "key", "size"},
+                         "object": {"deltaSize", "eTag": "<upper-case hex, no quotes>", "key",
+                                    "objectMeta": {"mimeType", "userMeta": {"x-oss-meta-...": ...}}, "size"},
                          "ossSchemaVersion": "1.0", "ruleId"},
                  "region": "cn-hangzhou", "requestParameters": {"sourceIPAddress"},
                  "responseElements": {"requestId": "<the upload's x-oss-request-id>"},
                  "userIdentity": {"principalId"}}]}
+
+``objectMeta`` is FC 3.0's: its page and the FC Go runtime SDK's sample carry it (``userMeta`` only for an object
+with ``x-oss-meta-*`` metadata); FC 2.0's older page shows an object without it. ``tests/callback/golden/`` compares
+this document with those official samples field by field.
 
 Why a queue and one worker thread: the sink may be slow (it may invoke a function) or may fail, and neither may
 delay or break the upload that caused the event. Events reach the sink in commit order; a sink that raises is
@@ -57,6 +62,8 @@ class ObjectCreated:
     source_ip: str
     request_id: str
     time: float
+    mime_type: str = "application/octet-stream"
+    user_meta: tuple[tuple[str, str], ...] = ()  # x-oss-meta-* (full lower-case names), in a stable order
 
     def document(self) -> dict[str, Any]:
         return {
@@ -76,6 +83,7 @@ class ObjectCreated:
                             "deltaSize": self.delta_size,
                             "eTag": self.etag,
                             "key": self.key,
+                            "objectMeta": self._object_meta(),
                             "size": self.size,
                         },
                         "ossSchemaVersion": "1.0",
@@ -88,6 +96,12 @@ class ObjectCreated:
                 }
             ]
         }
+
+    def _object_meta(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"mimeType": self.mime_type}
+        if self.user_meta:
+            meta["userMeta"] = dict(self.user_meta)
+        return meta
 
 
 def _iso8601_ms(ts: float) -> str:
