@@ -16,6 +16,7 @@ from typing import Any
 
 from osscallback.errors import ConfigError
 from osscallback.local.oss.runner import DEFAULT_BUCKET, DEFAULT_REGION, LocalOSS, default_data_dir
+from osscallback.logconfig import quiet_client_libraries
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    quiet_client_libraries()
     cnames = {}
     for item in args.oss_cnames:
         host, sep, bucket = item.partition("=")

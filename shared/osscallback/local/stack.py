@@ -45,6 +45,7 @@ from osscallback.callback.idempotency.base import redact_url
 from osscallback.errors import OssCallbackError
 from osscallback.local.deliveries import Deliveries, Run
 from osscallback.local.project import project_root
+from osscallback.logconfig import quiet_client_libraries
 
 if TYPE_CHECKING:
     from osscallback.local.fc import LocalFCHost
@@ -217,6 +218,7 @@ class LocalStack:
         from osscallback.local.fc.spec import load_specs, source_code_dirs
         from osscallback.local.oss import LocalOSS
 
+        quiet_client_libraries()  # this process's own oss2 calls, as the functions quiet theirs
         observers = []
         if self.want_inspector:
             from osscallback.local.inspector import Inspector

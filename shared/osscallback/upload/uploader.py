@@ -32,6 +32,7 @@ import oss2
 from oss2.models import PartInfo
 
 from osscallback.errors import OssCallbackError, UploadError
+from osscallback.logconfig import quiet_client_libraries
 from osscallback.upload.event import ACTIONS, UploadEvent
 from osscallback.upload.postpolicy import PostPolicy, bucket_url
 from osscallback.upload.results import (
@@ -71,6 +72,7 @@ class Uploader:
 
     def __init__(self, settings: UploadSettings, *, bucket: oss2.Bucket | None = None) -> None:
         self.settings = settings
+        quiet_client_libraries()  # oss2 logs each OSS error answer at INFO; the results report them
         self.bucket = bucket or make_bucket(settings)
 
     # -- callback ------------------------------------------------------------------------------------------

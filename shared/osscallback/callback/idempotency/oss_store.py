@@ -37,6 +37,7 @@ from oss2.credentials import Credentials, CredentialsProvider
 
 from osscallback.callback.idempotency.base import Claim, PersistenceLayer, Record, Status
 from osscallback.errors import ConfigError, StoreUnavailable
+from osscallback.logconfig import quiet_client_libraries
 
 REQUEST_TIMEOUT = 1.5
 #: Generations probed at most (a generation is only added when a run died or failed; this many means a bug loop).
@@ -87,6 +88,7 @@ class OssMarkerLayer(PersistenceLayer):
         self.region = region
         self.description = f"oss://{bucket}/{prefix}"
         self.credentials = FunctionCredentials(env)
+        quiet_client_libraries()  # a duplicate check's 409 and 404 are answers we expect, not log lines
         auth = oss2.ProviderAuthV4(self.credentials)
         try:
             self.bucket = oss2.Bucket(auth, endpoint, bucket, region=region, connect_timeout=timeout)
