@@ -1,11 +1,12 @@
 """OSS's own callback key has 512 bits: the verifier must load it, and still refuse keys too small or too large.
 
 The PEM below is what ``http(s)://gosspublic.alicdn.com/callback_pub_key_v1.pem`` serves, as pinned verbatim by
-public code that verifies OSS callbacks (found with the search tool's find_string on
-"MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAKs"): a Koa ``uploadCallback`` handler (``crypto.createVerify('RSA-MD5')``) and a
-Java ``checkCallbackSign`` helper (``MD5withRSA``). Before this test, ``load_public_key`` refused it (1024-bit floor),
-so every real callback got 502 PubKeyFetchFailed. The callbacks OSS really signed, in ``tests/callback/golden/``,
-verify against this key.
+public code that verifies OSS callbacks: cloudreve/Cloudreve ``pkg/filesystem/driver/oss/callback_test.go``,
+alphasnow/aliyun-oss-appserver-go ``callback_test.go``, a Koa ``uploadCallback`` (``crypto.createVerify('RSA-MD5')``)
+and a Java ``checkCallbackSign`` (``MD5withRSA``). OSS's Go SDK FAQ (https://help.aliyun.com/zh/oss/go-sdk-faq,
+"基于Go 1.20及以上版本验证OSS回调签名报错512-bit keys are insecure") is about this very key. Before this test,
+``load_public_key`` refused it (1024-bit floor), so every real callback got 502 PubKeyFetchFailed. The callbacks OSS
+really signed, in ``tests/callback/golden/``, verify against it.
 """
 
 from __future__ import annotations
