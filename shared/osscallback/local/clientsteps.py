@@ -8,8 +8,10 @@ upload answered by a redirect is a failure to report, not to chase.
 from __future__ import annotations
 
 import http.client
+import json
 import uuid
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 Answer = tuple[int, bytes, dict[str, str]]
@@ -55,3 +57,26 @@ def post_form(host: str, fields: Mapping[str, str], filename: str, content: byte
     body, content_type = multipart_form(fields, filename, content)
     url = host if host.endswith("/") else host + "/"
     return _send(url, "POST", body, {"Content-Type": content_type, "Content-Length": str(len(body))}, timeout)
+
+
+def complete_client_step(result: dict[str, Any]) -> dict[str, Any]:
+    """Do what the uploader's client would: PUT to the presigned URL, or POST the browser form."""
+    content = f"uploaded by osscallback local ({result['action']}) {uuid.uuid4().hex}\n".encode()
+    if result["action"] == "presign_put":
+        status, body, headers = put_presigned(result["url"], content, result.get("headers") or {})
+        key = result.get("key")
+    else:
+        key = f"{result.get('dir') or ''}browser-upload.txt"
+        status, body, headers = post_form(result["host"], {"key": key, **result["fields"]}, "file.txt", content)
+    merged = {**result, "key": key, "client_status": status, "request_id": headers.get("x-oss-request-id"),
+              "etag": (headers.get("etag") or "").strip('"') or None, "crc64": headers.get("x-oss-hash-crc64ecma")}
+    if status == 200:
+        try:
+            merged.update(callback_status="ok", callback=json.loads(body) if body else None)
+        except ValueError:
+            merged.update(callback_status="ok", callback=body.decode("utf-8", "replace"))
+    elif status == 203:
+        merged.update(callback_status="failed", callback_error={"message": body.decode("utf-8", "replace")[:500]})
+    else:
+        merged.update(ok=False, error=f"HTTP{status}", message=body.decode("utf-8", "replace")[:500])
+    return merged

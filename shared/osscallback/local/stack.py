@@ -43,6 +43,7 @@ from urllib.parse import urlencode
 from osscallback.callback.actions import upload_key
 from osscallback.callback.idempotency.base import redact_url
 from osscallback.errors import OssCallbackError
+from osscallback.local.clientsteps import complete_client_step
 from osscallback.local.deliveries import Deliveries, Run
 from osscallback.local.project import project_root
 from osscallback.logconfig import quiet_client_libraries
@@ -450,7 +451,7 @@ class LocalStack:
             payload = path.read_bytes()
             result = self.invoke(function, payload)
             if result.get("ok") and result.get("action") in ("presign_put", "post_policy"):
-                result = self._complete_client_step(result)
+                result = complete_client_step(result)
             out.result = result
             out.action = result.get("action")
             out.key = result.get("key")
@@ -484,27 +485,3 @@ class LocalStack:
             out.error = f"the action never ran for the upload{why}"
         else:
             out.error = f"the action ran {len(runs)} times for one upload ({', '.join(out.delivered_via)})"
-
-    def _complete_client_step(self, result: dict[str, Any]) -> dict[str, Any]:
-        """Do what the uploader's client would: PUT to the presigned URL, or POST the browser form."""
-        from osscallback.local.clientsteps import post_form, put_presigned
-
-        content = f"uploaded by osscallback local ({result['action']}) {uuid.uuid4().hex}\n".encode()
-        if result["action"] == "presign_put":
-            status, body, headers = put_presigned(result["url"], content, result.get("headers") or {})
-            key = result.get("key")
-        else:
-            key = f"{result.get('dir') or ''}browser-upload.txt"
-            status, body, headers = post_form(result["host"], {"key": key, **result["fields"]}, "file.txt", content)
-        merged = {**result, "key": key, "client_status": status, "request_id": headers.get("x-oss-request-id"),
-                  "etag": (headers.get("etag") or "").strip('"') or None, "crc64": headers.get("x-oss-hash-crc64ecma")}
-        if status == 200:
-            try:
-                merged.update(callback_status="ok", callback=json.loads(body) if body else None)
-            except ValueError:
-                merged.update(callback_status="ok", callback=body.decode("utf-8", "replace"))
-        elif status == 203:
-            merged.update(callback_status="failed", callback_error={"message": body.decode("utf-8", "replace")[:500]})
-        else:
-            merged.update(ok=False, error=f"HTTP{status}", message=body.decode("utf-8", "replace")[:500])
-        return merged

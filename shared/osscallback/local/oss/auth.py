@@ -1,6 +1,7 @@
 """Request authentication as OSS does it: V1 (HMAC-SHA1), V2 (``OSS2``, HMAC-SHA256) and V4 (OSS4-HMAC-SHA256)
 header signatures, presigned URLs of all three versions, ``AdditionalHeaders`` (V2, V4), STS security tokens, and
 PostObject form signatures. A request that carries no signature at all is anonymous: ACLs decide what it may do.
+The keys it checks against live in :mod:`.credentials` (re-exported here).
 
 Each verifier rebuilds the string the SDK signed from what arrived on the wire, mirroring ``oss2.auth``
 (``ProviderAuth``, ``ProviderAuthV2`` and ``ProviderAuthV4``) and the v2 SDK's ``signer`` step for step, and
@@ -15,16 +16,21 @@ import base64
 import hashlib
 import hmac
 import re
-import secrets
 import string
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
+from osscallback.local.oss.credentials import Credential, CredentialStore
 from osscallback.local.oss.xmlresp import OSSError, access_denied
+
+__all__ = [
+    "MAX_SKEW_SECONDS", "MAX_V4_EXPIRES", "UNSIGNED_PAYLOAD", "V1_SUBRESOURCES", "V2_VERSION", "V4_ALGORITHM",
+    "Credential", "CredentialStore", "SignedRequest", "authenticate", "v1_string_to_sign", "v2_string_to_sign",
+    "v4_canonical_request", "v4_encode", "v4_signing_key", "v4_string_to_sign", "verify_post_signature",
+]
 
 #: How far a request's Date may be from the server's clock (OSS: 15 minutes).
 MAX_SKEW_SECONDS = 15 * 60
@@ -58,48 +64,6 @@ V1_SUBRESOURCES = frozenset(
 
 _V4_SAFE = frozenset(string.ascii_letters + string.digits + "_-~.")
 _V4_DEFAULT_SIGNED = ("content-type", "content-md5")
-
-
-@dataclass(frozen=True)
-class Credential:
-    """An AccessKey pair; STS credentials also carry a security token and an expiry (epoch seconds)."""
-
-    access_key_id: str
-    access_key_secret: str
-    security_token: str | None = None
-    expires_at: float | None = None
-
-
-class CredentialStore:
-    """The AccessKey pairs and STS credentials the emulator accepts. Thread-safe."""
-
-    def __init__(self, credentials: Sequence[Credential] = ()) -> None:
-        self._lock = threading.Lock()
-        self._by_id: dict[str, Credential] = {c.access_key_id: c for c in credentials}
-
-    def add(self, credential: Credential) -> None:
-        with self._lock:
-            self._by_id[credential.access_key_id] = credential
-
-    def get(self, access_key_id: str) -> Credential | None:
-        with self._lock:
-            return self._by_id.get(access_key_id)
-
-    def issue_sts(self, ttl_seconds: float = 3600.0) -> Credential:
-        """Mint temporary credentials like STS AssumeRole's (``STS.`` id, secret, security token)."""
-        cred = Credential(
-            access_key_id="STS." + _random_id(24),
-            access_key_secret=_random_id(40),
-            security_token="CAIS" + secrets.token_urlsafe(96),
-            expires_at=time.time() + ttl_seconds,
-        )
-        self.add(cred)
-        return cred
-
-
-def _random_id(n: int) -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(n))
 
 
 @dataclass(frozen=True)

@@ -17,170 +17,44 @@ size) see the old object or the new one, and a torn tail is cut off by the next 
 (ACL, tags) rewrite the metadata file alone, atomically. Keys are hashed into file names so any
 1023-byte UTF-8 key (slashes, ``..``, emoji) is safe on every filesystem. An in-memory index of metadata (an
 explicit cache, rebuilt from disk on start) serves listings without rescanning.
+
+The records (:mod:`.records`) and the file primitives (:mod:`.files`) live beside this module; the names callers
+import from here are re-exported.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
-import json
 import logging
 import os
-import secrets
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from osscallback.local.oss.crc64 import Crc64
+from osscallback.local.oss.model.files import StagedFile, Stager, key_hash, new_id, read_json, write_json_atomic
+from osscallback.local.oss.model.records import (
+    Committed,
+    Conflict,
+    ObjectMeta,
+    ObjectReplaced,
+    PartMeta,
+    UploadMeta,
+)
+
+__all__ = [
+    "Committed", "Conflict", "ObjectMeta", "ObjectReplaced", "PartMeta", "StagedFile", "Stager", "Store",
+    "UploadMeta", "write_json_atomic",
+]
 
 log = logging.getLogger("osscallback.local.oss.storage")
 
 _CHUNK = 1024 * 1024
-
-
-class ObjectReplaced(Exception):
-    """The object a read looked up was overwritten or deleted before its bytes were opened: run the read again
-    (OSS serves either version to a read that races a write; never a mix, never an error)."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-@dataclass(frozen=True)
-class StagedFile:
-    """A request body spooled to disk, with the digests OSS reports for it."""
-
-    path: Path
-    size: int
-    md5: bytes
-    crc64: int
-
-    @property
-    def md5_hex(self) -> str:
-        return self.md5.hex().upper()
-
-    @property
-    def md5_b64(self) -> str:
-        return base64.b64encode(self.md5).decode("ascii")
-
-
-class Stager:
-    """Writes a body to a temp file while computing its size, MD5 and CRC-64; ``discard()`` if not committed."""
-
-    def __init__(self, tmp_dir: Path) -> None:
-        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="body-", suffix=".part")
-        self.path = Path(name)
-        self._file: BinaryIO = os.fdopen(fd, "wb")
-        self._md5 = hashlib.md5()  # noqa: S324 - OSS's ETag and Content-MD5 are MD5 by definition
-        self._crc = Crc64()
-        self.size = 0
-
-    def write(self, data: bytes) -> None:
-        self._file.write(data)
-        self._md5.update(data)
-        self._crc.update(data)
-        self.size += len(data)
-
-    def finish(self) -> StagedFile:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        return StagedFile(self.path, self.size, self._md5.digest(), self._crc.value)
-
-    def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            self._file.close()
-        with contextlib.suppress(OSError):
-            self.path.unlink()
-
-
-@dataclass(frozen=True)
-class ObjectMeta:
-    key: str
-    size: int
-    etag: str  # without quotes: upper-case hex MD5, or "<hex>-<parts>" for multipart
-    crc64: int
-    content_type: str
-    last_modified: float
-    data_file: str
-    object_type: str = "Normal"
-    content_md5: str = ""  # base64, for single-request uploads
-    user_meta: dict[str, str] = field(default_factory=dict)  # x-oss-meta-* (lower-case names)
-    headers: dict[str, str] = field(default_factory=dict)  # Cache-Control, Content-Disposition, ...
-    acl: str = "default"  # x-oss-object-acl: default (the bucket's), private, public-read, public-read-write
-    tags: dict[str, str] = field(default_factory=dict)  # object tagging, in the order given
-    symlink_target: str = ""  # for object_type "Symlink": the target key
-    symlink_header: str = ""  # ... and x-oss-symlink-target as the client sent it (GetSymlink echoes it)
-
-
-@dataclass(frozen=True)
-class Committed:
-    """A write that became visible: the new metadata and what it replaced (``None`` if the key was new)."""
-
-    meta: ObjectMeta
-    previous: ObjectMeta | None
-
-
-@dataclass(frozen=True)
-class UploadMeta:
-    upload_id: str
-    key: str
-    initiated: float
-    content_type: str
-    user_meta: dict[str, str] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    acl: str = "default"
-    tags: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class PartMeta:
-    number: int
-    size: int
-    etag: str
-    md5_hex: str
-    crc64: int
-    last_modified: float
-    data_file: str
-
-
-class Conflict(Exception):
-    """A conditional commit found the object changed since it was read."""
-
-
-def _key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def _new_id() -> str:
-    return secrets.token_hex(16).upper()
-
-
-def write_json_atomic(path: Path, doc: Any) -> None:
-    """Write JSON to ``path`` via a temp file in the same directory and ``os.replace``: all or nothing."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, ensure_ascii=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _read_json(path: Path) -> Any:
-    with path.open(encoding="utf-8") as f:
-        return json.load(f)
 
 
 class Store:
@@ -206,7 +80,7 @@ class Store:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         for bucket_dir in sorted(p for p in self.buckets_dir.iterdir() if p.is_dir()):
             try:
-                record = _read_json(bucket_dir / "bucket.json")
+                record = read_json(bucket_dir / "bucket.json")
             except (OSError, ValueError):
                 log.warning("ignoring %s: no readable bucket.json", bucket_dir)
                 continue
@@ -222,7 +96,7 @@ class Store:
         referenced: set[str] = set()
         for meta_path in objects_dir.glob("*.json"):
             try:
-                meta = ObjectMeta(**_read_json(meta_path))
+                meta = ObjectMeta(**read_json(meta_path))
             except (OSError, ValueError, TypeError):
                 log.warning("ignoring unreadable object metadata %s", meta_path)
                 continue
@@ -243,7 +117,7 @@ class Store:
             referenced = set()
             for part_json in upload_dir.glob("[0-9]*.json"):
                 with contextlib.suppress(OSError, ValueError, TypeError):
-                    referenced.add(PartMeta(**_read_json(part_json)).data_file)
+                    referenced.add(PartMeta(**read_json(part_json)).data_file)
             for f in upload_dir.iterdir():
                 if (f.suffix == ".data" and f.name not in referenced) or f.name.startswith(".tmp-"):
                     with contextlib.suppress(OSError):
@@ -346,8 +220,8 @@ class Store:
         otherwise raise :class:`Conflict` (an append or copy raced with another write).
         """
         objects_dir = self._bucket_dir(bucket) / "objects"
-        h = _key_hash(key)
-        data_file = f"{h}.{_new_id()}.data"
+        h = key_hash(key)
+        data_file = f"{h}.{new_id()}.data"
         meta = ObjectMeta(
             key=key,
             size=staged.size,
@@ -391,7 +265,7 @@ class Store:
             if old is None:
                 return None
             meta = replace(old, **changes)
-            write_json_atomic(objects_dir / f"{_key_hash(key)}.json", asdict(meta))
+            write_json_atomic(objects_dir / f"{key_hash(key)}.json", asdict(meta))
             self._objects[bucket][key] = meta
             return meta
 
@@ -441,7 +315,7 @@ class Store:
                 current = self._objects.get(bucket, {}).get(key)
                 if current is None or current.data_file != old.data_file or current.size != old.size:
                     raise Conflict(key)
-                write_json_atomic(objects_dir / f"{_key_hash(key)}.json", asdict(meta))
+                write_json_atomic(objects_dir / f"{key_hash(key)}.json", asdict(meta))
                 self._objects[bucket][key] = meta
             return Committed(meta, old)
 
@@ -476,7 +350,7 @@ class Store:
             if meta is None:
                 return False
             with contextlib.suppress(OSError):
-                (objects_dir / f"{_key_hash(key)}.json").unlink()
+                (objects_dir / f"{key_hash(key)}.json").unlink()
         with contextlib.suppress(OSError):
             (objects_dir / meta.data_file).unlink()
         return True
@@ -502,7 +376,7 @@ class Store:
         tags: dict[str, str] | None = None,
     ) -> UploadMeta:
         upload = UploadMeta(
-            _new_id(), key, time.time(), content_type, dict(user_meta or {}), dict(headers or {}), acl, dict(tags or {})
+            new_id(), key, time.time(), content_type, dict(user_meta or {}), dict(headers or {}), acl, dict(tags or {})
         )
         d = self._upload_dir(bucket, upload.upload_id)
         d.mkdir(parents=True)
@@ -513,7 +387,7 @@ class Store:
         if not upload_id or not all(c in "0123456789ABCDEF" for c in upload_id):
             return None
         try:
-            return UploadMeta(**_read_json(self._upload_dir(bucket, upload_id) / "upload.json"))
+            return UploadMeta(**read_json(self._upload_dir(bucket, upload_id) / "upload.json"))
         except (OSError, ValueError, TypeError):
             return None
 
@@ -534,7 +408,7 @@ class Store:
             md5_hex=staged.md5_hex,
             crc64=staged.crc64,
             last_modified=time.time(),
-            data_file=f"{number}.{_new_id()}.data",
+            data_file=f"{number}.{new_id()}.data",
         )
         os.replace(staged.path, d / part.data_file)
         with self._lock:
@@ -548,7 +422,7 @@ class Store:
     @staticmethod
     def _read_part(d: Path, number: int) -> PartMeta | None:
         try:
-            return PartMeta(**_read_json(d / f"{number}.json"))
+            return PartMeta(**read_json(d / f"{number}.json"))
         except (OSError, ValueError, TypeError):
             return None
 
