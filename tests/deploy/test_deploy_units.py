@@ -154,3 +154,20 @@ def test_the_build_ships_the_client_the_configured_store_needs(tmp_path: Path) -
     assert [r.split(">")[0] for r in callback] == ["cryptography", "jinja2", "redis"]
     assert requirements_for("upload", ROOT, ("oss2",)).count(next(r for r in callback if r.startswith("jinja2"))) == 1
     assert sum(r.startswith("oss2") for r in requirements_for("upload", ROOT, ("oss2",))) == 1
+
+
+def test_the_build_ships_oss2_when_confirmation_is_on(tmp_path: Path) -> None:
+    """``CALLBACK_CONFIRM=head`` HEADs through oss2, so a package with the memory store still needs it then."""
+    from osscallback.deploy.build import store_clients
+
+    def template(confirm: str) -> Path:
+        env = {"CALLBACK_IDEMPOTENCY_STORE": "memory", "CALLBACK_CONFIRM": confirm}
+        doc = {"edition": "1.0.0", "services": {"m": {"component": "devsapp/fc", "props": {
+            "service": {"name": "s"}, "function": {"name": "f", "codeUri": "./.build/callback",
+                                                   "environmentVariables": env}}}}}
+        path = tmp_path / f"{confirm}.yml"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        return path
+
+    assert store_clients(template("head")) == {"callback": ("oss2",)}
+    assert store_clients(template("none")) == {}

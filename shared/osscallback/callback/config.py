@@ -11,8 +11,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from osscallback.callback.confirm import ConfirmSpec
 from osscallback.callback.idempotency.base import DEFAULT_CLAIM_TTL, DEFAULT_TTL, DEFAULT_WAIT
-from osscallback.callback.idempotency.factory import StoreSpec
+from osscallback.callback.idempotency.factory import BUCKET_NAME, StoreSpec
 from osscallback.callback.keys import DEFAULT_FETCH_TIMEOUT, DEFAULT_MAX_ENTRIES, DEFAULT_TTL_SECONDS
 from osscallback.callback.signature import DEFAULT_KEY_URL_PREFIXES
 from osscallback.errors import ConfigError
@@ -22,6 +23,15 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 MAX_FETCH_TIMEOUT = 2.0
 #: A duplicate's wait for a run in progress, plus a key fetch, must stay inside OSS's 5 s.
 MAX_IDEMPOTENCY_WAIT = 2.5
+
+
+def _buckets(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = env.get("CALLBACK_ALLOWED_BUCKETS", "")
+    names = tuple(name.strip() for name in raw.split(",") if name.strip())
+    bad = [name for name in names if not BUCKET_NAME.fullmatch(name)]
+    if bad:
+        raise ConfigError(f"CALLBACK_ALLOWED_BUCKETS: {', '.join(map(repr, bad))} is not an OSS bucket name")
+    return names
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, low: float, high: float) -> float:
@@ -53,7 +63,13 @@ class CallbackConfig:
     idempotency_ttl: float = DEFAULT_TTL
     idempotency_claim_ttl: float = DEFAULT_CLAIM_TTL
     idempotency_wait: float = DEFAULT_WAIT
-    #: The function's credentials from its environment (``ALIBABA_CLOUD_*``), for the ``oss://`` store only.
+    #: ``CALLBACK_CONFIRM``: ask OSS about each callback's object before the action (:mod:`~osscallback.callback.
+    #: confirm`); ``none`` by default, ``head`` in the shipped templates.
+    confirm: ConfirmSpec = ConfirmSpec()
+    #: ``CALLBACK_ALLOWED_BUCKETS``: the buckets a callback may name; empty means any.
+    allowed_buckets: tuple[str, ...] = ()
+    #: The function's credentials from its environment (``ALIBABA_CLOUD_*``), for the ``oss://`` store and
+    #: confirmation only.
     credentials_env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -81,5 +97,7 @@ class CallbackConfig:
                 env, "CALLBACK_IDEMPOTENCY_CLAIM_TTL", DEFAULT_CLAIM_TTL, low=1, high=86400
             ),
             idempotency_wait=_number(env, "CALLBACK_IDEMPOTENCY_WAIT", DEFAULT_WAIT, low=0, high=MAX_IDEMPOTENCY_WAIT),
+            confirm=ConfirmSpec.parse(env),
+            allowed_buckets=_buckets(env),
             credentials_env={k: v for k, v in env.items() if k.startswith("ALIBABA_CLOUD_")},
         )

@@ -6,7 +6,10 @@ every outcome, including a bug, is a :class:`CallbackResponse` with a JSON body,
 one structured JSON line.
 
 Order of checks: method (405), size (413), headers (400), key URL policy (403), key fetch (502), signature (403),
-body (400/415), action (500), answer (500). Nothing from the body is looked at before the signature is verified.
+body (400/415), allowed bucket (403), idempotency claim (409/503; a replay gets the stored answer here),
+confirmation with OSS (403/503), action (500), answer (500). Nothing from the body is looked at before the
+signature is verified; so the allowed-bucket check comes after it, yet before any network call the body could
+cause (the key fetch before it depends on a header only, goes only to allowed key URLs, and is cached).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from osscallback.callback.actions import Action, CallbackEvent, body_fingerprint
 from osscallback.callback.answer import AnswerError, AnswerRenderer
 from osscallback.callback.body import CallbackBody, parse_body
 from osscallback.callback.config import CallbackConfig
+from osscallback.callback.confirm import ConfirmationFailed, open_confirmer
 from osscallback.callback.idempotency.factory import open_store
 from osscallback.callback.ids import UniqueIds
 from osscallback.callback.keys import PublicKeyCache
@@ -165,6 +169,10 @@ class CallbackApp:
             config.idempotency_store, max_entries=config.idempotency_size, ttl=config.idempotency_ttl,
             claim_ttl=config.idempotency_claim_ttl, wait=config.idempotency_wait, env=config.credentials_env,
         )
+        # One OSS client for both when the oss:// store is on too: one credentials holder, one connection pool.
+        self.confirmer = open_confirmer(config.confirm, env=config.credentials_env,
+                                        client=getattr(self.idempotency.layer, "client", None))
+        self.allowed_buckets = frozenset(config.allowed_buckets)
         for prefix in self.policy.overrides:
             plain = " over plain HTTP, which anyone on the network path can answer" if prefix[:5] == "http:" else ""
             log.warning(
@@ -187,8 +195,10 @@ class CallbackApp:
         request_id = request.request_id or request.headers.get("x-fc-request-id") or self.new_request_id()
         body: CallbackBody | None = None
         duplicate = False
+        refused: ConfirmationFailed | None = None
+        parsed: list[CallbackBody] = []  # the verified body, once parsed: the log line names it even on refusals
         try:
-            body, result, duplicate = self._process(request, request_id)
+            body, result, duplicate = self._process(request, request_id, parsed)
             try:
                 payload = self.answer.render(body, action=result, request_id=request_id)
                 response = CallbackResponse(200, payload)
@@ -197,6 +207,9 @@ class CallbackApp:
                 response = error_response(500, "AnswerTemplateError", f"Server misconfiguration: {exc}.")
                 outcome = "AnswerTemplateError"
         except CallbackRejected as exc:
+            body = parsed[0] if parsed else None
+            if isinstance(exc, ConfirmationFailed):
+                refused = exc
             extra = (("Allow", "POST"),) if exc.status == 405 else ()
             response = error_response(exc.status, exc.code, exc.message, extra)
             outcome = exc.code
@@ -215,10 +228,17 @@ class CallbackApp:
             }
             if duplicate:
                 record["duplicate"] = True
+            if refused is not None:  # the confirmation's decision, in the same line
+                record["confirm"] = refused.decision
+                record["message"] = refused.message
+            elif self.confirmer is not None and response.status == 200:
+                record["confirm"] = "replay" if duplicate else "ok"
             log.info(log_line(record))
         return response
 
-    def _process(self, request: CallbackRequest, request_id: str) -> tuple[CallbackBody, Any, bool]:
+    def _process(
+        self, request: CallbackRequest, request_id: str, parsed: list[CallbackBody]
+    ) -> tuple[CallbackBody, Any, bool]:
         if request.method != "POST" and request.method.upper() != "POST":
             raise CallbackRejected(405, "MethodNotAllowed", f"OSS callbacks are POST requests, not {request.method}.")
         cap = self.config.max_body_bytes
@@ -243,11 +263,21 @@ class CallbackApp:
             )
         path, query = request.targets[0]
         body = parse_body(request.body, headers.get("content-type"))
+        parsed.append(body)
+        allowed = self.allowed_buckets
+        if allowed and body.bucket not in allowed:
+            raise CallbackRejected(
+                403, "BucketNotAllowed",
+                f"The callback names bucket {body.bucket!r}, which is not one this function serves "
+                "(CALLBACK_ALLOWED_BUCKETS).",
+            )
         key = idempotency_key(body, request.body, signed)
         event = CallbackEvent(body=body, request_id=request_id, idempotency_key=key, path=path, query=query)
         try:
             result, duplicate = self.deliver(event, fingerprint=body_fingerprint(request.body),
                                              context=request.context)
+        except ConfirmationFailed:
+            raise
         except ClaimInProgress as exc:
             raise CallbackRejected(409, "CallbackInProgress", f"{exc}; retry later.") from None
         except IdempotencyKeyMismatch as exc:
@@ -274,14 +304,29 @@ class CallbackApp:
 
         The one place both delivery paths meet: the HTTP adapters (through :meth:`handle`) and the OSS-event
         adapter (:mod:`osscallback.callback.oss_event`) call it. Raises the store's
-        :class:`~osscallback.errors.IdempotencyError` subclasses and whatever the action raises.
+        :class:`~osscallback.errors.IdempotencyError` subclasses, :class:`~osscallback.callback.confirm.
+        ConfirmationFailed`, and whatever the action raises.
+
+        A callback (``event.source == "callback"``) is confirmed with OSS first when ``CALLBACK_CONFIRM=head``:
+        inside the claim, so a replay of a delivered upload gets its stored result without asking OSS again, and a
+        first delivery never runs the action unconfirmed (a refusal releases the claim like a failed action). An
+        OSS event is never confirmed: FC's OSS trigger delivers it with the account's own authority; it does not
+        come from the internet.
         """
         if context is not None:
-            self.idempotency.layer.observe_credentials(getattr(context, "credentials", None))
+            credentials = getattr(context, "credentials", None)
+            self.idempotency.layer.observe_credentials(credentials)
+            if self.confirmer is not None:
+                self.confirmer.observe_credentials(credentials)
         action = self.action
-        return self.idempotency.run(
-            event.idempotency_key, lambda: action(event), source=event.source, fingerprint=fingerprint
-        )
+        confirmer = self.confirmer if event.source == "callback" else None
+        if confirmer is None:
+            run = lambda: action(event)  # noqa: E731 - the common case stays one call
+        else:
+            def run() -> Any:
+                confirmer.confirm(event.body, event.request_id)
+                return action(event)
+        return self.idempotency.run(event.idempotency_key, run, source=event.source, fingerprint=fingerprint)
 
 
 class BrokenApp:

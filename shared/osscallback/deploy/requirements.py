@@ -23,6 +23,8 @@ FUNCTION_REQUIREMENTS: Mapping[str, tuple[str, ...]] = {
 #: environment in the template configures that store (and only then: the default ``memory`` store needs none).
 STORE_CLIENTS: Mapping[str, str] = {"redis": "redis", "rediss": "redis", "unix": "redis", "oss": "oss2"}
 STORE_VARIABLE = "CALLBACK_IDEMPOTENCY_STORE"
+#: ``CALLBACK_CONFIRM=head`` HEADs each callback's object through oss2: the package needs it then too.
+CONFIRM_VARIABLE = "CALLBACK_CONFIRM"
 
 
 def available_functions(project_root: Path) -> tuple[str, ...]:
@@ -48,7 +50,7 @@ def store_clients(template: Path | None) -> dict[str, tuple[str, ...]]:
     """``{code directory name: (store client distributions)}``: what the configured idempotency store needs.
 
     Read from each function's ``CALLBACK_IDEMPOTENCY_STORE`` in the template (only the URL's scheme matters, so
-    unresolved ``${env(...)}`` parts do not). Functions sharing a code directory (the callback function and the
+    unresolved ``${env(...)}`` parts do not), and its ``CALLBACK_CONFIRM`` (``head`` needs oss2). Functions sharing a code directory (the callback function and the
     OSS-event function) share the union.
     """
     if template is None or not template.is_file():
@@ -61,6 +63,8 @@ def store_clients(template: Path | None) -> dict[str, tuple[str, ...]]:
         scheme = value.split("://", 1)[0].lower() if "://" in value else ""
         if scheme in STORE_CLIENTS:
             out.setdefault(Path(fn.code_uri).name, set()).add(STORE_CLIENTS[scheme])
+        if str(fn.environment.get(CONFIRM_VARIABLE, "")).strip().lower() == "head":
+            out.setdefault(Path(fn.code_uri).name, set()).add("oss2")
     return {name: tuple(sorted(dists)) for name, dists in out.items()}
 
 def requirements_for(name: str, project_root: Path, extra: Sequence[str] = ()) -> tuple[str, ...]:

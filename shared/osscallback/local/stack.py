@@ -320,6 +320,8 @@ class LocalStack:
             "CALLBACK_KEY_URL_PREFIXES": f"{GOSSPUBLIC},{self.oss.public_key_prefix}",
             "UPLOAD_ALLOWED_ROOTS": ":".join(p for p in ("/tmp", code_dirs) if p),  # noqa: S108 - FC's scratch dir
             "CALLBACK_IDEMPOTENCY_STORE": self.store_url,
+            # confirmation (CALLBACK_CONFIRM=head, the templates' default) asks the local OSS, not the region's
+            "CALLBACK_CONFIRM_ENDPOINT": self.oss.endpoint,
         }
         wiring.update(self.env)
         return wiring

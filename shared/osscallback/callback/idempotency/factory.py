@@ -24,7 +24,7 @@ from osscallback.errors import ConfigError
 
 VARIABLE = "CALLBACK_IDEMPOTENCY_STORE"
 #: OSS bucket names: 3-63 lowercase letters, digits and hyphens, starting and ending with a letter or digit.
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class StoreSpec:
         if parts.scheme == "oss":
             bucket = parts.netloc
             prefix = parts.path.lstrip("/")
-            if not _BUCKET.fullmatch(bucket):
+            if not BUCKET_NAME.fullmatch(bucket):
                 raise ConfigError(f"{VARIABLE}={text!r}: use oss://<bucket>/<prefix> with a valid bucket name")
             if not prefix:
                 raise ConfigError(

@@ -20,83 +20,49 @@ OSS has no "set if absent, with expiry", so the record model is mapped onto what
 The markers live under a prefix that the OSS trigger's filter excludes, and the OSS-event function skips that
 prefix too, so writing a marker never delivers an event. Requests time out after 1.5 s (``?timeout=``) and are
 not retried.
-``oss2`` is imported here and only here (``.importlinter``), and only when this store is configured.
+``oss2`` is imported here and in :mod:`osscallback.callback.ossclient` (the client this store shares with
+confirmation), and only when this store is configured (``.importlinter``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 import oss2
-from oss2.credentials import Credentials, CredentialsProvider
 
 from osscallback.callback.idempotency.base import Claim, PersistenceLayer, Record, Status
+from osscallback.callback.ossclient import FunctionCredentials, OssClient
 from osscallback.errors import ConfigError, StoreUnavailable
-from osscallback.logconfig import quiet_client_libraries
 
 REQUEST_TIMEOUT = 1.5
 #: Generations probed at most (a generation is only added when a run died or failed; this many means a bug loop).
 MAX_GENERATIONS = 64
 
 
-class FunctionCredentials(CredentialsProvider):
-    """The function's own temporary credentials: the latest ``context.credentials`` seen, else the environment.
-
-    FC hands fresh STS credentials to every invocation; the ``ALIBABA_CLOUD_*`` variables are those of the
-    instance's start, good for the cold start and for code that has no context.
-    """
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._lock = threading.Lock()
-        self._current = Credentials(
-            env.get("ALIBABA_CLOUD_ACCESS_KEY_ID", ""),
-            env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""),
-            env.get("ALIBABA_CLOUD_SECURITY_TOKEN", ""),
-        )
-
-    def update(self, credentials: Any) -> None:
-        key_id = getattr(credentials, "access_key_id", None) or getattr(credentials, "accessKeyId", None)
-        secret = getattr(credentials, "access_key_secret", None) or getattr(credentials, "accessKeySecret", None)
-        token = getattr(credentials, "security_token", None) or getattr(credentials, "securityToken", None) or ""
-        if key_id and secret:
-            with self._lock:
-                self._current = Credentials(str(key_id), str(secret), str(token))
-
-    def get_credentials(self) -> Credentials:
-        with self._lock:
-            return self._current
-
-    @property
-    def configured(self) -> bool:
-        current = self.get_credentials()
-        return bool(current.access_key_id and current.access_key_secret)
-
-
 class OssMarkerLayer(PersistenceLayer):
     def __init__(
         self, *, bucket: str, prefix: str, endpoint: str, region: str, env: Mapping[str, str],
-        timeout: float = REQUEST_TIMEOUT,
+        timeout: float = REQUEST_TIMEOUT, client: OssClient | None = None,
     ) -> None:
         self.bucket_name = bucket
         self.prefix = prefix
         self.endpoint = endpoint
         self.region = region
         self.description = f"oss://{bucket}/{prefix}"
-        self.credentials = FunctionCredentials(env)
-        quiet_client_libraries()  # a duplicate check's 409 and 404 are answers we expect, not log lines
-        auth = oss2.ProviderAuthV4(self.credentials)
+        #: Shared with confirmation (``CALLBACK_CONFIRM=head``) when both are on: one pool, one set of credentials.
+        self.client = client or OssClient(env)
+        self.credentials = self.client.credentials
         try:
-            self.bucket = oss2.Bucket(auth, endpoint, bucket, region=region, connect_timeout=timeout)
+            self.bucket = self.client.bucket(endpoint, bucket, region, timeout)
         except oss2.exceptions.ClientError as exc:  # an endpoint oss2 refuses: a configuration error
             raise ConfigError(f"CALLBACK_IDEMPOTENCY_STORE={self.description!r}: {exc}") from None
 
     def observe_credentials(self, credentials: Any) -> None:
-        self.credentials.update(credentials)
+        self.client.observe_credentials(credentials)
 
     def marker(self, key: str, generation: int) -> str:
         return f"{self.prefix}{hashlib.sha256(key.encode('utf-8')).hexdigest()}.{generation}"
@@ -182,10 +148,7 @@ class OssMarkerLayer(PersistenceLayer):
         self._overwrite(self.marker(claim.record.key, int(claim.handle)), lapsed)
 
     def close(self) -> None:
-        session = getattr(self.bucket, "session", None)
-        inner = getattr(session, "session", None)
-        if inner is not None:
-            inner.close()
+        self.client.close()
 
 
 __all__ = ["FunctionCredentials", "OssMarkerLayer"]
