@@ -213,7 +213,7 @@ def test_an_oss_event_is_not_confirmed(oss: LocalOSS, function_factory) -> None:
     env = confirm_env(oss, CALLBACK_CONFIRM_ENDPOINT="http://127.0.0.1:9", CALLBACK_IDEMPOTENCY_STORE=store)
     runs: list[CallbackEvent] = []
     core = CallbackApp(CallbackConfig.from_env(env), action=runs.append)
-    assert core.confirmer is not None and core.confirmer.head.client is core.idempotency.layer.client  # one client
+    assert core.confirmer is not None and core.confirmer.head.client is core.idempotency.layer.oss_client  # one client
     app = OssEventApp(core)
     event = {"events": [{
         "eventName": "ObjectCreated:PutObject", "eventSource": "acs:oss", "region": REGION,

@@ -171,7 +171,7 @@ class CallbackApp:
         )
         # One OSS client for both when the oss:// store is on too: one credentials holder, one connection pool.
         self.confirmer = open_confirmer(config.confirm, env=config.credentials_env,
-                                        client=getattr(self.idempotency.layer, "client", None))
+                                        client=getattr(self.idempotency.layer, "oss_client", None))
         self.allowed_buckets = frozenset(config.allowed_buckets)
         for prefix in self.policy.overrides:
             plain = " over plain HTTP, which anyone on the network path can answer" if prefix[:5] == "http:" else ""

@@ -54,15 +54,15 @@ class OssMarkerLayer(PersistenceLayer):
         self.region = region
         self.description = f"oss://{bucket}/{prefix}"
         #: Shared with confirmation (``CALLBACK_CONFIRM=head``) when both are on: one pool, one set of credentials.
-        self.client = client or OssClient(env)
-        self.credentials = self.client.credentials
+        self.oss_client = client or OssClient(env)
+        self.credentials = self.oss_client.credentials
         try:
-            self.bucket = self.client.bucket(endpoint, bucket, region, timeout)
+            self.bucket = self.oss_client.bucket(endpoint, bucket, region, timeout)
         except oss2.exceptions.ClientError as exc:  # an endpoint oss2 refuses: a configuration error
             raise ConfigError(f"CALLBACK_IDEMPOTENCY_STORE={self.description!r}: {exc}") from None
 
     def observe_credentials(self, credentials: Any) -> None:
-        self.client.observe_credentials(credentials)
+        self.oss_client.observe_credentials(credentials)
 
     def marker(self, key: str, generation: int) -> str:
         return f"{self.prefix}{hashlib.sha256(key.encode('utf-8')).hexdigest()}.{generation}"
@@ -148,7 +148,7 @@ class OssMarkerLayer(PersistenceLayer):
         self._overwrite(self.marker(claim.record.key, int(claim.handle)), lapsed)
 
     def close(self) -> None:
-        self.client.close()
+        self.oss_client.close()
 
 
 __all__ = ["FunctionCredentials", "OssMarkerLayer"]
