@@ -50,8 +50,8 @@ def store_clients(template: Path | None) -> dict[str, tuple[str, ...]]:
     """``{code directory name: (store client distributions)}``: what the configured idempotency store needs.
 
     Read from each function's ``CALLBACK_IDEMPOTENCY_STORE`` in the template (only the URL's scheme matters, so
-    unresolved ``${env(...)}`` parts do not), and its ``CALLBACK_CONFIRM`` (``head`` needs oss2). Functions sharing a code directory (the callback function and the
-    OSS-event function) share the union.
+    unresolved ``${env(...)}`` parts do not), and its ``CALLBACK_CONFIRM`` (``head`` needs oss2). Functions
+    sharing a code directory (the callback function and the OSS-event function) share the union.
     """
     if template is None or not template.is_file():
         return {}
