@@ -30,7 +30,8 @@ _COMMAND_MODULES = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="osscallback",
-        description="Verify, emulate and deploy Alibaba Cloud OSS upload callbacks on Function Compute.",
+        description="Verify, run locally (local OSS + local FC) and deploy Alibaba Cloud OSS upload callbacks on "
+        "Function Compute.",
     )
     from osscallback import __version__
 

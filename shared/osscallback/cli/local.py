@@ -1,6 +1,6 @@
 """``osscallback local``: local stand-ins for the cloud.
 
-``local oss`` runs the OSS emulator alone (:mod:`osscallback.cli.local_oss`). Bare ``local`` starts the whole
+``local oss`` runs the local OSS alone (:mod:`osscallback.cli.local_oss`). Bare ``local`` starts the whole
 stack (local OSS + local FC) when :mod:`osscallback.cli.stack` is available, and prints help otherwise.
 """
 
@@ -18,8 +18,8 @@ _STACK_COMMAND = "osscallback.cli.stack"
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "local",
-        help="run local stand-ins for OSS and FC (`local oss`: the OSS emulator alone)",
-        description="Local development stack. `osscallback local oss` runs only the OSS emulator.",
+        help="run local stand-ins for OSS and FC (`local oss`: the local OSS alone)",
+        description="Local development stack. `osscallback local oss` runs only the local OSS.",
     )
     stack: Any = None
     try:
@@ -35,16 +35,16 @@ def register(sub: Any) -> None:
     local_sub = p.add_subparsers(dest="local_command", metavar="SERVICE")
     local_sub.required = False
 
-    from osscallback.cli import local_oss as emulator_cli
+    from osscallback.cli import local_oss as local_oss_cli
 
     oss = local_sub.add_parser(
         "oss",
-        help="run the local OSS emulator (oss2-compatible, performs upload callbacks)",
+        help="run the local OSS (oss2-compatible, performs upload callbacks)",
         description="Run a local OSS on 127.0.0.1 that the unmodified oss2 SDK talks to and that performs upload "
         "callbacks like OSS. State lives in the data directory and survives restarts.",
     )
-    emulator_cli.add_arguments(oss)
-    oss.set_defaults(func=emulator_cli.run)
+    local_oss_cli.add_arguments(oss)
+    oss.set_defaults(func=local_oss_cli.run)
 
 
 def _help(parser: argparse.ArgumentParser) -> int:

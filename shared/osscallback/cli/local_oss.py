@@ -1,4 +1,4 @@
-"""``osscallback local oss``: run the local OSS emulator in the foreground until Ctrl-C or SIGTERM.
+"""``osscallback local oss``: run the local OSS in the foreground until Ctrl-C or SIGTERM.
 
 With ``--json`` exactly one line goes to stdout, once the server accepts requests:
 ``{"endpoint", "bucket", "access_key_id", "access_key_secret", "public_key_url"}``; logs go to stderr.
@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from osscallback.errors import ConfigError
-from osscallback.local.oss.runner import DEFAULT_BUCKET, DEFAULT_REGION, LocalOSS, default_data_dir
+from osscallback.local.oss.localoss import DEFAULT_BUCKET, DEFAULT_REGION, LocalOSS, default_data_dir
 from osscallback.logconfig import quiet_client_libraries
 
 

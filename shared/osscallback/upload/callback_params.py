@@ -2,7 +2,7 @@
 
 One module speaks for OSS's rules on both sides of the wire: the client side (templates, upload function) builds
 and validates parameters with it before sending, and the local OSS server parses, validates and substitutes them
-exactly as OSS does. Keeping both on one model means a rule fixed here is fixed for the emulator and the SDK-side
+exactly as OSS does. Keeping both on one model means a rule fixed here is fixed for the local OSS and the SDK-side
 validation at once.
 
 Error codes and wording follow OSS's public error pages (``0007-*``, InvalidArgument). See SPEC §1.

@@ -5,7 +5,7 @@
 - ``oss://<bucket>/<prefix>[?region=<region>&endpoint=<url>&timeout=<seconds>]``: marker objects under
   ``<prefix>`` (never the bucket root). The region defaults to ``FC_REGION`` (set by FC), the endpoint to the
   region's internal one, ``https://oss-<region>-internal.aliyuncs.com``, the per-request timeout to 1.5 s (at most
-  4: a callback must still answer inside OSS's 5 s; an emulator on a loaded machine may need more than OSS does).
+  4: a callback must still answer inside OSS's 5 s; a local OSS on a loaded machine may need more than OSS does).
 
 Parsing needs no client library, so a bad value is a :class:`~osscallback.errors.ConfigError` naming the
 variable even where the client is not installed; :func:`open_store` then imports ``redis`` or ``oss2`` inside

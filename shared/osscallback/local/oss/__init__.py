@@ -1,4 +1,4 @@
-"""A local OSS emulator that performs upload callbacks: the test bed for OSS callback flows without a cloud account.
+"""The local OSS: a stand-in for OSS that performs upload callbacks, to test callback flows without a cloud account.
 
 The unmodified official SDKs (``oss2`` and the v2 SDK ``alibabacloud_oss_v2``) talk to it as to OSS across the
 everyday object API — objects, copies, appends, symlinks, tagging, ACLs, conditional and compressed reads, batch
@@ -12,14 +12,14 @@ to Function Compute.
         bucket = oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, oss.bucket)
 
 ``LocalOSS(..., on_object_created=sink)`` hands the sink an OSS event notification (FC's OSS-trigger event
-format) after every object-creating write; see :class:`~osscallback.local.oss.runner.LocalOSS`.
+format) after every object-creating write; see :class:`~osscallback.local.oss.localoss.LocalOSS`.
 
 Command line: ``osscallback local oss [--port N] [--data-dir DIR] [--json]``.
 """
 
 from __future__ import annotations
 
-from osscallback.local.oss.runner import (
+from osscallback.local.oss.localoss import (
     DEFAULT_BUCKET,
     DEFAULT_REGION,
     LocalOSS,

@@ -1,6 +1,6 @@
 """CRC-64/ECMA-182 as OSS computes it for ``x-oss-hash-crc64ecma``.
 
-oss2 checks this value on every upload and download by default, so the emulator must produce exactly what the
+oss2 checks this value on every upload and download by default, so the local OSS must produce exactly what the
 SDK computes: we reuse oss2's own implementation (``oss2.utils.Crc64``, backed by crcmod's C extension) instead
 of writing another one that could drift from it.
 """

@@ -23,7 +23,7 @@ class Credential:
 
 
 class CredentialStore:
-    """The AccessKey pairs and STS credentials the emulator accepts. Thread-safe."""
+    """The AccessKey pairs and STS credentials the local OSS accepts. Thread-safe."""
 
     def __init__(self, credentials: Sequence[Credential] = ()) -> None:
         self._lock = threading.Lock()

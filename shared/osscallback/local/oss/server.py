@@ -140,7 +140,7 @@ class Router:
         return unquote(bucket), key
 
 
-class EmulatorHTTPServer(ThreadingHTTPServer):
+class LocalOSSHTTPServer(ThreadingHTTPServer):
     """One thread per connection; remembers open connections so ``stop()`` can close keep-alive ones."""
 
     daemon_threads = True
@@ -189,8 +189,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
 class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    timeout = None  # set per server in setup(): EmulatorHTTPServer.request_timeout
-    server: EmulatorHTTPServer
+    timeout = None  # set per server in setup(): LocalOSSHTTPServer.request_timeout
+    server: LocalOSSHTTPServer
 
     def setup(self) -> None:
         # Every read and write on the connection is bounded: a client that stalls mid-headers or mid-body, or

@@ -3,7 +3,7 @@ document is built with (each operation family renders its own results, in its mo
 
 oss2 turns an error response into an exception by its HTTP status and ``<Code>`` (``oss2.exceptions``), and
 parses results with ``oss2.xml_utils``: the element names and nesting here follow what those parsers read and
-what OSS's API reference shows, so the unmodified SDK sees the emulator as OSS.
+what OSS's API reference shows, so the unmodified SDK sees the local OSS as OSS.
 
 Error shape (OSS API reference, "Troubleshoot signature errors")::
 
@@ -31,7 +31,7 @@ def identity(value: str) -> str:
 
 
 class OSSError(OssCallbackError):
-    """An error the emulator answers with, as OSS would: HTTP status, code, message, EC and extra elements."""
+    """An error the local OSS answers with, as OSS would: HTTP status, code, message, EC and extra elements."""
 
     def __init__(
         self,
@@ -125,7 +125,7 @@ def bad_digest(expected: str, calculated: str) -> OSSError:
 
 
 def not_implemented(what: str) -> OSSError:
-    return OSSError(501, "NotImplemented", f"{what} is not implemented by the local OSS emulator.")
+    return OSSError(501, "NotImplemented", f"{what} is not implemented by the local OSS.")
 
 
 # --- result documents --------------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ OBJECT_CREATED = frozenset(
 
 @dataclass(frozen=True)
 class ObjectCreated:
-    """What happened, in the emulator's terms; :meth:`document` renders FC's format."""
+    """What happened, in the local OSS's terms; :meth:`document` renders FC's format."""
 
     operation: str
     bucket: str
@@ -141,7 +141,7 @@ class Notifier:
                 continue
             try:
                 sink(item.document())
-            except Exception:  # a failing sink must never break the emulator (nor the next event)
+            except Exception:  # a failing sink must never break the local OSS (nor the next event)
                 log.exception("the on_object_created sink failed for %s %s/%s", item.operation, item.bucket, item.key)
 
     def close(self, timeout: float = 5.0) -> None:

@@ -1,0 +1,65 @@
+"""One name for the local OSS (issue 20): module, class, CLI and log lines say "local OSS", never "emulator".
+
+The module that was ``local/oss/runner.py`` is ``local/oss/localoss.py``; the old import path warns for one release.
+A data directory written before the rename (its AccessKey pair in ``emulator.json``) keeps its keys.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import oss2
+import pytest
+
+import osscallback
+import osscallback.local.oss as local_oss
+from osscallback.local.oss.localoss import IDENTITY_FILE, LEGACY_IDENTITY_FILE
+
+LIBRARY = Path(osscallback.__file__).resolve().parent
+CLI = [sys.executable, "-m", "osscallback.cli"]
+
+
+def test_the_old_module_path_warns_and_gives_the_same_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "osscallback.local.oss.runner", raising=False)
+    with pytest.warns(DeprecationWarning, match="osscallback.local.oss"):
+        old = importlib.import_module("osscallback.local.oss.runner")
+    for name in old.__all__:
+        assert getattr(old, name) is getattr(local_oss, name), name
+
+
+def test_a_data_directory_from_before_the_rename_keeps_its_keys(tmp_path: Path) -> None:
+    (tmp_path / LEGACY_IDENTITY_FILE).write_text(
+        json.dumps({"access_key_id": "LTAIoldkeyid0000000000", "access_key_secret": "old-secret-000000000000000000"}),
+        encoding="utf-8",
+    )
+    with local_oss.LocalOSS(tmp_path, port=0) as oss:
+        assert (oss.access_key_id, oss.access_key_secret) == ("LTAIoldkeyid0000000000", "old-secret-000000000000000000")
+        bucket = oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, local_oss.DEFAULT_BUCKET)
+        bucket.put_object("k", b"v")  # the old keys sign requests the local OSS accepts
+    saved = json.loads((tmp_path / IDENTITY_FILE).read_text(encoding="utf-8"))
+    assert saved == {"access_key_id": "LTAIoldkeyid0000000000", "access_key_secret": "old-secret-000000000000000000"}
+    with local_oss.LocalOSS(tmp_path, port=0) as again:  # and from the new file on
+        assert again.access_key_id == "LTAIoldkeyid0000000000"
+
+
+@pytest.mark.parametrize("argv", [["local", "--help"], ["local", "oss", "--help"], ["--help"]])
+def test_the_cli_calls_it_the_local_oss(argv: list[str]) -> None:
+    out = subprocess.run([*CLI, *argv], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "emulat" not in out.lower(), out
+    if argv[:2] == ["local", "oss"]:
+        assert "local OSS" in out
+
+
+def test_the_library_never_calls_it_an_emulator() -> None:
+    """Code, docstrings and log lines; the one exception is the legacy file name read for old data directories."""
+    found = []
+    for path in sorted(LIBRARY.rglob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"emulat", line, re.IGNORECASE) and "LEGACY_IDENTITY_FILE" not in line:
+                found.append(f"{path.relative_to(LIBRARY)}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)
