@@ -13,7 +13,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from osscallback.callback.config import CallbackConfig
-from osscallback.upload.uploader import UploadEvent, UploadSettings
+from osscallback.upload.event import UploadEvent
+from osscallback.upload.settings import UploadSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

@@ -74,7 +74,7 @@ class CallbackConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CallbackConfig:
-        """Read ``CALLBACK_*`` variables (see README "Configuration")."""
+        """Read ``CALLBACK_*`` variables (see docs/CONFIGURATION.md)."""
         env = os.environ if env is None else env
         prefixes_raw = env.get("CALLBACK_KEY_URL_PREFIXES", "").strip()
         prefixes = (
