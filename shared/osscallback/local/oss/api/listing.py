@@ -2,8 +2,9 @@
 
 Objects are listed in UTF-8 byte order of their keys (Python's ``str`` order is the same for valid UTF-8);
 ``delimiter`` rolls keys up into ``CommonPrefixes`` which count towards ``max-keys`` like keys. Multipart uploads
-are listed by key, then by initiation time (``key-marker`` / ``upload-id-marker`` continue after a given upload,
-``max-uploads`` pages). ``encoding-type=url`` URL-encodes keys, prefixes, markers and delimiters in the answer.
+are listed by key, then by upload ID (IDs rise with time, :func:`..model.files.new_upload_id`); ``key-marker`` /
+``upload-id-marker`` continue after a given upload, ``max-uploads`` pages. ``encoding-type=url`` URL-encodes keys,
+prefixes, markers and delimiters in the answer.
 """
 
 from __future__ import annotations
@@ -152,16 +153,16 @@ def list_objects_v2(backend: Backend, req: Request) -> Response:
 
 
 def _after_marker(uploads: list[UploadMeta], key_marker: str, upload_id_marker: str) -> list[UploadMeta]:
-    """The uploads listed after (key-marker, upload-id-marker), in listing order (key, then initiation time)."""
+    """The uploads after (key-marker, upload-id-marker), as the ListMultipartUploads reference defines them: keys
+    greater than ``key-marker``, and, when ``upload-id-marker`` is given, the uploads of ``key-marker`` itself whose
+    UploadId is greater; ``upload-id-marker`` without ``key-marker`` is ignored."""
     if not key_marker:
         return uploads
-    if not upload_id_marker:
-        return [u for u in uploads if u.key > key_marker]
-    for i, u in enumerate(uploads):
-        if u.key == key_marker and u.upload_id == upload_id_marker:
-            return uploads[i + 1 :]
-    # An unknown upload id under the key: continue with the uploads of that key whose ids sort after it.
-    return [u for u in uploads if u.key > key_marker or (u.key == key_marker and u.upload_id > upload_id_marker)]
+    return [
+        u
+        for u in uploads
+        if u.key > key_marker or (u.key == key_marker and upload_id_marker and u.upload_id > upload_id_marker)
+    ]
 
 
 def list_uploads(backend: Backend, req: Request) -> Response:
@@ -171,7 +172,7 @@ def list_uploads(backend: Backend, req: Request) -> Response:
     max_uploads = int_param(req, "max-uploads", 1000)
     url = url_encoding(req)
     enc = xmlresp.encoder(url)
-    ordered = sorted(backend.store.list_uploads(req.bucket), key=lambda u: (u.key, u.initiated, u.upload_id))
+    ordered = sorted(backend.store.list_uploads(req.bucket), key=lambda u: (u.key, u.upload_id))
     candidates = [u for u in _after_marker(ordered, key_marker, upload_id_marker) if u.key.startswith(prefix)]
     rows: list[UploadMeta] = []
     prefixes: list[str] = []

@@ -10,6 +10,8 @@ import json
 import os
 import secrets
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -71,6 +73,25 @@ def key_hash(key: str) -> str:
 
 def new_id() -> str:
     return secrets.token_hex(16).upper()
+
+
+_upload_id_lock = threading.Lock()
+_last_upload_stamp = 0
+
+
+def new_upload_id() -> str:
+    """32 upper-case hex characters that sort in creation order: a strictly increasing nanosecond stamp, then
+    random bits.
+
+    OSS lists one key's multipart uploads by upload ID and pages with ``upload-id-marker`` ("UploadId greater
+    than upload-id-marker", https://www.alibabacloud.com/help/en/oss/developer-reference/listmultipartuploads).
+    IDs that rise with time make that order also the order of initiation, as S3-style clients expect.
+    """
+    global _last_upload_stamp
+    with _upload_id_lock:
+        stamp = max(time.time_ns(), _last_upload_stamp + 1)
+        _last_upload_stamp = stamp
+    return f"{stamp:016X}{secrets.token_hex(8).upper()}"
 
 
 def write_json_atomic(path: Path, doc: Any) -> None:

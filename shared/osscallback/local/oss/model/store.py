@@ -37,7 +37,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from osscallback.local.oss.crc64 import Crc64
-from osscallback.local.oss.model.files import StagedFile, Stager, key_hash, new_id, read_json, write_json_atomic
+from osscallback.local.oss.model.files import (
+    StagedFile,
+    Stager,
+    key_hash,
+    new_id,
+    new_upload_id,
+    read_json,
+    write_json_atomic,
+)
 from osscallback.local.oss.model.records import (
     Committed,
     Conflict,
@@ -376,7 +384,14 @@ class Store:
         tags: dict[str, str] | None = None,
     ) -> UploadMeta:
         upload = UploadMeta(
-            new_id(), key, time.time(), content_type, dict(user_meta or {}), dict(headers or {}), acl, dict(tags or {})
+            new_upload_id(),
+            key,
+            time.time(),
+            content_type,
+            dict(user_meta or {}),
+            dict(headers or {}),
+            acl,
+            dict(tags or {}),
         )
         d = self._upload_dir(bucket, upload.upload_id)
         d.mkdir(parents=True)
@@ -397,7 +412,7 @@ class Store:
             upload = self.get_upload(bucket, d.name)
             if upload is not None:
                 uploads.append(upload)
-        return sorted(uploads, key=lambda u: (u.key, u.initiated))
+        return sorted(uploads, key=lambda u: (u.key, u.upload_id))  # OSS's order: key, then upload ID
 
     def put_part(self, bucket: str, upload_id: str, number: int, staged: StagedFile) -> PartMeta:
         d = self._upload_dir(bucket, upload_id)
