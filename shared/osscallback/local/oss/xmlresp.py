@@ -14,6 +14,7 @@ Error shape (OSS API reference, "Troubleshoot signature errors")::
 from __future__ import annotations
 
 import base64
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
@@ -153,14 +154,55 @@ def encoder(url: bool) -> Encoder:
     return url_encode if url else identity
 
 
+#: C0 control characters XML 1.0 forbids (all but tab, LF, CR), raw or as character references (``&#12;``).
+_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|&#(?:x0*([0-9a-fA-F]{1,2})|0*([0-9]{1,2}));")
+#: Where forbidden characters wait while expat parses: a private-use block no request uses (checked per request).
+_STAND_IN = 0xF0000
+
+
+def _stand_in(match: re.Match[str]) -> str:
+    hex_ref, dec_ref = match.group(1), match.group(2)
+    if hex_ref is None and dec_ref is None:
+        code = ord(match.group(0))
+    else:
+        code = int(hex_ref, 16) if hex_ref is not None else int(dec_ref)
+        if code >= 0x20 or code in (0x09, 0x0A, 0x0D):
+            return match.group(0)  # a reference XML allows: expat resolves it
+    return chr(_STAND_IN + code)
+
+
+def _restore(root: ET.Element) -> None:
+    table = {_STAND_IN + c: c for c in range(0x20)}
+    for node in root.iter():
+        if node.text:
+            node.text = node.text.translate(table)
+        if node.tail:
+            node.tail = node.tail.translate(table)
+
+
 def parse(raw: bytes, root_tag: str) -> ET.Element:
-    """A request's XML document (size-capped by the caller); 400 ``MalformedXML`` unless its root is ``root_tag``."""
+    """A request's XML document (size-capped by the caller); 400 ``MalformedXML`` unless its root is ``root_tag``.
+
+    As lenient as OSS: a key may hold control characters XML 1.0 forbids, and OSS deletes such a key when
+    oss2 sends it raw in DeleteMultipleObjects (oss2 does not escape it) or the v2 SDK sends it as ``&#12;``. Both
+    forms are read here as the characters they stand for; anything else malformed is still MalformedXML. Every
+    request document (DeleteMultipleObjects, CompleteMultipartUpload, Tagging, bucket configurations) is read here.
+    """
     try:
-        root = ET.fromstring(raw)  # noqa: S314 - size-capped; expat >= 2.4 bounds entity expansion
+        text_doc = raw.decode("utf-8-sig")  # OSS reads request XML as UTF-8
+    except UnicodeDecodeError:
+        raise malformed_xml() from None
+    lenient = not any(_STAND_IN <= ord(c) < _STAND_IN + 0x20 for c in text_doc)
+    if lenient:
+        text_doc = _FORBIDDEN_CONTROL.sub(_stand_in, text_doc)
+    try:
+        root = ET.fromstring(text_doc)  # noqa: S314 - size-capped; expat >= 2.4 bounds entity expansion
     except ET.ParseError:
         raise malformed_xml() from None
     if root.tag != root_tag:
         raise malformed_xml()
+    if lenient:
+        _restore(root)
     return root
 
 
