@@ -39,6 +39,8 @@ log = logging.getLogger("osscallback.local.oss.server")
 PUB_KEY_PATH = "/__oss__/callback_pub_key_v1.pem"
 #: Unread request body we still read (and drop) to keep a connection usable after an early error answer.
 MAX_DRAIN = 8 * 1024 * 1024
+#: Methods whose OSS operations take no request body.
+BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 #: A connection that sends nothing for this many seconds (idle keep-alive, or stalled mid-request) is closed.
 KEEP_ALIVE_TIMEOUT = 120
 
@@ -249,6 +251,12 @@ class RequestHandler(BaseHTTPRequestHandler):
                 self._send(Response(200, {"Content-Type": "application/x-pem-file"}, self.server.pem), rid, host)
                 return
             body = self._body_reader()
+            if method in BODYLESS_METHODS and not body.done:
+                # A body these operations never read: answer at once, as OSS does, rather than wait for it (oss2
+                # sends Content-Length with no body when that header is among a presigned URL's signed headers).
+                # Where such a request ends is unknown, so the connection closes after the answer.
+                self.close_connection = True
+                body = _LengthReader(self.rfile, 0)
             if method in ("PUT", "POST") and body.length == 0 and "content-length" not in self.headers:
                 if method == "PUT":
                     raise OSSError(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
