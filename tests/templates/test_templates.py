@@ -39,7 +39,7 @@ def test_shipped_templates_render_and_round_trip(name: str) -> None:
 
 def test_form_basic_is_the_seed_body() -> None:
     doc = build_callback("form-basic", {"callback_url": URL}).document()
-    assert doc == {"callbackUrl": URL, "callbackBody": "bucket=${bucket}&object=${object}&etag=${etag}&reqId=${reqId}", "callbackBodyType": FORM}
+    assert doc == {"callbackUrl": URL, "callbackBody": "bucket=${bucket}&object=${object}&etag=${etag}&size=${size}&reqId=${reqId}", "callbackBodyType": FORM}
 
 
 @pytest.mark.parametrize("name", ["form-basic", "json-basic", "json-full", "image"])
@@ -195,7 +195,7 @@ def test_cli_render_prints_document_and_headers() -> None:
     assert '"callbackBodyType": "application/json"' in out.stdout
     assert "x-oss-callback: " in out.stdout and "x-oss-callback-var: " in out.stdout
     data = json.loads(_cli("template", "render", "form-basic", "--var", f"callback_url={URL}", "--json").stdout)
-    assert data["document"]["callbackBody"] == "bucket=${bucket}&object=${object}&etag=${etag}&reqId=${reqId}"
+    assert data["document"]["callbackBody"] == "bucket=${bucket}&object=${object}&etag=${etag}&size=${size}&reqId=${reqId}"
     assert set(data["headers"]) == {"x-oss-callback"}
 
 
@@ -205,7 +205,7 @@ def test_cli_console_script() -> None:
     out = subprocess.run([str(script), "template", "render", "form-basic", "--var", f"callback_url={URL}"],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
-    assert '"callbackBody": "bucket=${bucket}&object=${object}&etag=${etag}&reqId=${reqId}"' in out.stdout
+    assert '"callbackBody": "bucket=${bucket}&object=${object}&etag=${etag}&size=${size}&reqId=${reqId}"' in out.stdout
     listed = subprocess.run([str(script), "template", "list"], capture_output=True, text=True, cwd=ROOT)
     assert {"form-basic", "json-basic", "json-full", "image"} <= {line.split()[0] for line in listed.stdout.splitlines()}
     bad = subprocess.run([str(script), "template", "render", "json-full", "--var", "callback_url=ftp://x/cb"],
