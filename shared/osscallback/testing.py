@@ -32,6 +32,18 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from osscallback.callback.keygen import OSS_KEY_BITS
 from osscallback.callback.signature import callback_headers, generate_private_key, public_pem
 
+__all__ = [
+    "KEY_PATH",
+    "HttpAnswer",
+    "KeyServer",
+    "KeyServerBehaviour",
+    "LocalCA",
+    "OssSigner",
+    "SignedCallback",
+    "form_body",
+    "post",
+]
+
 KEY_PATH = "/callback_pub_key_v1.pem"
 
 

@@ -230,7 +230,7 @@ def test_each_package_ships_the_top_level_modules_and_its_own_subpackages(
     upload package the top-level modules plus ``upload/``; local tooling, deploy code and the CLI never ship."""
     shipped = {name: sorted(p.name for p in (pkg.path / "osscallback").iterdir() if p.name != "__pycache__")
                for name, pkg in runtime_packages.items()}
-    top = ["__init__.py", "errors.py", "logconfig.py", "py.typed"]
+    top = ["__init__.py", "_lazy.py", "errors.py", "logconfig.py", "py.typed"]
     assert shipped["callback"] == sorted([*top, "callback"])
     assert shipped["upload"] == sorted([*top, "upload"])
     callback_modules = {p.relative_to(runtime_packages["callback"].path).as_posix() for p in

@@ -6,5 +6,59 @@ waits on), the local tooling, the deploy code or the CLI. ``lint-imports`` enfor
 
 The core is transport-free (:mod:`osscallback.callback.core`); :mod:`~osscallback.callback.wsgi` (FC 2.0) and
 :mod:`~osscallback.callback.fc3` (FC 3.0) are thin adapters over it. Import the submodule you need: this package
-imports nothing at load time, so ``import osscallback.callback.x`` costs only ``x``.
+imports nothing at load time (but the lazy-export helper), so ``import osscallback.callback.x`` costs only ``x``.
+
+The public names below are re-exported lazily (PEP 562, :mod:`osscallback._lazy`): each is imported from its module
+on first access, so ``import osscallback.callback`` still imports nothing else.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from osscallback._lazy import lazy_exports
+
+_EXPORTS = {
+    "CallbackApp": "osscallback.callback.core",
+    "CallbackRequest": "osscallback.callback.core",
+    "CallbackResponse": "osscallback.callback.core",
+    "BrokenApp": "osscallback.callback.core",
+    "load_app": "osscallback.callback.core",
+    "CallbackConfig": "osscallback.callback.config",
+    "CallbackEvent": "osscallback.callback.actions",
+    "make_wsgi_handler": "osscallback.callback.wsgi",
+    "make_fc3_handler": "osscallback.callback.fc3",
+    "OssEventApp": "osscallback.callback.oss_event",
+    "load_event_app": "osscallback.callback.oss_event",
+    "make_oss_event_handler": "osscallback.callback.oss_event",
+    "StoreSpec": "osscallback.callback.idempotency.factory",
+    "open_store": "osscallback.callback.idempotency.factory",
+}
+
+__all__ = [
+    "CallbackApp",
+    "CallbackRequest",
+    "CallbackResponse",
+    "BrokenApp",
+    "load_app",
+    "CallbackConfig",
+    "CallbackEvent",
+    "make_wsgi_handler",
+    "make_fc3_handler",
+    "OssEventApp",
+    "load_event_app",
+    "make_oss_event_handler",
+    "StoreSpec",
+    "open_store",
+]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time each name is imported on first access
+    from osscallback.callback.actions import CallbackEvent
+    from osscallback.callback.config import CallbackConfig
+    from osscallback.callback.core import BrokenApp, CallbackApp, CallbackRequest, CallbackResponse, load_app
+    from osscallback.callback.fc3 import make_fc3_handler
+    from osscallback.callback.idempotency.factory import StoreSpec, open_store
+    from osscallback.callback.oss_event import OssEventApp, load_event_app, make_oss_event_handler
+    from osscallback.callback.wsgi import make_wsgi_handler

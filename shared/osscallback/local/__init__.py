@@ -8,4 +8,40 @@
 
 It may import the deployed packages (it runs them) and :mod:`osscallback.deploy` (the template reader), never the
 CLI. ``osscallback build`` never ships it.
+
+The public names below are re-exported lazily (PEP 562, :mod:`osscallback._lazy`).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from osscallback._lazy import lazy_exports
+
+_EXPORTS = {
+    "LocalOSS": "osscallback.local.oss",
+    "LocalFCHost": "osscallback.local.fc",
+    "LocalStack": "osscallback.local.stack",
+    "LocalStackError": "osscallback.local.stack",
+    "StackInfo": "osscallback.local.stack",
+    "EventResult": "osscallback.local.stack",
+    "Inspector": "osscallback.local.inspector",
+}
+
+__all__ = [
+    "LocalOSS",
+    "LocalFCHost",
+    "LocalStack",
+    "LocalStackError",
+    "StackInfo",
+    "EventResult",
+    "Inspector",
+]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time each name is imported on first access
+    from osscallback.local.fc import LocalFCHost
+    from osscallback.local.inspector import Inspector
+    from osscallback.local.oss import LocalOSS
+    from osscallback.local.stack import EventResult, LocalStack, LocalStackError, StackInfo
