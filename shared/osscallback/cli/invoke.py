@@ -21,8 +21,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from osscallback.cli.fcsdk import check_reachable, describe_fc2_error, quiet_sdk
 from osscallback.errors import OssCallbackError
 from osscallback.local.stack import default_template
+
+#: FC's answers when the function (or FC 2.0 service) is not there: the usual sign of the other FC version's stack.
+_NOT_FOUND = ("ServiceNotFound", "FunctionNotFound")
 
 
 class InvokeError(OssCallbackError):
@@ -126,7 +130,12 @@ def _via_fc2(target: Target, endpoint: str, remote: bool, payload: bytes) -> dic
     try:
         resp = client.invoke_function(target.service, target.function, payload=payload)
     except Exception as exc:  # noqa: BLE001 - fc2 raises plain Exception subclasses (and requests' errors)
-        raise InvokeError(f"invoking {target.service}/{target.function} at {endpoint} failed: {exc}") from None
+        hint = ""
+        if getattr(exc, "err_code", "") in _NOT_FOUND:
+            hint = ("; if that stack runs FC 3.0 (`osscallback local --template template.fc3.yml`), invoke it with "
+                    "--template template.fc3.yml too")
+        raise InvokeError(f"invoking {target.service}/{target.function} at {endpoint} failed: "
+                          f"{describe_fc2_error(exc)}{hint}") from None
     return _result(resp.headers.get("X-Fc-Error-Type") or resp.headers.get("x-fc-error-type"), resp.data)
 
 
@@ -152,7 +161,11 @@ def _via_fc3(target: Target, endpoint: str, remote: bool, payload: bytes) -> dic
         resp = client.invoke_function(target.function, models.InvokeFunctionRequest(body=payload))
         raw = resp.body.read() if resp.body is not None else b""
     except AlibabaCloudException as exc:
-        raise InvokeError(f"invoking {target.function} at {endpoint} failed: {exc.code}: {exc.message}") from None
+        hint = ""
+        if exc.code in _NOT_FOUND:
+            hint = ("; if that stack runs FC 2.0 (`osscallback local` with template.yml), invoke it with "
+                    "--template template.yml")
+        raise InvokeError(f"invoking {target.function} at {endpoint} failed: {exc.code}: {exc.message}{hint}") from None
     except Exception as exc:  # noqa: BLE001 - connection errors from the SDK's HTTP stack
         raise InvokeError(f"invoking {target.function} at {endpoint} failed: {exc}") from None
     headers = {k.lower(): v for k, v in (resp.headers or {}).items()}
@@ -169,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
         target = resolve_target(template, args.function, args.fc_version, args.service)
         endpoint = _remote_endpoint() if args.remote else args.endpoint
         via = _via_fc3 if target.fc_version == 3 else _via_fc2
-        result = via(target, endpoint, args.remote, payload)
+        check_reachable(endpoint)  # a dead endpoint: one line within seconds, not the SDKs' retries
+        with quiet_sdk():  # fc2 logs request headers (token, signature) through the root logger: never shown
+            result = via(target, endpoint, args.remote, payload)
         ok = bool(result.get("ok", True))
     else:
         from osscallback.local.stack import LocalStack

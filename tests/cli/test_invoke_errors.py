@@ -1,0 +1,106 @@
+"""``osscallback invoke --endpoint`` fails as one line, fast, and never prints a credential (issue 24, points 2-3).
+
+fc2 logs every error answer through the root logger with the request's headers (``x-fc-security-token``,
+``authorization: FC <id>:<signature>``) — see aliyun/fc-python-sdk, fc2/client.py, ``Client._do_request``
+(``logging.error(errmsg)`` with ``Request headers: {4}``) — and retries a refused connection five times with
+back-off (``requestWithTry``: ``retries = 5``, ``backoff_factor = 1``). Every test here runs the real CLI as a
+process against a real ``osscallback local`` stack (or a port nothing listens on).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OSSCALLBACK = str(Path(sys.executable).parent / "osscallback")
+EVENT = str(ROOT / "events" / "upload-put.json")
+
+
+@contextmanager
+def running_stack(data_dir: Path, *extra: str) -> Iterator[dict[str, object]]:
+    """``osscallback local --json`` as a process; yields its endpoints line, stops it with SIGTERM."""
+    proc = subprocess.Popen(
+        [OSSCALLBACK, "local", "--json", "--quiet-functions", "--no-inspector", "--data-dir", str(data_dir),
+         "--event", EVENT, *extra],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            doc = json.loads(line)
+            if "fc_endpoint" in doc:
+                yield doc
+                break
+        else:
+            pytest.fail(f"osscallback local exited ({proc.wait()}) without printing its endpoints")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def invoke(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}  # noqa: S108
+    return subprocess.run([OSSCALLBACK, "invoke", "upload", "--event-file", EVENT, *args], cwd=ROOT,
+                          env={**base, **env}, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def fc2_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    with running_stack(tmp_path_factory.mktemp("fc2")) as info:
+        yield info
+
+
+def test_bad_credentials_print_no_token_and_no_signature(fc2_stack: dict[str, object]) -> None:
+    token = "SECRET-TOKEN-" + "x" * 24
+    out = invoke("--endpoint", str(fc2_stack["fc_endpoint"]),
+                 FC_ACCESS_KEY_ID="bad-key-id", FC_ACCESS_KEY_SECRET="bad-secret", FC_SECURITY_TOKEN=token)
+    assert out.returncode == 2
+    both = out.stdout + out.stderr
+    assert token not in both
+    assert "authorization" not in both.lower() and "FC bad-key-id:" not in both  # the request signature
+    assert "ERROR:root" not in both
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("osscallback: error: ") and "InvalidAccessKeyID" in lines[0]
+    assert "('" not in lines[0]  # not FcError's tuple repr
+
+
+def test_a_dead_endpoint_fails_within_seconds_without_retry_warnings() -> None:
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started = time.monotonic()
+    out = invoke("--endpoint", f"http://127.0.0.1:{port}", FC_ACCESS_KEY_ID="id", FC_ACCESS_KEY_SECRET="secret")
+    elapsed = time.monotonic() - started
+    assert out.returncode == 2
+    assert "Retrying" not in out.stderr and "urllib3" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "refused" in lines[0], out.stderr
+    assert elapsed < 20  # fc2 alone retries for ~30 s; the bound is loose, the retry warnings are the real check
+
+
+def test_fc2_template_against_an_fc3_stack_names_the_template(tmp_path: Path) -> None:
+    with running_stack(tmp_path, "--template", str(ROOT / "template.fc3.yml")) as info:
+        out = invoke("--endpoint", str(info["fc_endpoint"]), FC_ACCESS_KEY_ID=str(info["fc_access_key_id"]),
+                     FC_ACCESS_KEY_SECRET=str(info["fc_access_key_secret"]),
+                     FC_SECURITY_TOKEN=str(info["fc_security_token"]))
+        assert out.returncode == 2
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and "--template template.fc3.yml" in lines[0], out.stderr
+        assert str(info["fc_security_token"]) not in out.stderr
+        # ... and with the template it names, the same call succeeds
+        ok = invoke("--endpoint", str(info["fc_endpoint"]), "--template", "template.fc3.yml",
+                    FC_ACCESS_KEY_ID=str(info["fc_access_key_id"]),
+                    FC_ACCESS_KEY_SECRET=str(info["fc_access_key_secret"]),
+                    FC_SECURITY_TOKEN=str(info["fc_security_token"]))
+        assert ok.returncode == 0, ok.stderr
