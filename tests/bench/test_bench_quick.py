@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+
 FIGURES = [
     "callback req/s c=1 vs no-op", "callback req/s c=16 vs no-op", "callback req/s c=64 vs no-op",
     "callback req/s c=1 vs official", "callback req/s c=16 vs official", "callback req/s c=64 vs official",

@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,8 +15,7 @@ import pytest
 from osscallback.callback.fc3 import make_fc3_handler
 from osscallback.callback.wsgi import make_wsgi_handler
 from osscallback.testing import OssSigner, form_body
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 
 def fc3_event(signed, *, base64_body: bool, method: str = "POST") -> bytes:

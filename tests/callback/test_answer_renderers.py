@@ -25,8 +25,8 @@ from osscallback.callback.body import CallbackBody, ImageInfo
 from osscallback.callback.core import CallbackApp, CallbackRequest, normalize_headers
 from osscallback.errors import ConfigError
 from osscallback.testing import OssSigner, form_body
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = shipped_templates()
 
 texts = st.text(max_size=30) | st.sampled_from(

@@ -29,8 +29,8 @@ from osscallback.callback.wsgi import make_wsgi_handler
 from osscallback.errors import ConfigError
 from osscallback.local.httpserver import WSGIServer
 from osscallback.local.oss import LocalOSS
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "examplebucket"
 REGION = "cn-hangzhou"
 FULL_BODY = "bucket=${bucket}&object=${object}&etag=${etag}&size=${size}&reqId=${reqId}"

@@ -28,8 +28,8 @@ from osscallback.callback.core import CallbackApp, CallbackRequest, normalize_he
 from osscallback.callback.keys import PublicKeyCache, default_tls_context, fetch_pem
 from osscallback.callback.signature import KeyUrlPolicy
 from osscallback.testing import KeyServer, LocalCA, OssSigner, form_body
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 OSS_HOST = "gosspublic.alicdn.com"
 OSS_KEY_HTTP = f"http://{OSS_HOST}/callback_pub_key_v1.pem"
 OSS_KEY_HTTPS = f"https://{OSS_HOST}/callback_pub_key_v1.pem"

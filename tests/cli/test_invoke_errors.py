@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+
 OSSCALLBACK = str(Path(sys.executable).parent / "osscallback")
 EVENT = str(ROOT / "events" / "upload-put.json")
 

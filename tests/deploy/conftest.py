@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from deploy_support import HOST_VERSION, ROOT
 
 from osscallback.deploy.build import WHEELHOUSE, BuildOptions, FunctionPackage, build
+from tests.support.deploy import HOST_VERSION, ROOT
 
 
 def _build(out: Path, python_version: str | None) -> dict[str, FunctionPackage]:

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from doctor_kit import RawServer, http_answer, json_error, sni_context
 
 from osscallback.cli import main
 from osscallback.doctor import FAIL, PASS, WARN, classify_addresses, diagnose
 from osscallback.testing import LocalCA
+from tests.support.doctor import RawServer, http_answer, json_error, sni_context
 
 CLI = [sys.executable, "-m", "osscallback.cli"]
 REFUSED = json_error("403 Forbidden", "SignatureDoesNotMatch")  # what a verifying endpoint answers the probes

@@ -15,8 +15,8 @@ from pathlib import Path
 from osscallback.callback.config import CallbackConfig
 from osscallback.upload.event import UploadEvent
 from osscallback.upload.settings import UploadSettings
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 CONFIGURATION = DOCS / "CONFIGURATION.md"

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+
 LIBRARY = ROOT / "shared" / "osscallback"
 ARCHITECTURE = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
 ROOMS = ("callback", "upload", "local", "doctor", "deploy", "cli")

@@ -14,8 +14,7 @@ from pathlib import Path
 import osscallback
 from osscallback.local.project import package_parent, project_root
 from osscallback.local.stack import default_events, default_template
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 
 def test_the_checkout_is_found_by_its_layout() -> None:

@@ -12,8 +12,8 @@ import pytest
 from osscallback.callback.core import CallbackApp
 from osscallback.callback.wsgi import make_wsgi_handler
 from osscallback.local.httpserver import WSGIServer
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 UPLOAD_DIR = ROOT / "functions" / "upload"
 
 

@@ -40,8 +40,8 @@ from osscallback.callback.keys import PublicKeyCache, fetch_pem
 from osscallback.callback.signature import load_public_key, string_to_sign, verify
 from osscallback.local.httpserver import WSGIServer
 from osscallback.testing import KeyServer, LocalCA
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 INDEX = ROOT / "functions" / "callback" / "index.py"
 REQUESTS = Path(__file__).resolve().parent / "requests"
 OSS_HOST = "gosspublic.alicdn.com"

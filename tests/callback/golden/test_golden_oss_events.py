@@ -30,8 +30,8 @@ import oss2
 import pytest
 
 from osscallback.local.oss import LocalOSS
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 EVENT_FUNCTION = ROOT / "functions" / "callback" / "oss_event.py"
 SAMPLES_DIR = Path(__file__).resolve().parent / "oss_events"
 SAMPLES = {f.stem: json.loads(f.read_text(encoding="utf-8")) for f in sorted(SAMPLES_DIR.glob("*.json"))}

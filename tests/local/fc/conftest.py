@@ -1,0 +1,54 @@
+"""Fixtures for the local FC host: the template's real functions plus small fixture functions, on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from osscallback.local.fc import FCCredentials, FunctionSpec, LocalFCHost, load_specs
+from osscallback.local.fc.spec import source_code_dirs
+from osscallback.testing import KeyServer
+from tests.support.fc import FIXTURES, TEMPLATE, TEMPLATE_ENV, TIMEOUT, LogLines
+
+
+@pytest.fixture(scope="session")
+def credentials() -> FCCredentials:
+    return FCCredentials("local-test-key-id", "local-test-key-secret")
+
+
+def fixture_specs() -> list[FunctionSpec]:
+    echo = FIXTURES / "echo"
+    return [
+        FunctionSpec("tests", "echo", "index.handler", echo, timeout=TIMEOUT, env={"FROM_TEMPLATE": "yes"}),
+        FunctionSpec("tests", "web", "index.http", echo, timeout=TIMEOUT, http_methods=("GET", "POST")),
+        FunctionSpec("tests", "broken", "index.handler", FIXTURES / "broken", timeout=TIMEOUT),
+    ]
+
+
+@pytest.fixture(scope="module")
+def log_lines() -> LogLines:
+    return LogLines()
+
+
+@pytest.fixture(scope="module")
+def fc_host(credentials: FCCredentials, key_server: KeyServer, log_lines: LogLines) -> Iterator[LocalFCHost]:
+    """template.yml's functions (run from functions/<name>/) and the fixture functions, behind one host."""
+    specs = []
+    for spec in load_specs(TEMPLATE, TEMPLATE_ENV, code_dirs=source_code_dirs(TEMPLATE)):
+        if spec.name == "callback":  # trust the local key server, as the local stack does for the local OSS
+            # and keep its idempotency store in memory: the template's oss:// store is the region's OSS
+            spec = spec.with_env({"CALLBACK_KEY_URL_PREFIXES": key_server.prefix, "CALLBACK_IDEMPOTENCY_STORE": "memory"})
+        if spec.name == "upload":
+            spec = spec.with_env({"OSS_ENDPOINT": "http://127.0.0.1:9", "UPLOAD_ALLOWED_ROOTS": str(spec.code_dir)})
+        specs.append(spec)
+    specs += fixture_specs()
+    host = LocalFCHost(
+        specs,
+        credentials=credentials,
+        env_overrides=lambda fc: {"CALLBACK_URL": fc.url_for("callback")},
+        log_sink=log_lines,
+        stop_grace=2,
+    )
+    with host:
+        yield host
