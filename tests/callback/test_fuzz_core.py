@@ -4,7 +4,7 @@ counting ``wsgi.input``) and the FC 3.0 event adapter.
 Each example starts from a callback signed with the trusted key -- random path, query, body (form, JSON, deeply
 nested, binary, invalid UTF-8, around the size cap) and Content-Type -- then lets an attacker mutate it (method,
 headers, body bits, path, query, key URL, Content-Length, duplicated headers). Whatever comes out must satisfy the
-invariants in :mod:`hardkit`. Known bugs found by these tests are pinned in ``test_hard_known_bugs.py``; the
+invariants in :mod:`tests.support.fuzz`. Known bugs found by these tests are pinned in ``test_known_bugs.py``; the
 strategies here stay clear of those exact inputs so that the rest of the input space keeps being explored.
 """
 
@@ -204,7 +204,7 @@ def _event(data: st.DataObject, req: Signed) -> Any:
     else:
         event["queryParameters"] = {"q": req.query} if req.query else {}
     # Corrupt the event's shape now and then: wrong types where FC puts strings, dicts and booleans.
-    # (A non-dict requestContext and a non-latin-1 rawQueryString are known bugs: test_hard_known_bugs.py.)
+    # (A non-dict requestContext and a non-latin-1 rawQueryString are known bugs: test_known_bugs.py.)
     for _ in range(data.draw(st.integers(0, 2), label="corruptions")):
         field = data.draw(st.sampled_from(["rawPath", "body", "isBase64Encoded", "headers", "queryParameters",
                                            "rawQueryString", "requestContext"]))

@@ -2,7 +2,7 @@
 
 Each test states the input, the wrong outcome and the expected one. When a bug is fixed its test starts passing,
 ``strict=True`` turns that into a failure, and the marker must be removed (and the exclusion noted in the fuzz
-strategies of ``hardkit.py`` / ``test_hard_fuzz_core.py`` lifted) -- so a fix cannot go unnoticed either.
+strategies of ``tests/support/fuzz.py`` / ``test_fuzz_core.py`` lifted) -- so a fix cannot go unnoticed either.
 """
 
 from __future__ import annotations

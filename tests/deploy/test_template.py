@@ -225,7 +225,7 @@ def test_no_secrets_and_deploy_docs_cover_the_template(path: Path) -> None:
 def test_the_oss_backstop_delivers_uploads_and_never_its_own_markers(template: Template) -> None:
     """An OSS trigger on the three upload events, filtered by a key prefix from a variable, on a function that
     shares the callback function's code and store; the store is oss:// by default, its markers outside the
-    filter (and skipped by the function too: tests/delivery)."""
+    filter (and skipped by the function too: tests/callback/test_oss_event.py)."""
     from osscallback.callback.idempotency.factory import StoreSpec
 
     callback = next(f for f in template.functions if f.http_triggers)

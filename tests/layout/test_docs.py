@@ -95,7 +95,7 @@ def test_every_relative_link_resolves() -> None:
 
 
 def test_the_inspector_screenshot_is_shown_where_the_inspector_is_described() -> None:
-    """tests/inspector retakes docs/img/inspector.png (OSSCB_UPDATE_SCREENSHOT=1); the inspector's page shows it."""
+    """tests/local/inspector retakes docs/img/inspector.png (OSSCB_UPDATE_SCREENSHOT=1); the inspector's page shows it."""
     assert (DOCS / "img" / "inspector.png").is_file()
     assert "](img/inspector.png)" in (DOCS / "INSPECTOR.md").read_text(encoding="utf-8")
 

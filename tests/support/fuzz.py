@@ -97,7 +97,7 @@ wire_queries = st.text(alphabet=string.ascii_letters + string.digits + "-._~%&=+
 
 def isdigit_trap(text: str) -> bool:
     """Strings ``str.isdigit()`` accepts but ``int()`` refuses (``"²"``, ``"1①"``): a bug class the fuzz found
-    (fixed; test_hard_known_bugs.py keeps it fixed). Kept for tests that want to generate such strings."""
+    (fixed; test_known_bugs.py keeps it fixed). Kept for tests that want to generate such strings."""
     stripped = text.strip()
     return stripped.isdigit() and not stripped.isdecimal()
 
@@ -141,7 +141,7 @@ def _nested(depth: int, kind: str) -> bytes:
 
 
 #: Nesting depths short of and far past Python's recursion limit. The band in between (~450..1000) is a known
-#: bug pinned in test_hard_known_bugs.py (parsed fine, then 500 when the record is copied).
+#: bug pinned in test_known_bugs.py (parsed fine, then 500 when the record is copied).
 nested_depths = st.one_of(st.integers(min_value=1, max_value=200), st.integers(min_value=2_000, max_value=200_000))
 nested_bodies = st.builds(_nested, nested_depths, st.sampled_from(["list", "dict"]))
 bodies = st.one_of(

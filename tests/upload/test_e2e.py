@@ -193,7 +193,7 @@ def test_every_shipped_event_succeeds_with_a_verified_callback(env, event_file: 
     assert result["ok"], result
     if event_file.name == "upload-callback-down.json":  # its callback URL refuses connections, on purpose
         assert result["callback_status"] == "failed" and result["etag"] and result["request_id"], result
-        return  # the OSS-event backstop delivers it: tests/localstack/test_localstack_delivery.py
+        return  # the OSS-event backstop delivers it: tests/local/stack/test_delivery.py
     if result["action"] == "presign_put":
         status, body, _ = put_presigned(result["url"], b"event body", result["headers"])
         assert status == 200, body
