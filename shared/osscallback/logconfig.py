@@ -6,8 +6,10 @@ Quiet logs: the functions log what they decided, not a client library's expected
 error answer OSS gives at INFO (``Exception: {'status': 409, ... 'FileAlreadyExists' ...}``), and the ``oss://``
 idempotency store gets such answers on every normal duplicate check (a claim refused with 409, a probe of the next
 marker answered 404 ``NoSuchKey``). :func:`quiet_client_libraries` keeps ``oss2``'s logger at WARNING: the code that
-builds an ``oss2`` client calls it (the deployed functions, under FC's own logging), and so do :func:`configure` and
-the local FC host's workers (the local stack). ``oss2``'s warnings and errors still show.
+builds an ``oss2`` client calls it (the deployed functions under FC's own logging, and so the local FC host's
+workers, which run the same code), and so do :func:`configure`, the local OSS command and ``LocalStack.start`` (the
+local stack's own process). The local FC worker does not call it itself: a user's own ``oss2`` client logs there
+as it would on FC. ``oss2``'s warnings and errors still show.
 """
 
 from __future__ import annotations
