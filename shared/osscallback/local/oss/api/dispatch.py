@@ -14,13 +14,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from osscallback.local.oss import xmlresp
-from osscallback.local.oss.api import acl, append, copy, listing, multipart, objects, postobject, service, symlink
+from osscallback.local.oss.api import (
+    acl,
+    append,
+    bucketconfig,
+    copy,
+    listing,
+    multipart,
+    objects,
+    postobject,
+    service,
+    symlink,
+)
 from osscallback.local.oss.api import tagging as tagging_api
 from osscallback.local.oss.api.backend import Backend, check_key
 from osscallback.local.oss.api.request import Request, Response
 from osscallback.local.oss.auth import V1_SUBRESOURCES, CredentialStore
 from osscallback.local.oss.callbacks import CallbackSender
 from osscallback.local.oss.model import acl as acl_rules
+from osscallback.local.oss.model import subresources
 from osscallback.local.oss.model.events import EventSink, Notifier
 from osscallback.local.oss.model.store import ObjectReplaced, Store
 from osscallback.local.oss.xmlresp import OSSError
@@ -79,6 +91,7 @@ UNSUPPORTED_NAMES = {
     "sequential": "sequential multipart upload",
 }
 _VERBS = {"GET": "Get", "PUT": "Put", "DELETE": "Delete", "POST": "Post", "HEAD": "Head"}
+_VERB_NAMES = ("GET", "PUT", "DELETE", "POST")
 _SCOPES = {"object": "an object", "bucket": "a bucket", "service": "the service"}
 
 
@@ -113,8 +126,32 @@ def _get(head: bool) -> Handler:
     return handler
 
 
+def _config_routes() -> tuple[Route, ...]:
+    """Every method on every configuration of :data:`..model.subresources.TABLE` goes to one handler, which answers
+    what OSS answers or 501 naming the operation (a ``comp`` row first: ``?policy&comp=callback`` is not
+    ``?policy``)."""
+    rows = sorted(subresources.TABLE, key=lambda row: not row.comp)
+    return tuple(
+        Route(
+            f"{_VERBS[method]}{row.name}",
+            method,
+            "bucket",
+            bucketconfig.handle,
+            "owner",
+            params=(row.param,),
+            value=("comp", row.comp) if row.comp else None,
+        )
+        for row in rows
+        for method in ("GET", "PUT", "DELETE", "POST")
+    )
+
+
 ROUTES: tuple[Route, ...] = (
     Route("ListBuckets", "GET", "service", service.list_buckets, "owner"),
+    *_config_routes(),
+    *(Route("ListLiveChannel", m, "bucket", bucketconfig.list_live_channels, "owner", params=("live",))
+      for m in _VERB_NAMES),
+    *(Route("BucketCname", m, "bucket", bucketconfig.cname, "owner", params=("cname",)) for m in _VERB_NAMES),
     # --- bucket -------------------------------------------------------------------------------------------------
     Route("PostObject", "POST", "bucket", postobject.post_object, "write", form=True),
     Route("DeleteMultipleObjects", "POST", "bucket", objects.delete_objects, "write", params=("delete",)),
@@ -129,6 +166,7 @@ ROUTES: tuple[Route, ...] = (
     Route("ListObjectsV2", "GET", "bucket", listing.list_objects_v2, "list", value=("list-type", "2")),
     Route("ListObjects", "GET", "bucket", listing.list_objects, "list"),
     # --- object -------------------------------------------------------------------------------------------------
+    *(Route("LiveChannel", m, "object", bucketconfig.live_channel, "owner", params=("live",)) for m in _VERB_NAMES),
     Route(
         "UploadPartCopy",
         "PUT",
@@ -160,18 +198,27 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("DeleteObject", "DELETE", "object", objects.delete_object, "write"),
 )
-#: Every sub-resource some route consumes.
-_ROUTED_PARAMS = frozenset(p for r in ROUTES for p in r.params) | {"list-type", "objectMeta"}
+#: Every sub-resource a route of each scope consumes, with the parameters that only qualify one (``comp``,
+#: ``status``, ``inventoryId``). A sub-resource no route of the request's scope consumes is unsupported there.
+_QUALIFIERS = frozenset({"list-type", "objectMeta", "comp", "status", "inventoryId"})
+_ROUTED_PARAMS: dict[str, frozenset[str]] = {
+    scope: frozenset(p for r in ROUTES if r.scope == scope for p in (*r.params, *(r.value[:1] if r.value else ())))
+    | _QUALIFIERS
+    for scope in ("service", "bucket", "object")
+}
 
 
 def _unsupported(req: Request, scope: str) -> str | None:
     """The name of an unsupported operation this request asks for, or ``None``.
 
     Only OSS's own sub-resources count (those in :data:`UNSUPPORTED_NAMES` and the ones OSS signs,
-    :data:`~..auth.V1_SUBRESOURCES`): like OSS, any other query parameter (``?v=2`` cache busting) is ignored.
+    :data:`~..auth.V1_SUBRESOURCES`), and only where no route of the request's scope consumes them (``?lifecycle``
+    is a bucket configuration, not an object's): like OSS, any other query parameter (``?v=2`` cache busting) is
+    ignored.
     """
-    named = [n for n, _ in req.query if n in UNSUPPORTED_NAMES]
-    ignored = NEUTRAL_PARAMS | _ROUTED_PARAMS
+    routed = _ROUTED_PARAMS[scope]
+    named = [n for n, _ in req.query if n in UNSUPPORTED_NAMES and n not in routed]
+    ignored = NEUTRAL_PARAMS | routed
     others = [n for n, _ in req.query if n in V1_SUBRESOURCES and n not in ignored and not n.startswith("response-")]
     if not named and not others:
         return None
@@ -211,10 +258,20 @@ class Operations:
             raise xmlresp.not_implemented(unsupported)
         for route in ROUTES:
             if route.matches(req, scope):
+                if not route.params and route.value is None:
+                    self._refuse_stray_subresource(req, scope)
                 return route
         if req.method not in _VERBS:
             raise OSSError(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
         raise xmlresp.not_implemented(f"{req.method} on {_SCOPES[scope]}")
+
+    @staticmethod
+    def _refuse_stray_subresource(req: Request, scope: str) -> None:
+        """A plain operation (PutObject, DeleteBucket...) never runs for a request that names a sub-resource some
+        other method handles (``DELETE /bucket?acl`` is not DeleteBucket): 501 naming it instead."""
+        stray = [n for n, _ in req.query if n in _ROUTED_PARAMS[scope] and n not in _QUALIFIERS]
+        if stray:
+            raise xmlresp.not_implemented(f"{req.method} of the {stray[0]!r} sub-resource on {_SCOPES[scope]}")
 
     def handle(self, req: Request) -> Response:
         route = self.route(req)
