@@ -101,7 +101,7 @@ def test_v2_unsupported_operations_answer_501(local_oss: LocalOSS, v2client: oss
             oss_v2.CleanRestoredObjectRequest(bucket=b, key="k")
         ),
         "DescribeRegions": lambda: v2client.describe_regions(oss_v2.DescribeRegionsRequest()),
-        "bucket lifecycle": lambda: v2client.get_bucket_lifecycle(oss_v2.GetBucketLifecycleRequest(bucket=b)),
+        "bucket replication": lambda: v2client.get_bucket_replication(oss_v2.GetBucketReplicationRequest(bucket=b)),
     }
     for name, call in calls.items():
         with pytest.raises(oss_v2.exceptions.OperationError) as exc:
