@@ -47,7 +47,7 @@ def test_oss2_object_tagging(bucket: oss2.Bucket) -> None:
         ("k" * 129 + "=v", "0010-00000209"),  # key longer than 128
         ("k=" + "v" * 257, "0010-00000214"),  # value longer than 256
         ("k=bad%2Cvalue", "0010-00000217"),  # a comma is not allowed
-        ("%25%40abc=v", "0010-00000217"),  # nor % and @ (Unicode letters are: test_emulator_sdk_parity.py)
+        ("%25%40abc=v", "0010-00000217"),  # nor % and @ (Unicode letters are: test_sdk_parity.py)
         ("a=1&a=2", "0010-00000217"),  # keys are unique
         ("aa=bb=cc", "0010-00000219"),  # not key=value
     ],
