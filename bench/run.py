@@ -29,6 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
 PY = sys.executable
 
+if __package__:  # python -m bench
+    from bench import confirmation
+else:  # python bench/run.py: this directory is sys.path[0]
+    import confirmation
+
 
 @dataclass
 class Figure:
@@ -349,6 +354,19 @@ def bench_coldstart(quick: bool) -> None:
                      cwd=ROOT / "functions" / "upload", probe=False),
         ]
         cases += _store_cold_cases(driver, base_env, Path(tmp), runs, keys)
+        confirm_oss = confirmation.start_oss(Path(tmp))
+        _STORE_CLEANUPS.append(confirm_oss.stop)
+        cases.append(ColdCase("cold start: first callback, CALLBACK_CONFIRM=head adds", driver,
+                              {**base_env, **confirmation.confirm_env(confirm_oss)},
+                              baseline=[PY, "-c", "import oss2"], baseline_name="python -c 'import oss2'",
+                              forbidden=("jinja2", "redis"), note="memory store, one HEAD to the local OSS",
+                              requests=confirmation.cold_requests(keys, runs + 1)))
+        # What the templates deploy: the OSS store and confirmation, one oss2 client between them.
+        cases.append(ColdCase("cold start: first callback, OSS store + CALLBACK_CONFIRM=head adds", driver,
+                              {**base_env, **confirmation.confirm_env(confirm_oss, store=True)},
+                              baseline=[PY, "-c", "import oss2"], baseline_name="python -c 'import oss2'",
+                              forbidden=("jinja2", "redis"), note="the templates' configuration",
+                              requests=confirmation.cold_requests(keys, runs + 1, "store")))
         try:
             _measure_cold(cases, runs)
         finally:
@@ -530,6 +548,16 @@ def bench_stores(quick: bool) -> None:
             _STORE_CLEANUPS.clear()
 
 
+# --------------------------------------------------------------------------------------------------- 2c. confirm
+def bench_confirm(quick: bool) -> None:
+    """What ``CALLBACK_CONFIRM=head`` adds per callback (a HEAD to the local OSS on loopback) beside ``none``."""
+    from osscallback.testing import KeyServer
+
+    print("2c. per-callback cost of confirmation (new uploads, in-process, local OSS on loopback)", flush=True)
+    with KeyServer() as keys, tempfile.TemporaryDirectory() as tmp:
+        confirmation.bench_confirm(quick, record, keys, Path(tmp))
+
+
 # --------------------------------------------------------------------------------------------------- 4. uploads
 def bench_uploads(quick: bool) -> None:
     """Through the upload function's logic against the local OSS, callbacks to the callback function."""
@@ -621,6 +649,7 @@ BENCHES: dict[str, Callable[[bool], None]] = {
     "callback_http": bench_callback_http,
     "core": bench_core,
     "stores": bench_stores,
+    "confirm": bench_confirm,
     "coldstart": bench_coldstart,
     "uploads": bench_uploads,
     "memory": bench_memory,

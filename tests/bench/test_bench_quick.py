@@ -12,7 +12,8 @@ from tests.support import ROOT
 FIGURES = [
     "callback req/s c=1 vs no-op", "callback req/s c=16 vs no-op", "callback req/s c=64 vs no-op",
     "callback req/s c=1 vs official", "callback req/s c=16 vs official", "callback req/s c=64 vs official",
-    "core verify+parse+act+render", "core + INFO log line", "cold start: first callback adds",
+    "core verify+parse+act+render", "core + INFO log line", "callback with CALLBACK_CONFIRM=head",
+    "cold start: first callback adds", "cold start: first callback, CALLBACK_CONFIRM=head adds",
     "cold start: first callback, custom template", "cold start: first callback, HTTPS key host",
     "cold start: first callback, no .pyc", "cold start: upload import adds",
     "1 KiB put p50 with callback", "MiB multipart+callback", "RSS after",
