@@ -24,6 +24,8 @@ README_BUDGET = 10 * 1024
 
 _FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
+# A path into this repository, as the docs write one: from a top-level folder (placeholders like <name> end it).
+_REPO_PATH = re.compile(r"(?<![\w/.-])((?:tests|bench|shared|functions|events)/[\w./-]*\w)")
 _VARIABLE = re.compile(r"`([A-Z][A-Z0-9_]+)`")
 # How the code reads a variable: os.environ / an ``env`` mapping (not a WSGI ``environ``, which is a request), and
 # the loaders' helpers that take ``env`` first (``_number(env, "X", ...)``, ``_env_int(env, "X", ...)``). A
@@ -79,9 +81,10 @@ def test_readme_quick_start_has_the_command_ci_runs() -> None:
 
 
 def test_every_relative_link_resolves() -> None:
-    """Every relative link in README and docs/ names a file that exists, and an anchor names one of its headings."""
+    """Every relative link in README, docs/ and tests/README.md names a file that exists, and an anchor names one of
+    its headings."""
     broken = []
-    for page in [README, *_pages()]:
+    for page in [README, *_pages(), ROOT / "tests" / "README.md"]:
         for target in _LINK.findall(_prose(page.read_text(encoding="utf-8"))):
             if re.match(r"[a-z]+:", target):  # https:, mailto:
                 continue
@@ -92,6 +95,17 @@ def test_every_relative_link_resolves() -> None:
             elif anchor and file.suffix == ".md" and anchor not in _anchors(file):
                 broken.append(f"{page.relative_to(ROOT)}: {target} (no such heading)")
     assert not broken, "\n".join(broken)
+
+
+def test_every_repository_path_the_docs_name_exists() -> None:
+    """A path into the tree named in prose (``tests/callback/test_load.py``, ``functions/upload/``) still exists:
+    files and folders move (the tests were reorganised to mirror the package), and the docs must follow them."""
+    stale = []
+    for page in [README, *_pages()]:
+        for path in _REPO_PATH.findall(page.read_text(encoding="utf-8")):
+            if not (ROOT / path).exists() and not (ROOT / f"{path}.py").exists():
+                stale.append(f"{page.relative_to(ROOT)}: {path}")
+    assert not stale, "\n".join(stale)
 
 
 def test_the_inspector_screenshot_is_shown_where_the_inspector_is_described() -> None:
