@@ -61,7 +61,7 @@ def build_app(key_server: KeyServer, **env: str) -> CallbackApp:
     return CallbackApp.from_env(settings_env)
 
 
-#: Statuses the function may answer with, by the README's table (500s only for actions/templates, not used here).
+#: Statuses the function may answer with, by docs/FUNCTIONS.md's table (500s only for actions/templates, not used here).
 ALLOWED = {200, 400, 403, 405, 413, 415}
 
 NASTY_CHARS = ["\x00", "\r", "\n", "\t", " ", "%", "%2", "%zz", "%2F", "%2e", "?", "#", "&", "=", "+", ";", "\\", "@",

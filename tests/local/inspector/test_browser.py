@@ -3,7 +3,7 @@
 An oss2 upload shows as verified; Replay bumps the replay count while the callback function's action ran once
 (counted from the function's own log lines, not trusted from an answer); an object key holding ``<script>`` and
 an ``onerror`` image shows as text and runs nothing; a re-send with the old signature is refused at the signature.
-The test's browser also takes the README's screenshot: ``OSSCB_UPDATE_SCREENSHOT=1`` writes docs/img/inspector.png.
+The test's browser also takes docs/INSPECTOR.md's screenshot: ``OSSCB_UPDATE_SCREENSHOT=1`` writes docs/img/inspector.png.
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def test_a_resend_with_the_old_signature_is_refused(stack: LocalStack, driver: W
 
 
 def test_the_screenshot(stack: LocalStack, driver: WebDriver, tmp_path: Path) -> None:
-    """The README's picture, taken by this browser: the list and the details of the replayed upload."""
+    """docs/INSPECTOR.md's picture, taken by this browser: the list and the details of the replayed upload."""
     _click(driver, wait_for(lambda: _row(driver, HELLO), what="the first upload"))
     wait_for(lambda: HELLO in driver.find_element(By.ID, "d-title").text, what="its details")
     driver.execute_script("window.scrollTo(0, 0)")
