@@ -124,6 +124,21 @@ def test_v2_reads_of_a_fresh_bucket(local_oss: LocalOSS, v2client: oss_v2.Client
     assert cnames.bucket == b and not cnames.cnames
 
 
+def test_bucket_stat_counts_what_the_bucket_holds(local_oss: LocalOSS, bucket: oss2.Bucket, v2client: oss_v2.Client) -> None:
+    fresh = bucket.get_bucket_stat()
+    assert (fresh.storage_size_in_bytes, fresh.object_count, fresh.multi_part_upload_count) == (0, 0, 0)
+    bucket.put_object("a", b"12345")
+    bucket.put_object("b", b"678")
+    upload_id = bucket.init_multipart_upload("big").upload_id
+    bucket.upload_part("big", upload_id, 1, b"part")
+    stat = bucket.get_bucket_stat()
+    assert (stat.storage_size_in_bytes, stat.object_count, stat.multi_part_upload_count) == (8, 2, 1)
+    assert stat.standard_storage == 8 and stat.standard_object_count == 2 and stat.archive_storage == 0
+    v2_stat = v2client.get_bucket_stat(oss_v2.GetBucketStatRequest(bucket=local_oss.bucket))
+    assert (v2_stat.storage, v2_stat.object_count, v2_stat.multi_part_upload_count) == (8, 2, 1)
+    assert v2_stat.live_channel_count == 0 and v2_stat.standard_storage == 8 and v2_stat.delete_marker_count == 0
+
+
 # --- descriptive configurations: stored as sent, not enforced -------------------------------------------------------
 
 

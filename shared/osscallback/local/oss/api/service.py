@@ -1,4 +1,5 @@
-"""Service and bucket operations: ListBuckets, PutBucket, DeleteBucket, GetBucketInfo, GetBucketLocation.
+"""Service and bucket operations: ListBuckets, PutBucket, DeleteBucket, GetBucketInfo, GetBucketLocation,
+GetBucketStat.
 
 The local OSS is one account in one region; buckets are created by the runner (``LocalOSS(buckets=...)``) or by
 PutBucket, whose ``x-oss-acl`` header sets the bucket's ACL. A bucket holding objects or unfinished multipart
@@ -96,4 +97,33 @@ def get_bucket_info(backend: Backend, req: Request) -> Response:
     sse = ET.SubElement(b, "ServerSideEncryptionRule")
     text(sse, "SSEAlgorithm", "None")
     text(b, "Comment", "")
+    return xml_response(xmlresp.to_bytes(root))
+
+
+#: GetBucketStat's storage classes other than Standard: always zero here (every object is Standard).
+_OTHER_CLASSES = ("InfrequentAccess", "Archive", "ColdArchive", "DeepColdArchive")
+
+
+def get_bucket_stat(backend: Backend, req: Request) -> Response:
+    """GetBucketStat from the store itself: bytes and objects (all Standard), multipart uploads and their parts, no
+    live channels or delete markers (elements of the GetBucketStat reference, as oss2 and the v2 SDK read them).
+    OSS's figures lag by up to an hour; these are current."""
+    objects = backend.store.sorted_objects(req.bucket)
+    uploads = backend.store.list_uploads(req.bucket)
+    storage = sum(meta.size for meta in objects)
+    root = ET.Element("BucketStat")
+    text(root, "Storage", str(storage))
+    text(root, "ObjectCount", str(len(objects)))
+    text(root, "MultipartUploadCount", str(len(uploads)))
+    text(root, "LiveChannelCount", "0")
+    text(root, "LastModifiedTime", str(int(max((m.last_modified for m in objects), default=0))))
+    text(root, "StandardStorage", str(storage))
+    text(root, "StandardObjectCount", str(len(objects)))
+    for storage_class in _OTHER_CLASSES:
+        text(root, f"{storage_class}Storage", "0")
+        text(root, f"{storage_class}RealStorage", "0")
+        text(root, f"{storage_class}ObjectCount", "0")
+    parts = sum(len(backend.store.list_parts(req.bucket, u.upload_id)) for u in uploads)
+    text(root, "MultipartPartCount", str(parts))
+    text(root, "DeleteMarkerCount", "0")
     return xml_response(xmlresp.to_bytes(root))
