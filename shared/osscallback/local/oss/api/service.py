@@ -106,8 +106,8 @@ _OTHER_CLASSES = ("InfrequentAccess", "Archive", "ColdArchive", "DeepColdArchive
 
 def get_bucket_stat(backend: Backend, req: Request) -> Response:
     """GetBucketStat from the store itself: bytes and objects (all Standard), multipart uploads and their parts, no
-    live channels or delete markers (elements of the GetBucketStat reference, as oss2 and the v2 SDK read them).
-    OSS's figures lag by up to an hour; these are current."""
+    live channels or delete markers (elements of https://www.alibabacloud.com/help/en/oss/developer-reference/getbucketstat,
+    as oss2 and the v2 SDK read them). OSS's figures "may be delayed by more than one hour"; these are current."""
     objects = backend.store.sorted_objects(req.bucket)
     uploads = backend.store.list_uploads(req.bucket)
     storage = sum(meta.size for meta in objects)
@@ -123,7 +123,8 @@ def get_bucket_stat(backend: Backend, req: Request) -> Response:
         text(root, f"{storage_class}Storage", "0")
         text(root, f"{storage_class}RealStorage", "0")
         text(root, f"{storage_class}ObjectCount", "0")
-    parts = sum(len(backend.store.list_parts(req.bucket, u.upload_id)) for u in uploads)
-    text(root, "MultipartPartCount", str(parts))
+    parts = [p for u in uploads for p in backend.store.list_parts(req.bucket, u.upload_id)]
+    text(root, "MultipartPartCount", str(len(parts)))
+    text(root, "MultipartPartStorage", str(sum(p.size for p in parts)))
     text(root, "DeleteMarkerCount", "0")
     return xml_response(xmlresp.to_bytes(root))
