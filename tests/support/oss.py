@@ -2,7 +2,7 @@
 
 The receiver deliberately does NOT use ``osscallback.callback.signature``: it fetches the PEM from the URL in
 ``x-oss-pub-key-url`` and checks MD5withRSA over ``unquote(path)[?query]\\n body`` (SPEC §3) with ``cryptography``
-directly, so a bug shared by the emulator's signer and the library's verifier cannot hide.
+directly, so a bug shared by the local OSS's signer and the library's verifier cannot hide.
 """
 
 from __future__ import annotations

@@ -248,7 +248,7 @@ def test_dropped_connection_mid_part_never_leaves_an_orphan_upload(
 
 
 # --------------------------------------------------------------------------------------------- item 4: killed mid-write
-def _start_emulator(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+def _start_local_oss(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     proc = subprocess.Popen([sys.executable, "-m", "osscallback.cli", "local", "oss", "--port", "0", "--data-dir",
                              str(data_dir), "--json"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True)
@@ -264,7 +264,7 @@ def _bucket(info: dict[str, Any]) -> oss2.Bucket:
 
 def test_oss_killed_during_writes_shows_no_partial_object_after_restart(tmp_path: Path) -> None:
     data_dir = tmp_path / "oss-data"
-    proc, info = _start_emulator(data_dir)
+    proc, info = _start_local_oss(data_dir)
     complete = os.urandom(300 * 1024)
     try:
         bucket = _bucket(info)
@@ -298,7 +298,7 @@ def test_oss_killed_during_writes_shows_no_partial_object_after_restart(tmp_path
     finally:
         if proc.poll() is None:
             proc.kill()
-    proc, info = _start_emulator(data_dir)  # same data directory, same identity
+    proc, info = _start_local_oss(data_dir)  # same data directory, same identity
     try:
         bucket = _bucket(info)
         got = bucket.get_object("kill/complete.bin")

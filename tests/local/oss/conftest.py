@@ -1,4 +1,4 @@
-"""Fixtures for the OSS emulator tests: a LocalOSS on a temp data dir, oss2 buckets (V1, V4), clients of the v2 SDK
+"""Fixtures for the local OSS tests: a LocalOSS on a temp data dir, oss2 buckets (V1, V4), clients of the v2 SDK
 (``alibabacloud_oss_v2``, V1 and V4, path-style as for any IP endpoint), and a callback receiver."""
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ the Chinese page https://help.aliyun.com/zh/oss/developer-reference/callback sho
     x-oss-tag: CALLBACK
 
 (``x-oss-requester``, the uploader's account id, is the one the local OSS leaves out: it has no accounts.) A
-real receiver on 127.0.0.1 gets each callback; it checks the signature on its own (``emulator_kit``).
+real receiver on 127.0.0.1 gets each callback; it checks the signature on its own (``tests.support.oss``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Restarts, crash leftovers, the CLI, hostile HTTP, and the project's own callback function behind the emulator."""
+"""Restarts, crash leftovers, the CLI, hostile HTTP, and the project's own callback function behind the local OSS."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def test_callback_deadlock_free_with_receiver_on_same_server(local_oss: LocalOSS
 
         def do_POST(self) -> None:  # noqa: N802
             self.rfile.read(int(self.headers["Content-Length"]))
-            content = bucket.get_object("nested.txt").read()  # re-enters the emulator mid-upload
+            content = bucket.get_object("nested.txt").read()  # re-enters the local OSS mid-upload
             body = json.dumps({"read": content.decode()}).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))

@@ -21,6 +21,7 @@ import osscallback.local.oss as local_oss
 from osscallback.local.oss.localoss import IDENTITY_FILE, LEGACY_IDENTITY_FILE
 
 LIBRARY = Path(osscallback.__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[3]
 CLI = [sys.executable, "-m", "osscallback.cli"]
 
 
@@ -55,11 +56,14 @@ def test_the_cli_calls_it_the_local_oss(argv: list[str]) -> None:
         assert "local OSS" in out
 
 
-def test_the_library_never_calls_it_an_emulator() -> None:
-    """Code, docstrings and log lines; the one exception is the legacy file name read for old data directories."""
+def test_nothing_calls_it_an_emulator() -> None:
+    """The library (code, docstrings, log lines), the docs, the benchmarks and the tests; the one exception is the
+    legacy file name read for old data directories (and this file, which names the word it looks for)."""
+    files = [*LIBRARY.rglob("*.py"), *(ROOT / "docs").rglob("*.md"), ROOT / "README.md", *(ROOT / "bench").rglob("*.py"),
+             *(ROOT / "tests").rglob("*.py")]
     found = []
-    for path in sorted(LIBRARY.rglob("*.py")):
+    for path in sorted(set(files) - {Path(__file__).resolve()}):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if re.search(r"emulat", line, re.IGNORECASE) and "LEGACY_IDENTITY_FILE" not in line:
-                found.append(f"{path.relative_to(LIBRARY)}:{number}: {line.strip()}")
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not found, "\n".join(found)

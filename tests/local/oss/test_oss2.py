@@ -282,7 +282,7 @@ def test_expired_presigned_url_is_denied(bucket: oss2.Bucket) -> None:
 
 
 def test_virtual_host_and_cname_addressing(local_oss: LocalOSS, tmp_path: Path) -> None:
-    # oss2 uses <bucket>.<endpoint> for non-IP endpoints; route those through the emulator as a proxy.
+    # oss2 uses <bucket>.<endpoint> for non-IP endpoints; route those through the local OSS as a proxy.
     proxies = {"http": local_oss.endpoint}
     vhost = oss2.Bucket(
         oss2.Auth(local_oss.access_key_id, local_oss.access_key_secret),
