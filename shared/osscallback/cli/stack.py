@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from osscallback.local.stack import DEFAULT_BUCKET, EventResult, LocalStack, StackInfo
+from osscallback.local.stack import DEFAULT_BUCKET, EventResult, LocalStack, StackInfo, default_events
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -65,49 +65,19 @@ def _describe(result: EventResult, style: _Style) -> str:
             f"    action ran {result.action_runs}x via {via}")
 
 
-def snippets(info: StackInfo) -> str:
-    """Copy-paste examples against the running stack."""
-    creds = f"'{info.access_key_id}', '{info.access_key_secret}'"
-    inspector = (
-        f"\n  Inspector: {info.inspector_url}  (every callback the local OSS sends, live; replay, edit & re-send)\n"
-        if info.inspector_url else ""
-    )
-    template_flag = " --template template.fc3.yml" if info.fc_version == 3 else ""
-    python_snippet = "" if info.fc_version == 3 else f"""
-  # ... or from Python:
-  python -c "import fc2; c = fc2.Client(endpoint='{info.fc_endpoint}', accessKeyID='{info.fc_access_key_id}', \\
-  accessKeySecret='{info.fc_access_key_secret}', securityToken='{info.fc_security_token}'); \\
-  print(c.invoke_function('{info.service}', 'upload', payload=open('events/upload-put.json', 'rb').read()).data)"
-"""
-    return f"""
-Try it — local OSS at {info.oss_endpoint} (bucket {info.bucket}), local FC at {info.fc_endpoint}
-{inspector}
-  # 1. Upload with oss2 and a callback to the local callback function:
-  python - <<'PY'
-  import oss2
-  from osscallback.upload.templates import build_callback
-  bucket = oss2.Bucket(oss2.Auth({creds}), '{info.oss_endpoint}', '{info.bucket}')
-  spec = build_callback('json-full', {{'callback_url': '{info.callback_url}'}}, {{'x:user': 'me'}})
-  result = bucket.put_object('try/hello.txt', b'hello', headers=spec.headers())
-  print(result.status, result.resp.read())
-  PY
+def snippets(info: StackInfo, event_file: Path, template: Path) -> str:
+    """Copy-paste examples against the running stack, each runnable as pasted (:mod:`osscallback.cli.snippets`)."""
+    from osscallback.cli import snippets as snippet_blocks
 
-  # 2. The callback function refuses anything OSS did not sign (a JSON 4xx, never a 500):
-  curl -s -X POST '{info.callback_url}' -d 'bucket={info.bucket}&object=forged.txt'; echo
+    blocks = snippet_blocks.build(info, event_file=event_file, template=template,
+                                  serve_port=snippet_blocks.free_port())
+    return snippet_blocks.render(info, blocks)
 
-  # 3. Invoke the upload function through FC's API with the official SDK (what `osscallback invoke` does):
-  FC_ACCESS_KEY_ID='{info.fc_access_key_id}' FC_ACCESS_KEY_SECRET='{info.fc_access_key_secret}' \\
-  FC_SECURITY_TOKEN='{info.fc_security_token}' \\
-  osscallback invoke upload --event-file events/upload-put.json --endpoint {info.fc_endpoint}{template_flag}
-{python_snippet}
-  # 4. Deploy with Serverless Devs (fc3) into this stack (docs/DEPLOY.md, "Deploy into the local stack"):
-  s config add --AccessKeyID '{info.fc_access_key_id}' --AccessKeySecret '{info.fc_access_key_secret}' \\
-    --SecurityToken '{info.fc_security_token}' --AccountID {info.account_id} -a local
-  FC_CLIENT_CUSTOM_ENDPOINT={info.fc_endpoint} FC_CODE_TEMP_OSS_ENDPOINT={info.oss_endpoint} \\
-  FC_REGION={info.region} OSS_BUCKET={info.bucket} FC_ROLE_ARN= s deploy -t template.fc3.local.yml -a local -y
 
-Ctrl-C stops everything.
-"""
+def _sample_event(events_dir: str | None) -> Path:
+    """The upload event the invoke snippets send, by absolute path (the snippets run from any directory)."""
+    chosen = (Path(events_dir) if events_dir else default_events()).absolute() / "upload-put.json"
+    return chosen if chosen.is_file() else default_events().absolute() / "upload-put.json"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -166,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(info.to_dict()), flush=True)
         else:
-            print(snippets(info), flush=True)
+            template = Path(stack.template).absolute()
+            print(snippets(info, _sample_event(args.events), template), flush=True)
         try:
             while not stop.wait(0.5):
                 pass
