@@ -72,6 +72,10 @@ def test_import_contracts_hold() -> None:
         ("callback/core.py", "import oss2", "cold start"),
         ("upload/uploader.py", "from osscallback.local import httpserver", "Deployed code never imports"),
         ("local/stack.py", "import osscallback.cli", "Nothing imports the CLI"),
+        # The local FC host's layers: the old host <-> control plane cycle, and the model reaching up into the API.
+        ("local/fc/api/controlplane.py", "import osscallback.local.fc.host", "The local FC host"),
+        ("local/fc/model/registry.py", "from osscallback.local.fc.api import dispatch", "The local FC host"),
+        ("local/fc/spec.py", "import osscallback.local.fc.model.registry", "The local FC host"),
     ],
 )
 def test_a_forbidden_import_breaks_a_contract(tmp_path: Path, module: str, planted: str, contract: str) -> None:

@@ -263,7 +263,7 @@ class LocalStack:
         if self.log_sink is not None:
             self.log_sink(function, line)
         else:
-            from osscallback.local.fc.process import print_sink
+            from osscallback.local.fc.model.process import print_sink
 
             print_sink(function, line)
 

@@ -13,7 +13,7 @@ import fc2
 import pytest
 
 from osscallback.local.fc import FCCredentials, FunctionSpec, LocalFCHost
-from osscallback.local.fc.asyncinvoke import AsyncInvocation
+from osscallback.local.fc.model.asyncinvoke import AsyncInvocation
 from tests.support.fc import FIXTURES, LogLines
 
 ECHO = FIXTURES / "echo"

@@ -190,7 +190,9 @@ def test_wrong_keys_get_fc_error_documents(stack: StackInfo) -> None:
     assert caught.value.request_id and caught.value.data["Message"]
     with pytest.raises(ClientException) as caught:
         fc3(stack, key_id="LTAIunknown").get_function("oss-callback-fc-upload", models.GetFunctionRequest())
-    assert (caught.value.status_code, caught.value.code) == (403, "InvalidAccessKeyId")
+    # FC 3.0's error-code table spells it InvalidAccessKeyID, like FC 2.0's
+    # (https://help.aliyun.com/zh/functioncompute/api-fc-2023-03-30-errorcodes).
+    assert (caught.value.status_code, caught.value.code) == (403, "InvalidAccessKeyID")
 
 
 def test_bad_requests_are_refused_clearly(stack: StackInfo) -> None:
@@ -235,7 +237,7 @@ def test_temp_bucket_token_needs_the_fc2_signature(stack: StackInfo) -> None:
 
 def test_a_host_without_oss_says_so(credentials: object) -> None:
     from osscallback.local.fc import FCCredentials, LocalFCHost
-    from osscallback.local.fc.fcapi import sign, string_to_sign
+    from osscallback.local.fc.api.fcapi import sign, string_to_sign
 
     creds = FCCredentials("k", "s")
     with LocalFCHost([], credentials=creds, log_sink=LogLines()) as host:

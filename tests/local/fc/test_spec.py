@@ -8,7 +8,8 @@ import pytest
 from fc2.auth import Auth
 
 from osscallback.local.fc import FCCredentials, LocalFCError, load_specs
-from osscallback.local.fc.fcapi import check_signature, sign, string_to_sign
+from osscallback.local.fc.api.fcapi import check_signature, sign, string_to_sign
+from osscallback.local.fc.errors import SignatureNotMatch
 from osscallback.local.fc.spec import source_code_dirs
 from tests.support.fc import ROOT, TEMPLATE, TEMPLATE_ENV
 
@@ -46,6 +47,7 @@ def test_signature_is_fc2s(query: dict[str, list[str]] | None) -> None:
     assert sign(creds, string_to_sign("POST", path, headers, query)) == expected
     raw_query = "&".join(f"{k}={v.replace(' ', '%20')}" for k, vs in (query or {}).items() for v in vs)
     signed = {**headers, "authorization": expected}
-    assert check_signature(creds, "POST", path, raw_query, signed) is None
-    problem = check_signature(creds, "GET", path, raw_query, signed)  # signed for another method
-    assert problem is not None and problem[:2] == (403, "SignatureNotMatch")
+    check_signature(creds, "POST", path, raw_query, signed)  # raises unless the signature matches
+    with pytest.raises(SignatureNotMatch) as caught:
+        check_signature(creds, "GET", path, raw_query, signed)  # signed for another method
+    assert (caught.value.status, caught.value.code) == (403, "SignatureNotMatch")

@@ -1,6 +1,31 @@
-"""Typed errors of the local FC host, so callers (the CLI, tests) catch what they mean."""
+"""Typed errors of the local FC host: the library's own, and one class per FC API error.
+
+The library's errors (:class:`WorkerStartError`, :class:`UnknownFunctionError`, :class:`FunctionInvocationError`)
+are what Python callers (the CLI, tests) catch. The FC API errors (:class:`FCError` and its subclasses) are what
+an HTTP client gets: each class carries FC's ``code`` and HTTP ``status``, as moto's exceptions do, and is raised
+wherever the error is found (a signature check, a lookup, the control plane); the API renders it here, in one
+place, in the shape the API it reached speaks:
+
+- FC 2.0 (API 2016-08-15): ``{"ErrorCode": ..., "ErrorMessage": ...}``. FC's "Error codes" page
+  (https://www.alibabacloud.com/help/en/functioncompute/error-codes) writes the fields ``errorCode`` /
+  ``errorMessage``, but the official SDK reads ``ErrorCode`` (``fc2/client.py``, ``Client._do_request``:
+  ``err_d.get('ErrorCode', '')``), so that is what the host sends: ``fc2.Client`` raises ``FcError`` with it.
+- FC 3.0 (API 2023-03-30): ``{"Code": ..., "Message": ..., "RequestId": ...}``, the data structure ``Error``
+  (https://help.aliyun.com/zh/functioncompute/fc/developer-reference/api-fc-2023-03-30-struct-error); the SDKs
+  read ``Code``/``RequestId`` (``alibabacloud_tea_openapi/client.py``) and raise ``ClientException``.
+
+Codes and statuses follow FC's error-code tables (FC 2.0's page above; FC 3.0's
+https://help.aliyun.com/zh/functioncompute/api-fc-2023-03-30-errorcodes): 400 ``InvalidArgument`` /
+``MissingRequiredHeader`` / ``PathNotSupported``, 403 ``SignatureNotMatch`` / ``InvalidAccessKeyID`` (so spelled in
+both tables), 404 ``ServiceNotFound`` / ``FunctionNotFound``, 409 ``FunctionAlreadyExists`` / ``FunctionNotEmpty``.
+``TriggerNotFound`` (404), ``TriggerAlreadyExists`` (409) and ``MethodNotAllowed`` (403, an HTTP trigger that does
+not allow the method) are the FC 3.0 API's and the HTTP trigger's names for the same kinds of refusal.
+"""
 
 from __future__ import annotations
+
+import json
+from typing import ClassVar
 
 from osscallback.errors import OssCallbackError
 
@@ -28,3 +53,119 @@ class FunctionInvocationError(LocalFCError):
         self.error_type = error_type
         self.body = body
         self.request_id = request_id
+
+
+# ------------------------------------------------------------------------------------------------ FC API errors
+class FCError(LocalFCError):
+    """An FC API error: FC's ``code`` and HTTP ``status`` (class attributes), and a message for this case."""
+
+    code: ClassVar[str] = "InternalServerError"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def fc2_body(self) -> bytes:
+        """The FC 2.0 API's error document."""
+        return json.dumps({"ErrorCode": self.code, "ErrorMessage": self.message}).encode("utf-8")
+
+    def fc3_body(self, request_id: str) -> bytes:
+        """The FC 3.0 API's error document (data structure ``Error``)."""
+        return json.dumps({"Code": self.code, "Message": self.message, "RequestId": request_id}).encode("utf-8")
+
+
+class InvalidArgument(FCError):
+    code = "InvalidArgument"
+    status = 400
+
+
+class MissingRequiredHeader(FCError):
+    code = "MissingRequiredHeader"
+    status = 400
+
+    def __init__(self, header: str) -> None:
+        super().__init__(f"required HTTP header {header} was not specified")
+
+
+class PathNotSupported(FCError):
+    code = "PathNotSupported"
+    status = 400
+
+    def __init__(self, method: str, path: str, note: str = "") -> None:
+        super().__init__(f"'{method}' against '{path}' is not supported{note}")
+
+
+class SignatureNotMatch(FCError):
+    code = "SignatureNotMatch"
+    status = 403
+    #: FC's message for a signature that does not match (both error-code tables).
+    MESSAGE = ("The request signature we calculated does not match the signature you provided. "
+               "Check your access key and signing method")
+
+    def __init__(self, message: str = MESSAGE) -> None:
+        super().__init__(message)
+
+
+class InvalidAccessKeyID(FCError):
+    code = "InvalidAccessKeyID"
+    status = 403
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"invalid access key ID '{key_id}'")
+
+
+class MethodNotAllowed(FCError):
+    code = "MethodNotAllowed"
+    status = 403
+
+
+class ServiceNotFound(FCError):
+    code = "ServiceNotFound"
+    status = 404
+
+
+class FunctionNotFound(FCError):
+    code = "FunctionNotFound"
+    status = 404
+
+
+class TriggerNotFound(FCError):
+    code = "TriggerNotFound"
+    status = 404
+
+
+class FunctionAlreadyExists(FCError):
+    code = "FunctionAlreadyExists"
+    status = 409
+
+
+class FunctionNotEmpty(FCError):
+    code = "FunctionNotEmpty"
+    status = 409
+
+
+class TriggerAlreadyExists(FCError):
+    code = "TriggerAlreadyExists"
+    status = 409
+
+
+__all__ = [
+    "FCError",
+    "FunctionAlreadyExists",
+    "FunctionInvocationError",
+    "FunctionNotEmpty",
+    "FunctionNotFound",
+    "InvalidAccessKeyID",
+    "InvalidArgument",
+    "LocalFCError",
+    "MethodNotAllowed",
+    "MissingRequiredHeader",
+    "PathNotSupported",
+    "ServiceNotFound",
+    "SignatureNotMatch",
+    "TriggerAlreadyExists",
+    "TriggerNotFound",
+    "UnknownFunctionError",
+    "WorkerStartError",
+]

@@ -38,7 +38,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NoReturn, TextIO, cast
 
-from osscallback.local.fc import fcapi, httpevent
+from osscallback.local.fc import httpevent, protocol
 from osscallback.local.fc.context import FCContext
 from osscallback.local.fc.protocol import READY_KEY, WorkerConfig
 from osscallback.local.httpserver import WSGIServer
@@ -145,7 +145,7 @@ class FunctionRuntime:
             self.handler = handler
         except Exception as exc:  # FC answers every invocation with the import error; so do we
             logging.getLogger("localfc").exception("Unable to import handler %s", config.handler)
-            self.import_error = fcapi.function_error(
+            self.import_error = protocol.function_error(
                 f"Unable to import module '{module_name}': {exc}", type(exc).__name__, _stack(exc)
             )
 
@@ -158,16 +158,16 @@ class FunctionRuntime:
             body, error_type = self._run_event(payload, self.config.context.for_request(request_id))
         headers = [("Content-Type", "application/octet-stream")]
         if error_type:
-            headers.append((fcapi.H_ERROR_TYPE, error_type))
+            headers.append((protocol.H_ERROR_TYPE, error_type))
         if environ.get("HTTP_X_LOCALFC_LOG_TYPE", "").lower() == "tail":
-            headers.append((fcapi.I_LOG_RESULT, fcapi.log_tail(bytes(log))))
+            headers.append((protocol.I_LOG_RESULT, protocol.log_tail(bytes(log))))
         start_response("200 OK", headers)
         return [body]
 
     def _run_event(self, payload: bytes, context: FCContext) -> tuple[bytes, str | None]:
         result, error = self._call_handler(payload, context)
         if error is not None:
-            return error, fcapi.UNHANDLED
+            return error, protocol.UNHANDLED
         return _to_bytes(result), None
 
     def _call_handler(self, payload: bytes, context: FCContext) -> tuple[Any, bytes | None]:
@@ -180,7 +180,7 @@ class FunctionRuntime:
             _exit_process(exc)
         except Exception as exc:
             logging.getLogger("localfc").exception("Function raised")
-            return None, fcapi.function_error(str(exc), type(exc).__name__, _stack(exc))
+            return None, protocol.function_error(str(exc), type(exc).__name__, _stack(exc))
 
     # -- FC 3.0 functions: InvokeFunction, and the HTTP trigger's event
     def fc3_app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -217,7 +217,7 @@ class FunctionRuntime:
             status, headers, body = httpevent.from_result(result)
         except (ValueError, TypeError) as exc:
             logging.getLogger("localfc").error("Invalid HTTP response from the function: %s", exc)
-            body = fcapi.function_error(f"the function's HTTP response is invalid: {exc}", "InvalidResponse")
+            body = protocol.function_error(f"the function's HTTP response is invalid: {exc}", "InvalidResponse")
             return "502 Bad Gateway", _error_headers(), body
         headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "transfer-encoding")]
         return f"{status} {_reason(status)}", headers, body
@@ -235,7 +235,7 @@ class FunctionRuntime:
         with invocation(request_id) as log:
             status, headers, body = self._run_wsgi(env)
         if log_tail:
-            headers.append((fcapi.I_LOG_RESULT, fcapi.log_tail(bytes(log))))
+            headers.append((protocol.I_LOG_RESULT, protocol.log_tail(bytes(log))))
         start_response(status, headers)
         return [body]
 
@@ -266,7 +266,7 @@ class FunctionRuntime:
             _exit_process(exc)
         except Exception as exc:
             logging.getLogger("localfc").exception("Function raised")
-            body = fcapi.function_error(str(exc), type(exc).__name__, _stack(exc))
+            body = protocol.function_error(str(exc), type(exc).__name__, _stack(exc))
             return "502 Bad Gateway", _error_headers(), body
         headers = [(k, v) for k, v in captured["headers"] if k.lower() not in ("content-length", "transfer-encoding")]
         return str(captured["status"]), headers, b"".join(chunks)
@@ -290,7 +290,7 @@ def _reason(status: int) -> str:
 
 
 def _error_headers() -> list[tuple[str, str]]:
-    return [("Content-Type", "application/json"), (fcapi.H_ERROR_TYPE, fcapi.UNHANDLED)]
+    return [("Content-Type", "application/json"), (protocol.H_ERROR_TYPE, protocol.UNHANDLED)]
 
 
 def _to_bytes(result: Any) -> bytes:

@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from osscallback.local.fc.asyncinvoke import AsyncInvocation
+from osscallback.local.fc.model.asyncinvoke import AsyncInvocation
 from osscallback.local.oss.callbacks import KIND_REPLAY, KIND_RESEND, CallbackRecord
 
 #: Most callbacks remembered; the oldest are forgotten first.

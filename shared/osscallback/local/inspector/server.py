@@ -10,8 +10,8 @@ from __future__ import annotations
 from types import TracebackType
 
 from osscallback.errors import ConfigError
-from osscallback.local.fc.asyncinvoke import AsyncInvocation
 from osscallback.local.fc.host import LocalFCHost
+from osscallback.local.fc.model.asyncinvoke import AsyncInvocation
 from osscallback.local.httpserver import WSGIServer
 from osscallback.local.inspector.app import InspectorApp
 from osscallback.local.inspector.history import DEFAULT_LIMIT, CallbackHistory

@@ -1,4 +1,4 @@
-"""What the FC 3.0 API (2023-03-30) looks like on the wire: the ACS3-HMAC-SHA256 signature and error documents.
+"""What the FC 3.0 API (2023-03-30) looks like on the wire: the ACS3-HMAC-SHA256 request signature.
 
 The FC 3.0 SDKs (``alibabacloud-fc20230330`` over ``alibabacloud-tea-openapi``, and the Node.js
 ``@alicloud/fc20230330`` that Serverless Devs' ``fc3`` component uses) sign every request with Alibaba Cloud's V3
@@ -15,32 +15,25 @@ The host verifies the signature over the headers the client says it signed, and 
 a client with the wrong key fails locally the way it would against FC; :func:`sign` lets the host's own
 ``invoke()`` speak the same protocol.
 
-Errors are ``{"Code", "Message", "RequestId"}`` (API reference, data structure ``Error``) with FC's status codes
-(403 ``InvalidAccessKeyId``/``SignatureNotMatch``, 404 ``FunctionNotFound``/``TriggerNotFound``, 409
-``FunctionAlreadyExists``/``TriggerAlreadyExists``/``FunctionNotEmpty``, 400 ``InvalidArgument``/
-``PathNotSupported``). The SDK raises ``ClientException`` with that ``Code``.
+Errors are raised as :mod:`..errors` classes and rendered by the API in FC 3.0's shape
+(``{"Code", "Message", "RequestId"}``); the SDK raises ``ClientException`` with that ``Code``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 import uuid
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, quote
 
 from osscallback.local.fc.context import FCCredentials
+from osscallback.local.fc.errors import InvalidAccessKeyID, MissingRequiredHeader, SignatureNotMatch
 
 API_VERSION = "2023-03-30"
 ALGORITHM = "ACS3-HMAC-SHA256"
 H_CONTENT_SHA256 = "x-acs-content-sha256"
-
-_SIGNATURE_MESSAGE = (
-    "The request signature we calculated does not match the signature you provided. "
-    "Check your access key and signing method"
-)
 
 
 def canonical_query(raw_query: str) -> str:
@@ -85,12 +78,12 @@ def sign(credentials: FCCredentials, method: str, raw_path: str, raw_query: str,
 
 def check_signature(
     credentials: FCCredentials, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], body: bytes
-) -> tuple[int, str, str] | None:
-    """``None`` when the request is signed with ``credentials``, else ``(status, Code, Message)``."""
+) -> None:
+    """Return when the request is signed with ``credentials``; raise FC's error (:mod:`..errors`) otherwise."""
     lower = {k.lower(): v for k, v in headers.items()}
     authorization = lower.get("authorization", "")
     if not authorization:
-        return 400, "MissingRequiredHeader", "required HTTP header Authorization was not specified"
+        raise MissingRequiredHeader("Authorization")
     scheme, _, rest = authorization.partition(" ")
     fields: dict[str, str] = {}
     for part in rest.split(","):
@@ -99,25 +92,20 @@ def check_signature(
     key_id, signed_list, signature = fields.get("Credential", ""), fields.get("SignedHeaders", ""), \
         fields.get("Signature", "")
     if scheme != ALGORITHM or not key_id or not signed_list or not signature:
-        return 403, "SignatureNotMatch", _SIGNATURE_MESSAGE
+        raise SignatureNotMatch()
     if key_id != credentials.access_key_id:
-        return 403, "InvalidAccessKeyId", f"invalid access key ID '{key_id}'"
+        raise InvalidAccessKeyID(key_id)
     payload_hash = hashlib.sha256(body).hexdigest()
     if lower.get(H_CONTENT_SHA256, payload_hash) != payload_hash:
-        return 403, "SignatureNotMatch", "x-acs-content-sha256 does not match the request body"
+        raise SignatureNotMatch("x-acs-content-sha256 does not match the request body")
     signed = signed_list.split(";")
     if any(name not in lower for name in signed):
-        return 403, "SignatureNotMatch", _SIGNATURE_MESSAGE
+        raise SignatureNotMatch()
     expected = _hmac(credentials.access_key_secret,
                      string_to_sign(method, raw_path, raw_query, lower, signed, lower.get(H_CONTENT_SHA256,
                                                                                            payload_hash)))
     if not hmac.compare_digest(expected, signature):
-        return 403, "SignatureNotMatch", _SIGNATURE_MESSAGE
-    return None
+        raise SignatureNotMatch()
 
 
-def error(code: str, message: str, request_id: str) -> bytes:
-    return json.dumps({"Code": code, "Message": message, "RequestId": request_id}).encode("utf-8")
-
-
-__all__ = ["API_VERSION", "check_signature", "error", "sign", "string_to_sign"]
+__all__ = ["API_VERSION", "check_signature", "sign", "string_to_sign"]

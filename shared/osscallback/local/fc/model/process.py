@@ -30,7 +30,7 @@ from osscallback.local.fc.errors import WorkerStartError
 from osscallback.local.fc.protocol import READY_KEY, WORKER_MODULE, WorkerConfig
 
 #: The directory holding this ``osscallback`` package: where workers start, so ``-m`` finds the bootstrap.
-_LIBRARY_PARENT = str(Path(__file__).resolve().parents[3])
+LIBRARY_PARENT = str(Path(__file__).resolve().parents[4])  # osscallback/local/fc/model/process.py -> its parent
 
 #: ``sink(function_label, line)`` receives every line a worker prints.
 LogSink = Callable[[str, str], None]
@@ -145,7 +145,7 @@ class WorkerProcess:
                 stderr=subprocess.STDOUT,
                 # Not the code directory: a packaged function ships its own osscallback/, which must not shadow the
                 # worker bootstrap (the worker moves into the code directory itself, see worker.main).
-                cwd=_LIBRARY_PARENT,
+                cwd=LIBRARY_PARENT,
                 env=self.env,
                 start_new_session=True,
                 close_fds=True,
