@@ -89,8 +89,9 @@ def _spec(fn: FunctionDef, kind: str, **extra: Any) -> dict[str, Any]:
 def test_callback_package_verifies_a_signed_request_in_isolation(
     kind: str, python: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    """With the memory store, the callback package answers without importing oss2, which it ships only because
-    the template's store is oss:// (never redis: no redis:// store is configured)."""
+    """With the memory store and no confirmation, the callback package answers without importing oss2, which it
+    ships only because the template's store is oss:// and its confirmation is head (never redis: no redis:// store
+    is configured)."""
     fn = TEMPLATE.function("callback")
     package = _packages(kind, request)[Path(fn.code_uri).name]
     assert fn.environment["CALLBACK_IDEMPOTENCY_STORE"].startswith("oss://")
@@ -99,7 +100,8 @@ def test_callback_package_verifies_a_signed_request_in_isolation(
     with KeyServer() as keys:
         signer = OssSigner(keys.private_key, keys.key_url)
         signed = signer.sign("http://127.0.0.1:9000/", form_body({"bucket": "isolated-bucket", "object": "a.txt"}))
-        env = {**fn.environment, "CALLBACK_KEY_URL_PREFIXES": keys.prefix, "CALLBACK_IDEMPOTENCY_STORE": "memory"}
+        env = {**fn.environment, "CALLBACK_KEY_URL_PREFIXES": keys.prefix, "CALLBACK_IDEMPOTENCY_STORE": "memory",
+               "CALLBACK_CONFIRM": "none"}
         spec = _spec(fn, "wsgi", path="/", headers=signed.headers, body=signed.body.decode("latin-1"))
         out = _run(python, package.path, spec, env, tmp_path)
 
@@ -117,8 +119,11 @@ def test_callback_and_event_packages_share_the_oss_store_in_isolation(
     kind: str, python: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """The deployed configuration, minus the cloud: the callback function (WSGI) and the OSS-event function run
-    from the one package in isolated interpreters, with the template's oss:// store pointed at a local OSS. The
-    callback claims and completes the upload; the event for the same upload is then a duplicate."""
+    from the one package in isolated interpreters, with the template's oss:// store and confirmation pointed at a
+    local OSS holding the object. The callback is confirmed, claims and completes the upload; the event for the
+    same upload is then a duplicate."""
+    import oss2
+
     from osscallback.local.oss import LocalOSS
 
     fn = TEMPLATE.function("callback")
@@ -127,11 +132,15 @@ def test_callback_and_event_packages_share_the_oss_store_in_isolation(
     with KeyServer() as keys, LocalOSS(tmp_path / "oss", port=0, buckets=("isolated-bucket",)) as oss:
         key_id, secret, token = oss.issue_sts_token()
         store = fn.environment["CALLBACK_IDEMPOTENCY_STORE"] + f"&endpoint={oss.endpoint}"
+        assert fn.environment["CALLBACK_CONFIRM"] == "head"
         env = {**fn.environment, "CALLBACK_KEY_URL_PREFIXES": keys.prefix, "CALLBACK_IDEMPOTENCY_STORE": store,
+               "CALLBACK_CONFIRM_ENDPOINT": oss.endpoint, "FC_REGION": "cn-hangzhou",
                "ALIBABA_CLOUD_ACCESS_KEY_ID": key_id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
                "ALIBABA_CLOUD_SECURITY_TOKEN": token}
+        oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, "isolated-bucket").put_object(
+            "examples/a.txt", b"a")  # what the callback describes really is in OSS (the ETag is MD5("a"))
         fields = {"bucket": "isolated-bucket", "object": "examples/a.txt", "etag": "0CC175B9C0F1B6A831C399E269772661",
-                  "reqId": "5F2A000000000000000000AB"}
+                  "size": "1", "reqId": "5F2A000000000000000000AB"}
         signed = OssSigner(keys.private_key, keys.key_url).sign("http://127.0.0.1:9000/", form_body(fields))
         spec = _spec(fn, "wsgi", path="/", headers=signed.headers, body=signed.body.decode("latin-1"))
         out = _run(python, package.path, spec, env, tmp_path)
