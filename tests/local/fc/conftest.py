@@ -37,8 +37,10 @@ def fc_host(credentials: FCCredentials, key_server: KeyServer, log_lines: LogLin
     specs = []
     for spec in load_specs(TEMPLATE, TEMPLATE_ENV, code_dirs=source_code_dirs(TEMPLATE)):
         if spec.name == "callback":  # trust the local key server, as the local stack does for the local OSS
-            # and keep its idempotency store in memory: the template's oss:// store is the region's OSS
-            spec = spec.with_env({"CALLBACK_KEY_URL_PREFIXES": key_server.prefix, "CALLBACK_IDEMPOTENCY_STORE": "memory"})
+            # and keep its idempotency store in memory and its confirmation off: the template's oss:// store and
+            # confirmation HEAD are the region's OSS (tests/local/stack confirms against the local OSS)
+            spec = spec.with_env({"CALLBACK_KEY_URL_PREFIXES": key_server.prefix, "CALLBACK_IDEMPOTENCY_STORE": "memory",
+                                  "CALLBACK_CONFIRM": "none"})
         if spec.name == "upload":
             spec = spec.with_env({"OSS_ENDPOINT": "http://127.0.0.1:9", "UPLOAD_ALLOWED_ROOTS": str(spec.code_dir)})
         specs.append(spec)
