@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from osscallback.local.oss import xmlresp
 from osscallback.local.oss.api.backend import OWNER_ID, Backend
 from osscallback.local.oss.api.request import MAX_XML_BODY, Request, Response, int_param, xml_response
-from osscallback.local.oss.model import subresources
+from osscallback.local.oss.model import buckettags, subresources
 from osscallback.local.oss.model.configstore import BucketGone, ConfigStore
 from osscallback.local.oss.model.subresources import SubResource
 from osscallback.local.oss.xmlresp import OSSError, text
@@ -52,10 +52,23 @@ def handle(backend: Backend, req: Request) -> Response:
         return _put(backend, req, row)
     if req.method == "DELETE" and row.writable and row.deletable:
         if row.name == "BucketTags" and req.params.get("tagging"):
-            raise xmlresp.not_implemented("DeleteBucketTags of named tag keys")
+            return _delete_some_tags(backend, req, row)
         _configs(backend).delete(req.bucket, row.name, _key(req, row) if row.keyed_by else "")
         return Response(204)
     raise xmlresp.not_implemented(operation)
+
+
+def _delete_some_tags(backend: Backend, req: Request, row: SubResource) -> Response:
+    """DeleteBucketTags with ``?tagging=k1,k2``: only the named tags go (DeleteBucketTags reference)."""
+    configs = _configs(backend)
+    doc = configs.get(req.bucket, row.name)
+    if doc is not None:
+        keys = {k for k in req.params["tagging"].split(",") if k}
+        try:
+            configs.put(req.bucket, row.name, _canonical(buckettags.without(xmlresp.parse(doc, row.root), keys)))
+        except BucketGone:
+            raise xmlresp.no_such_bucket(req.bucket) from None
+    return Response(204)
 
 
 def _key(req: Request, row: SubResource) -> str:
@@ -103,6 +116,8 @@ def _put(backend: Backend, req: Request, row: SubResource) -> Response:
         root = xmlresp.parse(raw, row.root)
         if any(root.find(path) is None for path in row.required):
             raise xmlresp.malformed_xml()
+        if row.rules is not None:
+            row.rules(root)
         if key and (root.findtext("Id") or "").strip() != key:
             raise xmlresp.invalid_argument(
                 "The inventoryId in the URL differs from the Id in the body.", row.keyed_by, key, ec="0020-00000043"

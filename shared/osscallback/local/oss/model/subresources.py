@@ -14,7 +14,11 @@ without the configuration answers, oss2's own integration tests, which run again
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from osscallback.local.oss.model import buckettags
 
 REFERENCE = "https://www.alibabacloud.com/help/en/oss/developer-reference/"
 
@@ -39,6 +43,7 @@ class SubResource:
     deletable: bool = True  # OSS has a Delete<name> (204, also when none is stored)
     comp: str = ""  # the ``comp`` value that goes with ``param`` (``?policy&comp=callback``)
     keyed_by: str = ""  # a query parameter naming one of several documents (``inventoryId``)
+    rules: Callable[[ET.Element], None] | None = None  # checks beyond the shape (raise OSSError)
     source: str = ""  # the reference page, after :data:`REFERENCE`
 
     @property
@@ -96,7 +101,7 @@ TABLE: tuple[SubResource, ...] = (
         "tagging", "BucketTags", "Tagging",
         # "If no tags are configured for the bucket, an XML message body is returned in which the Tagging element
         # is empty."
-        default=_default("Tagging"), required=("TagSet",), source="getbuckettags",
+        default=_default("Tagging"), required=("TagSet",), rules=buckettags.check, source="getbuckettags",
     ),
     SubResource(
         "logging", "BucketLogging", "BucketLoggingStatus",
