@@ -33,7 +33,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -169,6 +169,7 @@ class LocalStack:
         instances: int = 1,
         settle_timeout: float = 20.0,
         oss_event_delay: float = OSS_EVENT_DELAY,
+        cors_origins: Sequence[str] = (),
     ) -> None:
         self.template = Path(template) if template is not None else default_template()
         if not self.template.is_file():
@@ -195,6 +196,8 @@ class LocalStack:
         self._oss: LocalOSS | None = None
         self._fc: LocalFCHost | None = None
         self.want_inspector = inspector
+        #: Browser origins the bucket's CORS rule allows (LocalOSS.allow_origins); a page the stack serves adds its own.
+        self.cors_origins = list(cors_origins)
         self.inspector_port = inspector_port
         self.inspector: Inspector | None = None
 
@@ -232,6 +235,8 @@ class LocalStack:
                 callback_observers=observers, on_object_created=self._on_object_created,
             )
             oss.start()
+            if self.cors_origins:  # else the bucket keeps the rules its data directory has
+                oss.allow_origins(self.cors_origins, bucket=self.bucket)
             if self.inspector is not None:
                 self.inspector.attach(oss.callback_sender)
             key_id, secret, token = oss.issue_sts_token(ROLE_CREDENTIALS_TTL)

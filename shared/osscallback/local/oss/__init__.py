@@ -2,10 +2,10 @@
 
 The unmodified official SDKs (``oss2`` and the v2 SDK ``alibabacloud_oss_v2``) talk to it as to OSS across the
 everyday object API — objects, copies, appends, symlinks, tagging, ACLs, conditional and compressed reads, batch
-deletes, multipart uploads, listings, PostObject; V1, V2 and V4 signatures, STS tokens, presigned URLs; what it does
-not support answers 501 naming the operation — and it calls back like OSS (signed with MD5withRSA, ``x-oss-pub-key-url``
-pointing at the PEM it serves at ``/__oss__/callback_pub_key_v1.pem``). It is a development tool: never deployed
-to Function Compute.
+deletes, multipart uploads, listings, PostObject, bucket CORS (enforced on preflights and answers); V1, V2 and V4
+signatures, STS tokens, presigned URLs; what it does not support answers 501 naming the operation — and it calls
+back like OSS (signed with MD5withRSA, ``x-oss-pub-key-url`` pointing at the PEM it serves at
+``/__oss__/callback_pub_key_v1.pem``). It is a development tool: never deployed to Function Compute.
 
     from osscallback.local.oss import LocalOSS
     with LocalOSS(data_dir=tmp, port=0) as oss:

@@ -30,6 +30,7 @@ from osscallback.local.oss.api import Operations
 from osscallback.local.oss.auth import Credential, CredentialStore
 from osscallback.local.oss.callbacks import CALLBACK_TIMEOUT, CallbackObserver, CallbackSender
 from osscallback.local.oss.dirlock import DataDirLock
+from osscallback.local.oss.model.cors import CorsConfig, CorsRule, parse_config
 from osscallback.local.oss.model.events import EventSink
 from osscallback.local.oss.model.store import Store, write_json_atomic
 from osscallback.local.oss.server import KEEP_ALIVE_TIMEOUT, PUB_KEY_PATH, LocalOSSHTTPServer, Router
@@ -312,6 +313,35 @@ class LocalOSS:
         if self.store is None:
             raise ConfigError("the local OSS is not running")
         self.store.create_bucket(name)
+
+    def set_bucket_cors(
+        self, rules: Sequence[CorsRule], *, bucket: str | None = None, response_vary: bool = False
+    ) -> None:
+        """Replace a bucket's CORS rules (PutBucketCors without a client; ``[]`` removes them, DeleteBucketCors).
+
+        The rules are checked as PutBucketCors checks them (:class:`~.xmlresp.OSSError` for what OSS refuses)."""
+        if self._server is None:
+            raise ConfigError("the local OSS is not running")
+        name = bucket or self.bucket
+        table = self._server.ops.backend.cors
+        if not rules:
+            table.delete(name)
+            return
+        table.put(name, parse_config(CorsConfig(tuple(rules), response_vary).to_xml()))
+
+    def allow_origins(self, origins: Sequence[str], *, bucket: str | None = None) -> None:
+        """One CORS rule letting browser pages on ``origins`` (``scheme://host:port``) upload and read: what a web
+        direct-upload page needs on OSS (PostObject, PUT, GET, HEAD; any request header; ``ETag`` and
+        ``x-oss-request-id`` readable). ``[]`` removes the bucket's rules."""
+        rule = CorsRule(
+            allowed_origins=tuple(origins),
+            allowed_methods=("GET", "PUT", "POST", "HEAD"),
+            allowed_headers=("*",),
+            expose_headers=("ETag", "x-oss-request-id"),
+            max_age_seconds=600,
+        )
+        self.set_bucket_cors([rule] if origins else [], bucket=bucket)
+        log.info("bucket %s: CORS for %s", bucket or self.bucket, ", ".join(origins) or "no origin")
 
 
 def start_local_oss(data_dir: str | os.PathLike[str] | None = None, **kwargs: object) -> LocalOSS:

@@ -238,6 +238,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         rid = request_id()
         host = self.headers.get("Host", "")
         body: _LengthReader | _ChunkedReader | None = None
+        req: Request | None = None
         method = self.command
         try:
             target = self.path
@@ -304,6 +305,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             response = self._error_response(
                 OSSError(500, "InternalError", "We encountered an internal error. Please try again."), rid, host
             )
+        if req is not None:
+            response.headers.update(self._cors_headers(req))
         if body is not None and not body.done:
             self._drain(body)
         try:
@@ -311,6 +314,14 @@ class RequestHandler(BaseHTTPRequestHandler):
         finally:
             if response.file is not None:
                 response.file.close()
+
+    def _cors_headers(self, req: Request) -> dict[str, str]:
+        """The bucket's CORS headers, on every answer (200, 203, errors): a browser reads none without them."""
+        try:
+            return self.server.ops.cors_headers(req)
+        except Exception:
+            log.exception("request %s: CORS headers failed", req.request_id)
+            return {}
 
     def _drain(self, body: _LengthReader | _ChunkedReader) -> None:
         left = MAX_DRAIN

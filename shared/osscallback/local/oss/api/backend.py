@@ -6,12 +6,13 @@ state of their own, so two servers never share anything by accident.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from osscallback.local.oss import xmlresp
 from osscallback.local.oss.api.request import Request, entity_too_large
 from osscallback.local.oss.auth import CredentialStore
 from osscallback.local.oss.callbacks import CallbackSender
+from osscallback.local.oss.model.cors import CorsTable
 from osscallback.local.oss.model.events import Notifier
 from osscallback.local.oss.model.store import StagedFile, Store
 from osscallback.local.oss.xmlresp import OSSError
@@ -28,6 +29,11 @@ class Backend:
     sender: CallbackSender
     region: str
     notifier: Notifier
+    #: Each bucket's CORS rules (:mod:`.cors` enforces them on every answer).
+    cors: CorsTable = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cors = CorsTable(self.store)
 
     def require_bucket(self, bucket: str) -> None:
         if not self.store.bucket_exists(bucket):

@@ -19,6 +19,7 @@ from osscallback.local.oss.api import (
     append,
     bucketconfig,
     copy,
+    cors,
     listing,
     multipart,
     objects,
@@ -63,7 +64,7 @@ UNSUPPORTED_NAMES = {
     "versionId": "versioned object access (versionId)",
     "versions": "ListObjectVersions",
     "objectInfo": "objectInfo",
-    "cors": "bucket CORS",
+    "cors": "CORS configuration",
     "lifecycle": "bucket lifecycle",
     "logging": "bucket logging",
     "website": "bucket website",
@@ -100,7 +101,7 @@ class Route:
     method: str
     scope: str  # "service" | "bucket" | "object"
     handler: Handler
-    access: str  # what an anonymous request needs: "read", "write", "list" or "owner" (never)
+    access: str  # what an anonymous request needs: "read", "write", "list", "owner" (never) or "any" (nothing)
     params: tuple[str, ...] = ()  # sub-resources that must be present
     header: str = ""  # a header that must be present
     form: bool = False  # a multipart/form-data POST (PostObject)
@@ -160,6 +161,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GetBucketInfo", "GET", "bucket", service.get_bucket_info, "owner", params=("bucketInfo",)),
     Route("GetBucketStat", "GET", "bucket", service.get_bucket_stat, "owner", params=("stat",)),
     Route("GetBucketLocation", "GET", "bucket", service.get_bucket_location, "owner", params=("location",)),
+    Route("PutBucketCors", "PUT", "bucket", cors.put_bucket_cors, "owner", params=("cors",)),
+    Route("GetBucketCors", "GET", "bucket", cors.get_bucket_cors, "owner", params=("cors",)),
+    Route("DeleteBucketCors", "DELETE", "bucket", cors.delete_bucket_cors, "owner", params=("cors",)),
+    Route("Options", "OPTIONS", "bucket", cors.preflight, "any"),
     Route("PutBucket", "PUT", "bucket", service.create_bucket, "owner"),
     Route("DeleteBucket", "DELETE", "bucket", service.delete_bucket, "owner"),
     Route("HeadBucket", "HEAD", "bucket", service.head_bucket, "list"),
@@ -197,6 +202,7 @@ ROUTES: tuple[Route, ...] = (
         "DeleteObjectTagging", "DELETE", "object", tagging_api.delete_object_tagging, "owner", params=("tagging",)
     ),
     Route("DeleteObject", "DELETE", "object", objects.delete_object, "write"),
+    Route("Options", "OPTIONS", "object", cors.preflight, "any"),
 )
 #: Every sub-resource a route of each scope consumes, with the parameters that only qualify one (``comp``,
 #: ``status``, ``inventoryId``). A sub-resource no route of the request's scope consumes is unsupported there.
@@ -216,6 +222,8 @@ def _unsupported(req: Request, scope: str) -> str | None:
     is a bucket configuration, not an object's): like OSS, any other query parameter (``?v=2`` cache busting) is
     ignored.
     """
+    if req.method == "OPTIONS":  # a preflight may name any resource: its rules are the bucket's
+        return None
     routed = _ROUTED_PARAMS[scope]
     named = [n for n, _ in req.query if n in UNSUPPORTED_NAMES and n not in routed]
     ignored = NEUTRAL_PARAMS | routed
@@ -251,6 +259,10 @@ class Operations:
     def notifier(self) -> Notifier:
         return self.backend.notifier
 
+    def cors_headers(self, req: Request) -> dict[str, str]:
+        """The CORS headers every answer to ``req`` carries (the bucket's rules; ``{}`` without any)."""
+        return cors.actual_headers(self.backend, req)
+
     def route(self, req: Request) -> Route:
         scope = "object" if req.key else "bucket" if req.bucket else "service"
         unsupported = _unsupported(req, scope)
@@ -258,7 +270,7 @@ class Operations:
             raise xmlresp.not_implemented(unsupported)
         for route in ROUTES:
             if route.matches(req, scope):
-                if not route.params and route.value is None:
+                if not route.params and route.value is None and route.access != "any":  # a preflight: any path
                     self._refuse_stray_subresource(req, scope)
                 return route
         if req.method not in _VERBS:
@@ -279,7 +291,7 @@ class Operations:
             check_key(req.key)
         if route.scope != "service" and route.name != "PutBucket":
             self.backend.require_bucket(req.bucket)
-        if req.anonymous and route.name != "PostObject":
+        if req.anonymous and route.name != "PostObject" and route.access != "any":
             self._check_anonymous(route, req)
         for _ in range(READ_RETRIES):
             try:
