@@ -187,3 +187,10 @@ def test_a_bucket_without_cors_sends_none(local_oss: LocalOSS, bucket_v1: oss2.B
     form = {"key": "plain-post.txt", **post_fields_v1(local_oss, post_policy([]))}
     resp = _post(local_oss, form, b"p")
     assert resp.status_code == 204 and _cors(resp.headers) == {}
+
+
+def test_a_preflight_for_any_sub_resource_is_a_preflight(local_oss: LocalOSS, rules: oss2.Bucket) -> None:
+    # A page's request to ?acl, ?tagging or ?uploads is preflighted at that very URL: never a 501 or a 405.
+    for path in ("up/a.txt?acl", "up/a.txt?tagging", "up/a.txt?uploads", "?cors", "?lifecycle"):
+        resp = _preflight(local_oss, path, PAGE, "PUT")
+        assert resp.status_code == 200 and resp.headers[ACAO] == PAGE, path
