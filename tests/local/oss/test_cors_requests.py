@@ -129,6 +129,10 @@ def test_response_vary(local_oss: LocalOSS, bucket_v1: oss2.Bucket) -> None:
     assert bucket_v1.get_object("v.txt").headers["Vary"] == "Origin"
     assert _preflight(local_oss, "v.txt", PAGE, "GET").headers["Vary"] == "Origin"
     assert _preflight(local_oss, "v.txt", PAGE, "PUT").headers["Vary"] == "Origin"
+    # Beside a compressed answer's own Vary, not instead of it.
+    bucket_v1.put_object("v.json", b'{"a": 1}' * 300, headers={"Content-Type": "application/json"})
+    gz = bucket_v1.get_object("v.json", headers={"Accept-Encoding": "gzip"})
+    assert gz.headers["Content-Encoding"] == "gzip" and gz.headers["Vary"] == "Accept-Encoding, Origin"
     bucket_v1.put_bucket_cors(oss2.models.BucketCors([rule]))
     assert "Vary" not in bucket_v1.get_object("v.txt").headers
 

@@ -306,7 +306,11 @@ class RequestHandler(BaseHTTPRequestHandler):
                 OSSError(500, "InternalError", "We encountered an internal error. Please try again."), rid, host
             )
         if req is not None:
-            response.headers.update(self._cors_headers(req))
+            cors = self._cors_headers(req)
+            vary = cors.pop("Vary", "")
+            response.headers.update(cors)
+            if vary:  # beside a gzip answer's Vary: Accept-Encoding
+                response.headers["Vary"] = ", ".join(filter(None, (response.headers.get("Vary"), vary)))
         if body is not None and not body.done:
             self._drain(body)
         try:
