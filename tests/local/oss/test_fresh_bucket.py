@@ -139,6 +139,31 @@ def test_bucket_stat_counts_what_the_bucket_holds(local_oss: LocalOSS, bucket: o
     assert v2_stat.live_channel_count == 0 and v2_stat.standard_storage == 8 and v2_stat.delete_marker_count == 0
 
 
+def test_object_versions_of_a_bucket_without_versioning(
+    local_oss: LocalOSS, bucket: oss2.Bucket, v2client: oss_v2.Client
+) -> None:
+    """Every object is its only version, ID "null", latest; no delete markers — the versions-aware clean-up loop
+    (list versions, delete each) ends as on OSS."""
+    assert bucket.list_object_versions().versions == []
+    for key in ("a", "dir/b", "dir/c", "z"):
+        bucket.put_object(key, key.encode())
+    pages = []
+    key_marker, version_marker = "", ""
+    while True:
+        page = bucket.list_object_versions(key_marker=key_marker, versionid_marker=version_marker, max_keys=1)
+        pages.append([(v.key, v.versionid, v.is_latest, v.size) for v in page.versions])
+        if not page.is_truncated:
+            break
+        key_marker, version_marker = page.next_key_marker, page.next_versionid_marker
+    assert pages == [[("a", "null", True, 1)], [("dir/b", "null", True, 5)], [("dir/c", "null", True, 5)],
+                     [("z", "null", True, 1)]]
+    rolled = bucket.list_object_versions(delimiter="/")
+    assert [v.key for v in rolled.versions] == ["a", "z"] and rolled.common_prefix == ["dir/"]
+    listed = v2client.list_object_versions(oss_v2.ListObjectVersionsRequest(bucket=local_oss.bucket, prefix="dir/"))
+    assert [(v.key, v.version_id, v.is_latest) for v in listed.version] == [("dir/b", "null", True), ("dir/c", "null", True)]
+    assert not listed.delete_marker
+
+
 # --- descriptive configurations: stored as sent, not enforced -------------------------------------------------------
 
 

@@ -49,8 +49,8 @@ NEUTRAL_PARAMS = frozenset(
     x-oss-expires x-oss-signature x-oss-additional-headers x-oss-security-token x-oss-access-key-id
     x-oss-traffic-limit callback callback-var encoding-type prefix marker delimiter max-keys list-type
     continuation-token start-after fetch-owner key-marker upload-id-marker max-uploads max-parts
-    part-number-marker partNumber uploadId position x-oss-ac-source-ip x-oss-ac-subnet-mask x-oss-ac-vpc-id
-    x-oss-ac-forward-allow x-oss-request-payer""".split()
+    part-number-marker partNumber uploadId position version-id-marker x-oss-ac-source-ip x-oss-ac-subnet-mask
+    x-oss-ac-vpc-id x-oss-ac-forward-allow x-oss-request-payer""".split()
 )
 #: Names for sub-resources the local OSS does not implement, for the 501's message.
 UNSUPPORTED_NAMES = {
@@ -62,7 +62,6 @@ UNSUPPORTED_NAMES = {
     "x-oss-process": "data processing (x-oss-process: image processing, SelectObject)",
     "x-oss-async-process": "AsyncProcessObject",
     "versionId": "versioned object access (versionId)",
-    "versions": "ListObjectVersions",
     "objectInfo": "objectInfo",
     "cors": "CORS configuration",
     "lifecycle": "bucket lifecycle",
@@ -168,6 +167,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PutBucket", "PUT", "bucket", service.create_bucket, "owner"),
     Route("DeleteBucket", "DELETE", "bucket", service.delete_bucket, "owner"),
     Route("HeadBucket", "HEAD", "bucket", service.head_bucket, "list"),
+    Route("ListObjectVersions", "GET", "bucket", listing.list_object_versions, "list", params=("versions",)),
     Route("ListObjectsV2", "GET", "bucket", listing.list_objects_v2, "list", value=("list-type", "2")),
     Route("ListObjects", "GET", "bucket", listing.list_objects, "list"),
     # --- object -------------------------------------------------------------------------------------------------

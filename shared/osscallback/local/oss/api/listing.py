@@ -1,4 +1,5 @@
-"""Listings: ListObjects (V1), ListObjectsV2 and ListMultipartUploads, with OSS's ordering and paging.
+"""Listings: ListObjects (V1), ListObjectsV2, ListObjectVersions (of a bucket without versioning) and
+ListMultipartUploads, with OSS's ordering and paging.
 
 Objects are listed in UTF-8 byte order of their keys (Python's ``str`` order is the same for valid UTF-8);
 ``delimiter`` rolls keys up into ``CommonPrefixes`` which count towards ``max-keys`` like keys. Multipart uploads
@@ -148,6 +149,47 @@ def list_objects_v2(backend: Backend, req: Request) -> Response:
         text(root, "NextContinuationToken", next_token)
     text(root, "KeyCount", str(len(listing.entries) + len(listing.prefixes)))
     _contents(root, listing.entries, enc, OWNER_ID if p.get("fetch-owner") == "true" else None)
+    _common_prefixes(root, listing.prefixes, enc)
+    return xml_response(xmlresp.to_bytes(root))
+
+
+def list_object_versions(backend: Backend, req: Request) -> Response:
+    """ListObjectVersions of a bucket that never had versioning: each object is its own only version, ID ``null``
+    and latest, with no delete markers; ``key-marker`` pages as ListObjects' ``marker`` does (with one version per
+    key, ``version-id-marker`` adds nothing). Elements as in the ListObjectVersions reference."""
+    p = req.params
+    prefix, delimiter = p.get("prefix", ""), p.get("delimiter", "")
+    key_marker, version_marker = p.get("key-marker", ""), p.get("version-id-marker", "")
+    max_keys = int_param(req, "max-keys", 100)
+    url = url_encoding(req)
+    enc = xmlresp.encoder(url)
+    listing = walk(backend, req.bucket, prefix, key_marker, delimiter, max_keys)
+    root = ET.Element("ListVersionsResult")
+    text(root, "Name", req.bucket)
+    text(root, "Prefix", enc(prefix))
+    text(root, "KeyMarker", enc(key_marker))
+    text(root, "VersionIdMarker", version_marker)
+    text(root, "MaxKeys", str(max_keys))
+    text(root, "Delimiter", enc(delimiter))
+    if url:
+        text(root, "EncodingType", "url")
+    text(root, "IsTruncated", "true" if listing.truncated else "false")
+    if listing.truncated:
+        text(root, "NextKeyMarker", enc(listing.next_marker))
+        text(root, "NextVersionIdMarker", "null")
+    for e in listing.entries:
+        node = ET.SubElement(root, "Version")
+        text(node, "Key", enc(e.key))
+        text(node, "VersionId", "null")
+        text(node, "IsLatest", "true")
+        text(node, "LastModified", xmlresp.iso8601(e.last_modified))
+        text(node, "ETag", f'"{e.etag}"')
+        text(node, "Type", e.object_type)
+        text(node, "Size", str(e.size))
+        text(node, "StorageClass", "Standard")
+        owner = ET.SubElement(node, "Owner")
+        text(owner, "ID", OWNER_ID)
+        text(owner, "DisplayName", OWNER_ID)
     _common_prefixes(root, listing.prefixes, enc)
     return xml_response(xmlresp.to_bytes(root))
 
