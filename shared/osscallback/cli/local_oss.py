@@ -14,6 +14,7 @@ import sys
 import threading
 from typing import Any
 
+from osscallback.cli.args import port_number
 from osscallback.errors import ConfigError
 from osscallback.local.oss.localoss import DEFAULT_BUCKET, DEFAULT_REGION, LocalOSS, default_data_dir
 from osscallback.logconfig import quiet_client_libraries
@@ -21,7 +22,7 @@ from osscallback.logconfig import quiet_client_libraries
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     # Distinct dests: the parent ``local`` command has options of the same names for the whole stack.
-    p.add_argument("--port", dest="oss_port", type=int, default=0, help="port (default 0: any free port)")
+    p.add_argument("--port", dest="oss_port", type=port_number, default=0, help="port (default 0: any free port)")
     p.add_argument("--host", dest="oss_host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument(
         "--data-dir", dest="oss_data_dir", default=None, help=f"data directory (default {default_data_dir()})"

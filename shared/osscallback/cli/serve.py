@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from osscallback.callback.core import CallbackApp
+from osscallback.cli.args import port_number
 
 
 def register(sub: Any) -> None:
@@ -20,7 +21,7 @@ def register(sub: Any) -> None:
         "environment variables, as on Function Compute.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=9000, help="port (default 9000; 0 = any free port)")
+    p.add_argument("--port", type=port_number, default=9000, help="port (default 9000; 0 = any free port)")
     p.add_argument("--threads", type=int, default=16, help="worker threads (default 16)")
     p.add_argument(
         "--trust-key-prefix",

@@ -16,6 +16,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from osscallback.cli.args import port_number
+from osscallback.local.preflight import EVENT_RULE, event_functions, read_events
 from osscallback.local.stack import DEFAULT_BUCKET, EventResult, LocalStack, StackInfo, default_events
 
 
@@ -28,11 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--event", action="append", default=[], metavar="FILE",
                    help="run only this event file (repeatable) instead of the whole events directory")
     p.add_argument("--bucket", default=DEFAULT_BUCKET, help=f"bucket to create (default {DEFAULT_BUCKET})")
-    p.add_argument("--oss-port", type=int, default=0, help="local OSS port (default: any free port)")
-    p.add_argument("--fc-port", type=int, default=0, help="local FC port (default: any free port)")
+    p.add_argument("--oss-port", type=port_number, default=0, help="local OSS port (default: any free port)")
+    p.add_argument("--fc-port", type=port_number, default=0, help="local FC port (default: any free port)")
     p.add_argument("--data-dir", default=None, help="local OSS data directory (default: a per-user cache dir)")
     p.add_argument("--quiet-functions", action="store_true", help="do not print the functions' log lines")
-    p.add_argument("--inspector-port", type=int, default=0, help="callback inspector page port (default: any free)")
+    p.add_argument("--inspector-port", type=port_number, default=0,
+                   help="callback inspector page port (default: any free)")
     p.add_argument("--no-inspector", action="store_true", help="do not serve the callback inspector page")
     p.add_argument("--store", default=None, metavar="URL",
                    help="idempotency store every function shares (default: oss:// markers in the local OSS, as the "
@@ -84,17 +87,11 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     style = _Style(out)
     events = [Path(e) for e in args.event]
-    for event in events:
-        if not event.is_file():
-            print(f"osscallback: error: no such event file: {event}", file=sys.stderr)
-            return 2
 
     def sink(function: str, line: str) -> None:
         if not args.quiet_functions:
             print(style(f"{function} | {line}", "2"), file=sys.stderr, flush=True)
 
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if args.instances < 1:
         print("osscallback: error: --instances must be at least 1", file=sys.stderr)
         return 2
@@ -107,6 +104,14 @@ def run(args: argparse.Namespace) -> int:
         bucket=args.bucket, log_sink=sink, store=args.store, instances=args.instances,
         inspector=not (args.once or args.no_inspector), inspector_port=args.inspector_port,
     )
+    # Every event read and parsed before any server starts: a typo is one line now, not 0/0 succeeded later.
+    events_dir = Path(args.events) if args.events else (Path() if events else default_events())
+    chosen, skipped = read_events(events, events_dir, event_functions(stack.load_specs()))
+    for path in skipped:
+        print(f"osscallback: note: skipping {path.name}: {EVENT_RULE}", file=sys.stderr)
+    paths = [e.path for e in chosen]
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     failures = 0
     try:
         stack.start()
@@ -114,9 +119,6 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(style("LOCAL DEVELOPMENT: the callback function also trusts public keys from the local OSS at "
                         f"{info.public_key_url.rsplit('/', 1)[0]}/ (never deploy that setting).", "33"), flush=True)
-        paths = events or list(stack.events(args.events))
-        if not paths and not args.json:
-            print("no events to run", flush=True)
         for path in paths:
             result = stack.run_event(path)
             failures += not result.ok

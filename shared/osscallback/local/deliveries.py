@@ -6,7 +6,9 @@ logs (the local FC host hands every line to the stack's log sink). Three kinds o
 - the ``log`` action's line, one per action run (``{"action": "log", "source": "callback" | "oss_event",
   "idempotency_key": ...}``): a *run*, of the upload named by its key;
 - the callback function's request line with ``"duplicate": true``: a callback answered from the store;
-- the OSS-event function's line with ``"outcome": "duplicate"``: an event already delivered.
+- the OSS-event function's line with ``"outcome": "duplicate"``: an event already delivered;
+- the callback function's error line (``"error"``, ``"message"``) and its request line with a 4xx/5xx ``status``
+  and the ``object``: why a callback failed, which ``--once`` shows instead of OSS's bare ``Error status : 503``.
 
 ``osscallback local --once`` judges each event by it (the upload ran exactly once) and prints the summary
 (:meth:`Deliveries.summary`). Only the shipped ``log`` action announces its runs; with another ``CALLBACK_ACTION``
@@ -54,12 +56,29 @@ class Deliveries:
         self.duplicates = 0
         self.duplicates_by: Counter[str] = Counter()  # function (instance) label -> duplicates it answered
         self.last_change = time.monotonic()
+        self._errors: dict[str, str] = {}  # request id -> "Error: message", from a function's error line
+        self._failures: dict[tuple[str, str], str] = {}  # (bucket, object) -> the latest failed request's cause
+
+    def _note_failure(self, doc: dict[str, Any]) -> None:
+        request_id = str(doc.get("request_id") or "")
+        if doc.get("error") and doc.get("message") and request_id:
+            self._errors[request_id] = f"{doc['error']}: {doc['message']}"
+        status = doc.get("status")
+        if isinstance(status, int) and status >= 400 and doc.get("object"):
+            cause = self._errors.pop(request_id, None) or str(doc.get("outcome") or f"HTTP {status}")
+            self._failures[(str(doc.get("bucket") or ""), str(doc["object"]))] = cause
+
+    def failure_of(self, bucket: str, key: str) -> str | None:
+        """Why the callback function last refused or failed a callback for ``bucket``/``key`` (None: it did not)."""
+        with self._lock:
+            return self._failures.get((bucket, key))
 
     def observe(self, function: str, line: str) -> None:
         doc = _json_in(line)
         if doc is None:
             return
         with self._lock:
+            self._note_failure(doc)
             if doc.get("action") == "log" and doc.get("idempotency_key"):
                 raw = doc.get("callback")
                 callback: dict[str, Any] = raw if isinstance(raw, dict) else {}

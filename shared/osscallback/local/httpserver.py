@@ -37,17 +37,20 @@ class WSGIServer:
         channel_timeout: int = 60,
         **adjustments: Any,
     ) -> None:
-        self._server: Any = create_server(
-            app,
-            host=host,
-            port=port,
-            threads=threads,
-            connection_limit=connection_limit,
-            channel_timeout=channel_timeout,
-            clear_untrusted_proxy_headers=True,
-            ident="osscallback",
-            **adjustments,
-        )
+        try:
+            self._server: Any = create_server(
+                app,
+                host=host,
+                port=port,
+                threads=threads,
+                connection_limit=connection_limit,
+                channel_timeout=channel_timeout,
+                clear_untrusted_proxy_headers=True,
+                ident="osscallback",
+                **adjustments,
+            )
+        except OSError as exc:  # waitress says "Address already in use" without saying which address
+            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self.host = host
         self.port = int(self._server.effective_port)
         self._thread: threading.Thread | None = None

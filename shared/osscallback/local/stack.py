@@ -43,8 +43,10 @@ from urllib.parse import urlencode
 from osscallback.callback.actions import upload_key
 from osscallback.callback.idempotency.base import redact_url
 from osscallback.errors import OssCallbackError
+from osscallback.local import preflight
 from osscallback.local.clientsteps import complete_client_step
 from osscallback.local.deliveries import Deliveries, Run
+from osscallback.local.preflight import function_of
 from osscallback.local.project import project_root
 from osscallback.logconfig import quiet_client_libraries
 
@@ -144,11 +146,6 @@ class EventResult:
         return asdict(self)
 
 
-def function_of(event_path: Path) -> str:
-    """``events/upload-put.json`` → ``upload``: the naming convention of ``events/``."""
-    return event_path.stem.split("-", 1)[0]
-
-
 class LocalStack:
     """Local OSS + local FC host for ``template.yml``. Use as a context manager."""
 
@@ -200,6 +197,18 @@ class LocalStack:
         self.cors_origins = list(cors_origins)
         self.inspector_port = inspector_port
         self.inspector: Inspector | None = None
+        self._specs: list[FunctionSpec] | None = None
+
+    def load_specs(self) -> list[FunctionSpec]:
+        """The template's functions (read once, before anything starts: the start-up checks need them)."""
+        if self._specs is None:
+            from osscallback.local.fc.spec import load_specs, source_code_dirs
+
+            template_env = {"FC_REGION": self.region, "OSS_BUCKET": self.bucket, "CALLBACK_URL": "", **self.env}
+            self._specs = load_specs(self.template, template_env, code_dirs=source_code_dirs(self.template))
+            if not self._specs:
+                raise LocalStackError(f"{self.template} declares no functions")
+        return self._specs
 
     @property
     def oss(self) -> LocalOSS:
@@ -219,9 +228,10 @@ class LocalStack:
     def start(self) -> LocalStack:
         from osscallback.local.fc import LocalFCHost
         from osscallback.local.fc.context import FCCredentials
-        from osscallback.local.fc.spec import load_specs, source_code_dirs
         from osscallback.local.oss import LocalOSS
 
+        specs = self.load_specs()
+        preflight.refuse_memory_beside_triggers(self.store, [s.name for s in specs if s.oss_triggers])
         quiet_client_libraries()  # this process's own oss2 calls, as the functions quiet theirs
         observers = []
         if self.want_inspector:
@@ -240,10 +250,7 @@ class LocalStack:
             if self.inspector is not None:
                 self.inspector.attach(oss.callback_sender)
             key_id, secret, token = oss.issue_sts_token(ROLE_CREDENTIALS_TTL)
-            template_env = {"FC_REGION": self.region, "OSS_BUCKET": self.bucket, "CALLBACK_URL": "", **self.env}
-            specs = load_specs(self.template, template_env, code_dirs=source_code_dirs(self.template))
-            if not specs:
-                raise LocalStackError(f"{self.template} declares no functions")
+            preflight.check_store_reachable(self.store_url)  # a dead --store: one line now, not 503s on every callback
             fc = self._fc = LocalFCHost(
                 specs,
                 port=self.fc_port,
@@ -374,8 +381,9 @@ class LocalStack:
     def store_url(self) -> str:
         """The idempotency store every function shares: ``--store`` if given, else markers in the local OSS (what
         the templates deploy, pointed at the local endpoint instead of the region's internal one)."""
-        if self.store:
-            return self.store
+        if self.store:  # oss://<a local bucket>/... means the local OSS
+            return preflight.local_store_url(self.store, (self.bucket, TEMP_CODE_BUCKET), self.oss.endpoint,
+                                             self.region)
         query = urlencode({"region": self.region, "endpoint": self.oss.endpoint})
         return f"oss://{self.bucket}/{LOCAL_MARKER_PREFIX}?{query}"
 
@@ -419,12 +427,9 @@ class LocalStack:
 
     # -- events --------------------------------------------------------------------------------------------
     def events(self, events_dir: str | Path | None = None) -> Iterator[Path]:
-        """The events in ``events_dir`` (default: the repository's ``events/``) for the template's event
-        functions."""
-        names = {s.module or s.name for s in self.fc.specs if not s.is_http}
-        for path in sorted(Path(events_dir if events_dir is not None else default_events()).glob("*.json")):
-            if function_of(path) in names:
-                yield path
+        """The events in ``events_dir`` (default: the repository's ``events/``) for the template's event functions."""
+        names = preflight.event_functions(self.load_specs())
+        yield from (p for p in sorted(Path(events_dir or default_events()).glob("*.json")) if function_of(p) in names)
 
     def invoke(self, function: str, payload: bytes) -> dict[str, Any]:
         from osscallback.local.fc.errors import FunctionInvocationError
@@ -488,7 +493,8 @@ class LocalStack:
             out.ok = True
         elif not runs:
             failure = (result.get("callback_error") or {}).get("message")
-            why = f" (callback failed: {failure})" if callback_failed else ""
+            cause = self.deliveries.failure_of(self.bucket, str(key))  # what the callback function itself said
+            why = f" (callback failed: {failure}{f'; the callback function: {cause}' * bool(cause)})" * callback_failed
             out.error = f"the action never ran for the upload{why}"
         else:
             out.error = f"the action ran {len(runs)} times for one upload ({', '.join(out.delivered_via)})"

@@ -71,7 +71,7 @@ class Inspector:
         try:
             server = WSGIServer(self.app, host=self.host, port=self.port, threads=4)
         except OSError as exc:
-            raise ConfigError(f"inspector: cannot listen on {self.host}:{self.port}: {exc}") from exc
+            raise ConfigError(f"inspector: cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
         self.port = server.port
         self._server = server.start()
         return self
