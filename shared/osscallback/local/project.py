@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import osscallback
 from osscallback.errors import OssCallbackError
+
+#: The ``osscallback`` package directory: this module is ``osscallback/local/project.py``. (Not found through
+#: ``import osscallback``: the package's lazy re-exports would make every module that asks depend on all of them.)
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 class ProjectNotFound(OssCallbackError):
@@ -21,7 +24,7 @@ class ProjectNotFound(OssCallbackError):
 def package_parent() -> Path:
     """The directory holding the ``osscallback`` package: what a child interpreter puts on ``sys.path`` to import
     the same library (``shared/`` in a checkout, ``site-packages`` when installed)."""
-    return Path(osscallback.__file__).resolve().parent.parent
+    return _PACKAGE_DIR.parent
 
 
 def project_root() -> Path:

@@ -23,14 +23,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO
 
 from osscallback.local.fc.errors import WorkerStartError
 from osscallback.local.fc.protocol import READY_KEY, WORKER_MODULE, WorkerConfig
+from osscallback.local.project import package_parent
 
 #: The directory holding this ``osscallback`` package: where workers start, so ``-m`` finds the bootstrap.
-LIBRARY_PARENT = str(Path(__file__).resolve().parents[4])  # osscallback/local/fc/model/process.py -> its parent
+LIBRARY_PARENT = str(package_parent())
 
 #: ``sink(function_label, line)`` receives every line a worker prints.
 LogSink = Callable[[str, str], None]
