@@ -22,7 +22,8 @@ OSS's rules (sources, cited where each is used):
   ``Access-Control-Request-Headers`` wins; headers compare case-insensitively (CORS configuration guide,
   https://www.alibabacloud.com/help/doc-detail/44199.htm: "The header is not case-sensitive").
 * ``ResponseVary`` true: every answer of the bucket carries ``Vary: Origin``, cross-origin or not, allowed or not
-  (GetBucketCors reference; the v2 SDK's ``CORSConfiguration.response_vary`` says the same).
+  (the v2 SDK's ``CORSConfiguration.response_vary``, from OSS's API metadata; Alibaba's Terraform provider's
+  ``alicloud_oss_bucket_cors.response_vary``, https://help.aliyun.com/document_detail/2779957.html, says the same).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import logging
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from osscallback.local.oss import xmlresp
@@ -221,7 +223,7 @@ class CorsTable:
     _cache: dict[str, tuple[float, CorsConfig | None]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _path(self, bucket: str) -> Any:
+    def _path(self, bucket: str) -> Path:
         return self.store.buckets_dir / bucket / "cors.json"
 
     def get(self, bucket: str) -> CorsConfig | None:
