@@ -26,6 +26,7 @@ UNDECLARED = {
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "as above",
     "ALIBABA_CLOUD_SECURITY_TOKEN": "as above",
     "FC_REGION": "set by FC in every instance: the oss:// store's default region",
+    "UPLOAD_HOST": "optional: the policy function's custom OSS domain; unset means the bucket's own URL",
 }
 #: Python runtimes FC offers (https://www.alibabacloud.com/help/en/functioncompute/fc/python/).
 FC2_RUNTIMES = {"python3.9", "python3.10"}
@@ -162,10 +163,28 @@ def test_http_trigger_methods_are_what_the_callback_function_accepts(template: T
         if response.status != 405:
             accepted.add(method)
     http = [f for f in template.functions if f.http_triggers]
-    assert [f.name for f in http] == [template.function(f.name).name for f in http] and len(http) == 1
-    (trigger,) = http[0].http_triggers
+    assert [f.name for f in http] == [template.function(f.name).name for f in http]
+    assert sorted(f.module for f in http) == ["callback", "policy"]  # OSS's callbacks; the browser's policies
+    (trigger,) = next(f for f in http if f.module == "callback").http_triggers
     assert set(trigger.methods) == accepted == {"POST"}
     assert trigger.auth_type == "anonymous"  # OSS cannot sign FC requests; the function verifies OSS's signature
+
+
+@pytest.mark.parametrize("template", _templates())
+def test_the_policy_trigger_lists_what_the_policy_endpoint_answers(template: Template) -> None:
+    from osscallback.upload.browser.app import HttpRequest, PolicyApp
+
+    app = PolicyApp.from_env({"UPLOAD_ALLOWED_ORIGINS": "https://a.example"})
+    headers = {"origin": "https://a.example", "access-control-request-method": "GET"}
+    accepted = {m for m in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+                if app.handle(HttpRequest(method=m, path="/", headers=headers, public_path="/")).status != 405}
+    policy = template.function(next(f.name for f in template.functions if f.module == "policy"))
+    (trigger,) = policy.http_triggers
+    assert set(trigger.methods) == accepted == {"GET", "OPTIONS"}
+    assert trigger.auth_type == "anonymous"  # browsers cannot sign FC requests: UPLOAD_AUTHORIZER decides
+    assert policy.code_uri.endswith("/upload") and policy.handler_module == "policy"
+    assert "-internal." not in policy.environment["OSS_ENDPOINT"]  # browsers post to the public endpoint
+    assert policy.environment["UPLOAD_AUTHORIZER"] == "anonymous"  # visible in vars.page, with its warning
 
 
 @pytest.mark.parametrize("template", _templates())
@@ -174,7 +193,7 @@ def test_runtime_is_offered_by_fc_and_sized_for_oss(template: Template) -> None:
     for fn in template.functions:
         assert fn.runtime in offered, fn.runtime
         assert fn.memory_size and fn.timeout
-    callback = next(f for f in template.functions if f.http_triggers)
+    callback = next(f for f in template.functions if f.module == "callback")
     assert callback.timeout is not None and callback.timeout >= 5  # never cut below OSS's own 5 s wait
 
 

@@ -115,6 +115,9 @@ def render(info: StackInfo, snippets: list[Snippet]) -> str:
     if info.inspector_url:
         lines.append(f"Inspector: {info.inspector_url}  (every callback the local OSS sends, live; replay, edit "
                      "& re-send)")
+    if info.upload_page_url:
+        lines.append(f"Upload page: {info.upload_page_url}  (pick or drop files: they go from the browser straight "
+                     "to the local OSS, with the callback)")
     lines.append("Paste each block into a shell as it is (they call this virtualenv's python and osscallback):")
     for number, snippet in enumerate(snippets, 1):
         lines += ["", f"# {number}. {snippet.title}", snippet.code]

@@ -119,6 +119,7 @@ class StackInfo:
     instances: int = 1  # worker processes per HTTP-triggered function
     fc_version: int = 2  # of the template's functions (3: template.fc3.yml)
     account_id: str = ""  # the local FC account id (Serverless Devs' AccountID)
+    upload_page_url: str = ""  # the policy function's upload page ("" when the template has none)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -387,16 +388,23 @@ class LocalStack:
         query = urlencode({"region": self.region, "endpoint": self.oss.endpoint})
         return f"oss://{self.bucket}/{LOCAL_MARKER_PREFIX}?{query}"
 
-    @property
-    def http_functions(self) -> list[FunctionSpec]:
-        return [s for s in self.fc.specs if s.is_http]
+    def _http(self, policy: bool) -> list[FunctionSpec]:
+        """HTTP functions that are (or are not) the policy endpoint (``policy.handler``: the upload page)."""
+        specs = self._fc.specs if self._fc is not None else []
+        return [s for s in specs if s.is_http and (s.handler.split(".")[0] == "policy") == policy]
 
     @property
     def callback_function(self) -> FunctionSpec:
-        http = [s for s in self._fc.specs if s.is_http] if self._fc is not None else []
+        http = sorted(self._http(False), key=lambda s: s.module != "callback")  # the callback module first
         if not http:
             raise LocalStackError(f"{self.template.name} has no HTTP-triggered (callback) function")
         return http[0]
+
+    @property
+    def upload_page_url(self) -> str:
+        """The policy function's page, on the local FC host: another origin than the local OSS, as deployed."""
+        pages = [str(self.fc.url_for(s.name, proxy=True, service=s.service)) for s in self._http(True)]
+        return (pages[0].rstrip("/") + "/") if pages else ""
 
     @property
     def callback_url(self) -> str:
@@ -423,6 +431,7 @@ class LocalStack:
             instances=self.instances,
             fc_version=3 if self.callback_function.is_fc3 else 2,
             account_id=self.fc.account_id,
+            upload_page_url=self.upload_page_url,
         )
 
     # -- events --------------------------------------------------------------------------------------------
