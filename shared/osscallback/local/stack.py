@@ -4,27 +4,22 @@ This is what ``osscallback local`` runs. The local OSS plays OSS (signed callbac
 local FC host runs the functions from the same ``template.yml`` Serverless Devs deploys, and the wiring is what a
 deployment would configure:
 
-- the upload function gets the local OSS endpoint, bucket and temporary STS credentials (as FC gives a service
-  role's), and ``CALLBACK_URL`` = the callback function's FC 2.0 proxy URL on the local host;
-- the callback function additionally trusts the local OSS's public-key URL prefix — a local-development override,
-  logged loudly at start-up by the callback function itself.
+- the upload and policy functions get the local OSS endpoint, bucket and temporary STS credentials (as FC gives a
+  service role's), and ``CALLBACK_URL`` = the callback function's URL on the local host;
+- the callback function also trusts the local OSS's public-key URL prefix (a local override it logs loudly);
+- the bucket gets a CORS rule for the upload page's origin (the policy function's URL, another origin than the
+  local OSS's, as deployed) and ``cors_origins``.
 
-Both templates run: ``template.yml`` (FC 2.0: the callback function behind its FC 2.0 proxy URL, events through
-FC 2.0's InvokeFunction) and ``template.fc3.yml`` (FC 3.0: the callback function at its function URL with FC 3.0's
-HTTP event, events through FC 3.0's InvokeFunction). Either way the host also serves the FC 3.0 control plane, with
-code read from the local OSS and a temporary code bucket (:data:`TEMP_CODE_BUCKET`) for ``s deploy``.
+Both templates run: ``template.yml`` (FC 2.0: HTTP functions behind proxy URLs) and ``template.fc3.yml`` (FC 3.0:
+function URLs and FC 3.0's HTTP event), events through each one's InvokeFunction. Either way the host also serves
+the FC 3.0 control plane, with code read from the local OSS and a temporary code bucket (:data:`TEMP_CODE_BUCKET`)
+for ``s deploy``.
 
-Events in ``events/`` are named ``<function>-<name>.json``; :meth:`LocalStack.run_event` invokes the function
-through the FC invocation API and, for actions that hand work to a client (``presign_put``, ``post_policy``),
-plays the client too, so every event ends in a real upload with a verified callback.
-
-Delivery, as deployed: every function shares one idempotency store (by default the ``oss://`` store on the local
-OSS, as the templates deploy it; ``store=`` picks another, e.g. a ``redis://`` URL), HTTP-triggered functions run
-``instances`` worker processes behind one URL, and after each stored upload the local OSS's ``ObjectCreated``
-event goes through the local FC host's asynchronous invocation (with FC's retries) to every function whose OSS
-trigger matches: the OSS-event backstop. An event counts as succeeded when its object is stored and the action
-ran exactly once for it (through the callback, or through the OSS event when the callback failed), as the
-functions' logs tell (:mod:`osscallback.local.deliveries`).
+:meth:`LocalStack.run_event` runs ``events/<function>-<name>.json``, playing the client for ``presign_put`` and
+``post_policy``. Delivery is as deployed: one shared idempotency store (the ``oss://`` store on the local OSS, or
+``store=``), ``instances`` workers per HTTP function, each upload's ``ObjectCreated`` event to the OSS-event
+backstop through asynchronous invocation with FC's retries. An event succeeds when its object is stored and the
+action ran exactly once for it, as the functions' logs tell (:mod:`osscallback.local.deliveries`).
 """
 
 from __future__ import annotations
@@ -38,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from osscallback.callback.actions import upload_key
 from osscallback.callback.idempotency.base import redact_url
@@ -246,8 +241,6 @@ class LocalStack:
                 callback_observers=observers, on_object_created=self._on_object_created,
             )
             oss.start()
-            if self.cors_origins:  # else the bucket keeps the rules its data directory has
-                oss.allow_origins(self.cors_origins, bucket=self.bucket)
             if self.inspector is not None:
                 self.inspector.attach(oss.callback_sender)
             key_id, secret, token = oss.issue_sts_token(ROLE_CREDENTIALS_TTL)
@@ -266,6 +259,10 @@ class LocalStack:
             if self.inspector is not None:
                 self.inspector.watch_fc(fc)  # OSS-trigger deliveries show beside the callbacks
             fc.start()
+            page = urlsplit(self.upload_page_url)  # the page's origin, known once its function listens
+            origins = [*self.cors_origins, *([f"{page.scheme}://{page.netloc}"] if page.netloc else [])]
+            if origins:  # else the bucket keeps the rules its data directory has
+                oss.allow_origins(origins, bucket=self.bucket)
         except BaseException:
             self.stop()
             raise

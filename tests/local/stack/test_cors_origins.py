@@ -27,4 +27,6 @@ def test_the_stack_bucket_allows_the_given_origins(tmp_path: Path) -> None:
         assert allowed.status_code == 200 and allowed.headers["Access-Control-Allow-Origin"] == PAGE
         assert preflight("http://127.0.0.1:9").status_code == 403  # any other origin: AccessForbidden, as on OSS
         bucket = oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, stack.bucket)
-        assert PAGE in bucket.get_bucket_cors().rules[0].allowed_origins  # beside the stack's own page, if any
+        page = stack.info().upload_page_url.split("/2016-08-15/")[0]  # the stack's own upload page, FC 2.0's origin
+        assert bucket.get_bucket_cors().rules[0].allowed_origins == [PAGE, page]
+        assert preflight(page).headers["Access-Control-Allow-Origin"] == page
