@@ -7,8 +7,7 @@ deployment would configure:
 - the upload and policy functions get the local OSS endpoint, bucket and temporary STS credentials (as FC gives a
   service role's), and ``CALLBACK_URL`` = the callback function's URL on the local host;
 - the callback function also trusts the local OSS's public-key URL prefix (a local override it logs loudly);
-- the bucket gets a CORS rule for the upload page's origin (the policy function's URL, another origin than the
-  local OSS's, as deployed) and ``cors_origins``.
+- the bucket allows (CORS) the upload page's origin (the policy function's, not the local OSS's) and ``cors_origins``.
 
 Both templates run: ``template.yml`` (FC 2.0: HTTP functions behind proxy URLs) and ``template.fc3.yml`` (FC 3.0:
 function URLs and FC 3.0's HTTP event), events through each one's InvokeFunction. Either way the host also serves
@@ -259,10 +258,9 @@ class LocalStack:
             if self.inspector is not None:
                 self.inspector.watch_fc(fc)  # OSS-trigger deliveries show beside the callbacks
             fc.start()
-            page = urlsplit(self.upload_page_url)  # the page's origin, known once its function listens
-            origins = [*self.cors_origins, *([f"{page.scheme}://{page.netloc}"] if page.netloc else [])]
-            if origins:  # else the bucket keeps the rules its data directory has
-                oss.allow_origins(origins, bucket=self.bucket)
+            page = urlsplit(self.upload_page_url)  # the page's origin (known once its function listens), and any asked
+            if origins := [*self.cors_origins, *([f"{page.scheme}://{page.netloc}"] if page.netloc else [])]:
+                oss.allow_origins(origins, bucket=self.bucket)  # else the bucket keeps its data directory's rules
         except BaseException:
             self.stop()
             raise
@@ -385,23 +383,19 @@ class LocalStack:
         query = urlencode({"region": self.region, "endpoint": self.oss.endpoint})
         return f"oss://{self.bucket}/{LOCAL_MARKER_PREFIX}?{query}"
 
-    def _http(self, policy: bool) -> list[FunctionSpec]:
-        """HTTP functions that are (or are not) the policy endpoint (``policy.handler``: the upload page)."""
-        specs = self._fc.specs if self._fc is not None else []
-        return [s for s in specs if s.is_http and (s.handler.split(".")[0] == "policy") == policy]
-
     @property
     def callback_function(self) -> FunctionSpec:
-        http = sorted(self._http(False), key=lambda s: s.module != "callback")  # the callback module first
+        specs = [s for s in (self._fc.specs if self._fc else []) if s.is_http and not s.handler.startswith("policy.")]
+        http = sorted(specs, key=lambda s: s.module != "callback")  # the callback module first, never the policy's
         if not http:
             raise LocalStackError(f"{self.template.name} has no HTTP-triggered (callback) function")
         return http[0]
 
     @property
     def upload_page_url(self) -> str:
-        """The policy function's page, on the local FC host: another origin than the local OSS, as deployed."""
-        pages = [str(self.fc.url_for(s.name, proxy=True, service=s.service)) for s in self._http(True)]
-        return (pages[0].rstrip("/") + "/") if pages else ""
+        """The policy function's (``policy.handler``) page on the local FC host: another origin than the local OSS."""
+        page = next((s for s in self.fc.specs if s.is_http and s.handler.startswith("policy.")), None)
+        return str(self.fc.url_for(page.name, service=page.service)).rstrip("/") + "/" if page else ""
 
     @property
     def callback_url(self) -> str:
