@@ -77,8 +77,8 @@ TABLE: tuple[SubResource, ...] = (
     ),
     SubResource(
         "encryption", "BucketEncryption", "ServerSideEncryptionRule",
-        # The reference does not name the 404; oss2's tests/test_bucket.py test_bucket_encryption expects
-        # NoSuchServerSideEncryptionRule (404) from a bucket without a rule.
+        # The reference does not name the 404; oss2's tests/test_bucket.py expects
+        # NoSuchServerSideEncryptionRule (404) from a bucket without a rule (test_bucket_encryption_wrong).
         Missing("NoSuchServerSideEncryptionRule", "The server side encryption configuration was not found."),
         required=("ApplyServerSideEncryptionByDefault/SSEAlgorithm",), source="getbucketencryption",
     ),
