@@ -16,9 +16,15 @@ from tests.support.fc import ROOT, TEMPLATE, TEMPLATE_ENV
 
 def test_specs_come_from_template_yml() -> None:
     specs = {s.name: s for s in load_specs(TEMPLATE, TEMPLATE_ENV, code_dirs=source_code_dirs(TEMPLATE))}
-    assert set(specs) == {"callback", "oss-events", "upload"}
+    assert set(specs) == {"callback", "oss-events", "dead-letters", "upload"}
     callback, upload = specs["callback"], specs["upload"]
-    assert specs["oss-events"].code_dir == callback.code_dir  # one package, two handlers (by code directory)
+    assert specs["oss-events"].code_dir == callback.code_dir  # one package, three handlers (by code directory)
+    assert specs["dead-letters"].code_dir == callback.code_dir and specs["dead-letters"].handler == "deadletter.handler"
+    # the backstop's asynchronous invocation (template.yml's asyncConfiguration)
+    backstop = specs["oss-events"]
+    assert (backstop.async_retry_attempts, backstop.async_max_event_age) == (8, 420.0)
+    assert backstop.async_on_failure.endswith(":services/oss-callback-fc.LATEST/functions/dead-letters")
+    assert backstop.async_on_success == "" and upload.async_on_failure == ""
     assert specs["oss-events"].handler == "oss_event.handler" and specs["oss-events"].http_methods is None
     assert callback.service == upload.service == "oss-callback-fc"
     assert callback.http_methods == ("POST",)

@@ -107,7 +107,8 @@ class LocalFCHost:
                             start_timeout=start_timeout, stop_grace=stop_grace, worker_threads=worker_threads)
         self.registry = Registry(specs, launcher=launcher, instances=instances, url_server=url_server)
         self._async = AsyncInvocations(self.registry, log_sink, retry_attempts=async_retry_attempts,
-                                       backoff=async_backoff, observer=async_observer)
+                                       backoff=async_backoff, observer=async_observer, region=region,
+                                       account=account_id)
         self._server = WSGIServer(Router(self._api), host=host, port=port, threads=threads)
         self.control = ControlPlane(self.registry, region=region, account_id=account_id,
                                     code_root=None if code_root is None else Path(code_root),

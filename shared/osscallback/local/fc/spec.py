@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from osscallback.deploy import fcyaml
+from osscallback.deploy.asyncconfig import AsyncConfig
 from osscallback.local.fc.errors import LocalFCError
 from osscallback.local.fc.osstrigger import OssTrigger
 
@@ -30,7 +31,9 @@ class FunctionSpec:
     ``http_methods`` is the HTTP trigger's method list, or ``None`` for an event function (invoked through the
     InvokeFunction API). ``timeout`` is in seconds, as in ``template.yml``. ``oss_triggers`` are the OSS events
     that invoke it asynchronously (:meth:`LocalFCHost.dispatch_oss_event`); ``async_retry_attempts`` is the
-    template's ``maxAsyncRetryAttempts`` (``None``: the host's default, FC's 3).
+    template's ``maxAsyncRetryAttempts`` (``None``: the host's default, FC's 3), ``async_max_event_age`` its
+    ``maxAsyncEventAgeInSeconds`` and ``async_on_success`` / ``async_on_failure`` its destinations' ARNs
+    (:mod:`osscallback.deploy.asyncconfig`; :mod:`.model.destinations` invokes them).
 
     ``fc_version`` is 2 for FC 2.0 functions (a ``service``; HTTP handlers are WSGI, served under FC 2.0's proxy
     URLs) and 3 for FC 3.0 functions (``service`` is ``""``; an HTTP trigger is a function URL of its own and the
@@ -51,6 +54,9 @@ class FunctionSpec:
     log_store: str = ""
     oss_triggers: tuple[OssTrigger, ...] = ()
     async_retry_attempts: int | None = None
+    async_max_event_age: float | None = None  # maxAsyncEventAgeInSeconds (None: FC's default, a day)
+    async_on_success: str = ""  # destination ARNs (destinationConfig / destination)
+    async_on_failure: str = ""
     fc_version: int = 2
     module: str = ""
     http_trigger: str = ""  # the HTTP trigger's name
@@ -91,6 +97,7 @@ def load_specs(
     overrides = {name: Path(path) for name, path in (code_dirs or {}).items()}
     specs: list[FunctionSpec] = []
     for fn in template.functions:
+        async_config = AsyncConfig.of(fn)
         # by function name or module, else by code directory (functions sharing one package: callback, oss-events)
         override = overrides.get(fn.name) or overrides.get(fn.module) or overrides.get(Path(fn.code_uri).name)
         code_dir = override.resolve() if override is not None else fn.code_dir(template.base_dir)
@@ -114,6 +121,9 @@ def load_specs(
                 log_store=fn.log_store,
                 oss_triggers=_oss_triggers(fn),
                 async_retry_attempts=fn.max_async_retry_attempts,
+                async_max_event_age=None if async_config.max_event_age is None else float(async_config.max_event_age),
+                async_on_success=async_config.on_success,
+                async_on_failure=async_config.on_failure,
                 fc_version=3 if template.is_fc3 else 2,
                 module=fn.module,
                 http_trigger=fn.http_triggers[0].name if fn.http_triggers else "",

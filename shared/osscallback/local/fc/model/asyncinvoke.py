@@ -28,9 +28,11 @@ DEFAULT_RETRY_ATTEMPTS = 3
 #: First retry delay in seconds; each further retry waits twice as long.
 DEFAULT_BACKOFF = 0.5
 
-QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED, ABANDONED = (
-    "queued", "running", "retrying", "succeeded", "failed", "abandoned")
-_DONE = (SUCCEEDED, FAILED, ABANDONED)
+QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED, EXPIRED, ABANDONED = (
+    "queued", "running", "retrying", "succeeded", "failed", "expired", "abandoned")
+_DONE = (SUCCEEDED, FAILED, EXPIRED, ABANDONED)
+#: Ends that FC reports to a destination (an abandoned invocation is the local host stopping, not FC's verdict).
+FINAL = (SUCCEEDED, FAILED, EXPIRED)
 
 log = logging.getLogger("osscallback.local.fc")
 
@@ -67,8 +69,10 @@ class AsyncInvocation:
     """A snapshot of one asynchronous invocation: who, what, and every attempt so far.
 
     ``status``: ``queued`` → ``running`` → (``retrying`` → ``running``)* → ``succeeded`` | ``failed`` (every
-    attempt failed) | ``abandoned`` (the host stopped before it finished). ``source`` says what asked for it:
-    ``InvokeFunction`` (the API, ``X-Fc-Invocation-Type: Async``) or ``oss:<trigger name>``.
+    attempt failed) | ``expired`` (older than ``max_event_age`` before an attempt: FC's ``maxAsyncEventAgeInSeconds``,
+    after which FC discards the event, status "Expired" in its AsyncTask API) | ``abandoned`` (the host stopped
+    before it finished). ``source`` says what asked for it: ``InvokeFunction`` (the API,
+    ``X-Fc-Invocation-Type: Async``), ``oss:<trigger name>`` or ``destination:<function>``.
     """
 
     request_id: str
@@ -81,7 +85,8 @@ class AsyncInvocation:
     attempts: tuple[AsyncAttempt, ...] = ()
     created: float = 0.0
     finished: float | None = None
-    result: bytes = b""  # the successful attempt's answer
+    result: bytes = b""  # the last attempt's answer (the error document when it failed)
+    max_event_age: float | None = None  # seconds; None: no limit
 
     @property
     def done(self) -> bool:
@@ -105,6 +110,7 @@ class AsyncInvocation:
             "finished": self.finished,
             "payload": _text(self.payload),
             "result": _text(self.result),
+            "max_event_age": self.max_event_age,
         }
 
 
@@ -126,10 +132,12 @@ class AsyncInvoker:
     """
 
     def __init__(self, runner: Runner, *, backoff: float = DEFAULT_BACKOFF, observer: Observer | None = None,
-                 keep: int = 10000) -> None:
+                 keep: int = 10000, on_done: Observer | None = None) -> None:
         self._runner = runner
         self.backoff = backoff
         self.observer = observer
+        #: called once with the final snapshot of each invocation that succeeded, failed or expired (destinations)
+        self.on_done = on_done
         self._keep = keep
         self._records: dict[str, AsyncInvocation] = {}
         self._threads: set[threading.Thread] = set()
@@ -217,6 +225,20 @@ class AsyncInvoker:
         except Exception:  # noqa: BLE001 - an observer's bug must not stop the invocation
             log.exception("async invocation observer failed")
 
+    def _finish(self, record: AsyncInvocation) -> None:
+        """The final snapshot: its destination is queued first, so that whoever waits for every invocation to be
+        done waits for the destination's too."""
+        on_done = self.on_done
+        if on_done is not None and record.status in FINAL:
+            try:
+                on_done(record)
+            except Exception:  # noqa: BLE001 - a destination's failure must not lose the record
+                log.exception("async invocation destination failed")
+        self._update(record)
+
+    def _expired(self, record: AsyncInvocation) -> bool:
+        return record.max_event_age is not None and time.time() - record.created > record.max_event_age
+
     def _run(self, record: AsyncInvocation) -> None:
         try:
             for number in range(1, record.max_attempts + 1):
@@ -224,6 +246,9 @@ class AsyncInvoker:
                     break
                 if self._stop.is_set():
                     break
+                if self._expired(record):
+                    self._finish(replace(record, status=EXPIRED, finished=time.time()))
+                    return
                 record = self._update(replace(record, status=RUNNING))
                 started, clock = time.time(), time.perf_counter()
                 try:
@@ -237,10 +262,11 @@ class AsyncInvoker:
                 )
                 record = replace(record, attempts=(*record.attempts, attempt))
                 if attempt.ok:
-                    self._update(replace(record, status=SUCCEEDED, finished=time.time(), result=result.body))
+                    self._finish(replace(record, status=SUCCEEDED, finished=time.time(), result=result.body))
                     return
+                record = replace(record, result=result.body)
                 if number == record.max_attempts:
-                    self._update(replace(record, status=FAILED, finished=time.time()))
+                    self._finish(replace(record, status=FAILED, finished=time.time()))
                     return
                 record = self._update(replace(record, status=RETRYING))
             self._update(replace(record, status=ABANDONED, finished=time.time()))
@@ -251,6 +277,8 @@ class AsyncInvoker:
 
 
 __all__ = [
+    "EXPIRED",
+    "FINAL",
     "AsyncAttempt",
     "AsyncInvocation",
     "AsyncInvoker",

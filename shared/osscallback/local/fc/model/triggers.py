@@ -2,8 +2,10 @@
 
 Asynchronous invocation (``X-Fc-Invocation-Type: Async``, ``LocalFCHost.invoke_async``, and every OSS trigger
 through :meth:`AsyncInvocations.dispatch_oss_event`) answers 202 at once and runs in the background with FC's
-retry policy (:mod:`.asyncinvoke`: 3 retries after a failed attempt unless the template says otherwise); each
-attempt is one synchronous call to one of the function's instances (:meth:`.registry.Registry.call`).
+retry policy (:mod:`.asyncinvoke`: 3 retries after a failed attempt unless the template says otherwise, and its
+maximum event age); each attempt is one synchronous call to one of the function's instances
+(:meth:`.registry.Registry.call`). A finished invocation goes to its destination, if the template gives one
+(:mod:`.destinations`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from osscallback.local.fc.model.asyncinvoke import (
     AttemptResult,
     Observer,
 )
+from osscallback.local.fc.model.destinations import Destinations
 from osscallback.local.fc.model.process import LogSink
 from osscallback.local.fc.model.registry import Registry
 from osscallback.local.fc.protocol import H_ERROR_TYPE, I_REQUEST_ID, INVOKE_PATH, UNHANDLED
@@ -33,13 +36,15 @@ class AsyncInvocations:
     """The asynchronous side of one host: submit, one attempt, OSS event dispatch; ``engine`` keeps the records."""
 
     def __init__(self, registry: Registry, log_sink: LogSink, *, retry_attempts: int = DEFAULT_RETRY_ATTEMPTS,
-                 backoff: float = DEFAULT_BACKOFF, observer: Observer | None = None) -> None:
+                 backoff: float = DEFAULT_BACKOFF, observer: Observer | None = None, region: str = "cn-hangzhou",
+                 account: str = "") -> None:
         if not 0 <= retry_attempts <= 8:
             raise ValueError("async_retry_attempts must be within FC's range 0-8")
         self.registry = registry
         self.log_sink = log_sink
         self.retry_attempts = retry_attempts
-        self.engine = AsyncInvoker(self._attempt, backoff=backoff, observer=observer)
+        destinations = Destinations(registry, self.submit, log_sink, region=region, account=account)
+        self.engine = AsyncInvoker(self._attempt, backoff=backoff, observer=observer, on_done=destinations)
 
     def submit(self, spec: FunctionSpec, payload: bytes, source: str) -> AsyncInvocation:
         """Queue one asynchronous invocation of ``spec`` (``source``: ``InvokeFunction`` or ``oss:<trigger>``)."""
@@ -49,7 +54,7 @@ class AsyncInvocations:
         retries = self.retry_attempts if spec.async_retry_attempts is None else spec.async_retry_attempts
         record = AsyncInvocation(request_id=str(uuid.uuid4()), service=spec.service, function=spec.name,
                                  source=source, payload=payload, max_attempts=1 + max(0, retries),
-                                 created=time.time())
+                                 created=time.time(), max_event_age=spec.async_max_event_age)
         return self.engine.submit(record)
 
     def dispatch_oss_event(self, event: Mapping[str, Any] | bytes | str) -> list[AsyncInvocation]:
