@@ -32,12 +32,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from osscallback.callback.actions import upload_key
 from osscallback.callback.idempotency.base import redact_url
 from osscallback.errors import OssCallbackError
-from osscallback.local import preflight
+from osscallback.local import preflight, wiring
 from osscallback.local.clientsteps import complete_client_step
 from osscallback.local.deliveries import Deliveries, Run
 from osscallback.local.preflight import function_of
@@ -57,7 +57,6 @@ DEFAULT_BUCKET = "examplebucket"
 #: STS's usual hour, uploads from a stack started the day before failed with an expired token).
 ROLE_CREDENTIALS_TTL = 30 * 24 * 3600.0
 DEFAULT_REGION = "cn-hangzhou"
-GOSSPUBLIC = "http://gosspublic.alicdn.com/,https://gosspublic.alicdn.com/"
 #: Where GetTempBucketToken tells Serverless Devs' fc3 to upload code zips (a bucket of the local OSS).
 TEMP_CODE_BUCKET = "fc-temp-code"
 #: Where the local stack's ``oss://`` idempotency store keeps its markers: the templates' prefix.
@@ -162,6 +161,7 @@ class LocalStack:
         settle_timeout: float = 20.0,
         oss_event_delay: float = OSS_EVENT_DELAY,
         cors_origins: Sequence[str] = (),
+        async_backoff: float | None = None,  # the FC host's first retry delay (tests shorten FC's 0.5 s)
     ) -> None:
         self.template = Path(template) if template is not None else default_template()
         if not self.template.is_file():
@@ -184,6 +184,7 @@ class LocalStack:
         self._events_lock = threading.Lock()
         self._last_oss_event = time.monotonic()
         self.oss_event_delay = oss_event_delay
+        self.async_backoff = async_backoff
         self._pending_oss_events = 0
         self._oss: LocalOSS | None = None
         self._fc: LocalFCHost | None = None
@@ -223,6 +224,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         from osscallback.local.fc import LocalFCHost
         from osscallback.local.fc.context import FCCredentials
+        from osscallback.local.fc.model.asyncinvoke import DEFAULT_BACKOFF
         from osscallback.local.oss import LocalOSS
 
         specs = self.load_specs()
@@ -254,6 +256,7 @@ class LocalStack:
                 temp_bucket=self._temp_code_bucket,
                 log_sink=self._log,
                 instances=self.instances,
+                async_backoff=DEFAULT_BACKOFF if self.async_backoff is None else self.async_backoff,
             )
             if self.inspector is not None:
                 self.inspector.watch_fc(fc)  # OSS-trigger deliveries show beside the callbacks
@@ -317,22 +320,8 @@ class LocalStack:
         return self.deliveries.runs_of(key) if key is not None else []
 
     def _wiring(self, fc: LocalFCHost) -> dict[str, str]:
-        """Environment every function gets on top of template.yml: the local equivalents of a deployment."""
-        code_dirs = ":".join(str(s.code_dir) for s in fc.specs)
-        wiring = {
-            "OSS_ENDPOINT": self.oss.endpoint,
-            "OSS_BUCKET": self.bucket,
-            "OSS_REGION": self.region,
-            "FC_REGION": self.region,
-            "CALLBACK_URL": self.callback_url,
-            "CALLBACK_KEY_URL_PREFIXES": f"{GOSSPUBLIC},{self.oss.public_key_prefix}",
-            "UPLOAD_ALLOWED_ROOTS": ":".join(p for p in ("/tmp", code_dirs) if p),  # noqa: S108 - FC's scratch dir
-            "CALLBACK_IDEMPOTENCY_STORE": self.store_url,
-            # confirmation (CALLBACK_CONFIRM=head, the templates' default) asks the local OSS, not the region's
-            "CALLBACK_CONFIRM_ENDPOINT": self.oss.endpoint,
-        }
-        wiring.update(self.env)
-        return wiring
+        """Environment every function gets on top of template.yml (:func:`osscallback.local.wiring.function_env`)."""
+        return wiring.function_env(self, fc)
 
     def _fetch_code(self, bucket: str, key: str) -> bytes:
         """A code zip from the local OSS (CreateFunction/UpdateFunction with ``ossBucketName``/``ossObjectName``)."""
@@ -380,8 +369,7 @@ class LocalStack:
         if self.store:  # oss://<a local bucket>/... means the local OSS
             return preflight.local_store_url(self.store, (self.bucket, TEMP_CODE_BUCKET), self.oss.endpoint,
                                              self.region)
-        query = urlencode({"region": self.region, "endpoint": self.oss.endpoint})
-        return f"oss://{self.bucket}/{LOCAL_MARKER_PREFIX}?{query}"
+        return wiring.local_oss_url(self.bucket, LOCAL_MARKER_PREFIX, self.region, self.oss.endpoint)
 
     @property
     def callback_function(self) -> FunctionSpec:

@@ -1,0 +1,53 @@
+"""What the local stack adds to every function's ``template.yml`` environment: a deployment's values, made local.
+
+Deployed, FC and the templates give the functions their region, the bucket's internal endpoint, the callback URL
+and the stores; locally each of those is a server of the stack. :func:`function_env` is that one mapping (the
+stack's ``env=`` is merged over it last), and :func:`local_oss_url` points an ``oss://`` URL (the idempotency
+store's markers, the dead letters) at the local OSS.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+if TYPE_CHECKING:
+    from osscallback.local.fc import LocalFCHost
+    from osscallback.local.stack import LocalStack
+
+GOSSPUBLIC = "http://gosspublic.alicdn.com/,https://gosspublic.alicdn.com/"
+#: Where the dead-letter function keeps the backstop's failed events: the templates' prefix.
+LOCAL_DEAD_LETTER_PREFIX = ".osscallback/dead-letters/"
+
+
+def local_oss_url(bucket: str, prefix: str, region: str, endpoint: str) -> str:
+    """``oss://<bucket>/<prefix>?region=...&endpoint=<the local OSS>``."""
+    return f"oss://{bucket}/{prefix}?{urlencode({'region': region, 'endpoint': endpoint})}"
+
+
+def dead_letters_url(stack: LocalStack) -> str:
+    """Where the dead-letter function writes: the templates' prefix in the stack's bucket, at the local OSS."""
+    return local_oss_url(stack.bucket, LOCAL_DEAD_LETTER_PREFIX, stack.region, stack.oss.endpoint)
+
+
+def function_env(stack: LocalStack, fc: LocalFCHost) -> dict[str, str]:
+    """Environment every function gets on top of template.yml: the local equivalents of a deployment."""
+    code_dirs = ":".join(str(s.code_dir) for s in fc.specs)
+    wiring = {
+        "OSS_ENDPOINT": stack.oss.endpoint,
+        "OSS_BUCKET": stack.bucket,
+        "OSS_REGION": stack.region,
+        "FC_REGION": stack.region,
+        "CALLBACK_URL": stack.callback_url,
+        "CALLBACK_KEY_URL_PREFIXES": f"{GOSSPUBLIC},{stack.oss.public_key_prefix}",
+        "UPLOAD_ALLOWED_ROOTS": ":".join(p for p in ("/tmp", code_dirs) if p),  # noqa: S108 - FC's scratch dir
+        "CALLBACK_IDEMPOTENCY_STORE": stack.store_url,
+        # confirmation (CALLBACK_CONFIRM=head, the templates' default) asks the local OSS, not the region's
+        "CALLBACK_CONFIRM_ENDPOINT": stack.oss.endpoint,
+        "CALLBACK_DEAD_LETTERS": dead_letters_url(stack),
+    }
+    wiring.update(stack.env)
+    return wiring
+
+
+__all__ = ["GOSSPUBLIC", "LOCAL_DEAD_LETTER_PREFIX", "dead_letters_url", "function_env", "local_oss_url"]
