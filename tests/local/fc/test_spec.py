@@ -16,7 +16,7 @@ from tests.support.fc import ROOT, TEMPLATE, TEMPLATE_ENV
 
 def test_specs_come_from_template_yml() -> None:
     specs = {s.name: s for s in load_specs(TEMPLATE, TEMPLATE_ENV, code_dirs=source_code_dirs(TEMPLATE))}
-    assert set(specs) == {"callback", "oss-events", "dead-letters", "upload"}
+    assert set(specs) == {"callback", "oss-events", "dead-letters", "upload", "policy"}
     callback, upload = specs["callback"], specs["upload"]
     assert specs["oss-events"].code_dir == callback.code_dir  # one package, three handlers (by code directory)
     assert specs["dead-letters"].code_dir == callback.code_dir and specs["dead-letters"].handler == "deadletter.handler"
