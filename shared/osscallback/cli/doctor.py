@@ -50,13 +50,15 @@ def render(report: Report, color: bool) -> str:
         lines.append(f"  not run (they need what failed above): {', '.join(report.not_run)}")
     passed = sum(c.status == PASS for c in report.checks)
     warnings = f"{report.warnings} warning" + ("" if report.warnings == 1 else "s")
-    lines.append(f"{len(report.checks)} checks: {passed} passed, {warnings}, {report.failed} failed")
+    checks = f"{len(report.checks)} check" + ("" if len(report.checks) == 1 else "s")
+    lines.append(f"{checks}: {passed} passed, {warnings}, {report.failed} failed")
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
     if not 0 < args.timeout <= 60:
-        print("osscallback: error: --timeout must be between 0 and 60 seconds", file=sys.stderr)
+        print(f"osscallback: error: --timeout must be more than 0 and at most 60 seconds, not {args.timeout:g}",
+              file=sys.stderr)
         return 2
     report = diagnose(args.url, timeout=args.timeout)  # a DoctorError (bad URL) is one line and exit 2 (cli.main)
     if args.json:

@@ -142,7 +142,8 @@ def event_view(entry: EventEntry) -> dict[str, Any]:
         "request_id": invocation.request_id,
         "time": invocation.created,
         "trigger": invocation.source.removeprefix("oss:"),
-        "function": f"{invocation.service}/{invocation.function}",
+        # FC 2.0 names a function within its service; FC 3.0 functions have no service (no leading "/")
+        "function": f"{invocation.service}/{invocation.function}" if invocation.service else invocation.function,
         "event_name": str(first.get("eventName", "")),
         "bucket": str(bucket.get("name", "")),
         "object": str(obj.get("key", "")),
