@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "osscallback.cli.upload",
     "osscallback.cli.build",
     "osscallback.cli.doctor",
+    "osscallback.cli.cors",
 )
 
 
