@@ -99,6 +99,12 @@ def test_fc2_template_against_an_fc3_stack_names_the_template(tmp_path: Path) ->
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and "--template template.fc3.yml" in lines[0], out.stderr
         assert str(info["fc_security_token"]) not in out.stderr
+        # the FC 3.0 SDK with bad credentials: one line, no token, no signature either
+        token = "SECRET-TOKEN-" + "y" * 24
+        bad = invoke("--endpoint", str(info["fc_endpoint"]), "--template", "template.fc3.yml",
+                     FC_ACCESS_KEY_ID="bad-key-id", FC_ACCESS_KEY_SECRET="bad-secret", FC_SECURITY_TOKEN=token)
+        assert bad.returncode == 2 and token not in bad.stdout + bad.stderr, bad.stderr
+        assert "authorization" not in bad.stderr.lower() and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
         # ... and with the template it names, the same call succeeds
         ok = invoke("--endpoint", str(info["fc_endpoint"]), "--template", "template.fc3.yml",
                     FC_ACCESS_KEY_ID=str(info["fc_access_key_id"]),

@@ -153,3 +153,24 @@ def test_the_docs_testing_snippet_prints_its_answer(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     status, _, body = out.stdout.strip().partition(" ")
     assert status == "200" and json.loads(body) == {"Status": "OK", "bucket": "b", "object": "a.txt"}, out.stdout
+
+
+def test_the_local_oss_snippet_runs_as_pasted(tmp_path: Path) -> None:
+    """``osscallback local oss`` prints one block too: unindented, the venv's python, runnable in a clean shell."""
+    proc = subprocess.Popen([OSSCALLBACK, "local", "oss", "--data-dir", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.rstrip("\n") == "PY":
+                break
+        printed = "".join(lines)
+        block = printed[printed.index("\n# Try it"):]
+        assert not [line for line in block.splitlines() if line[:1].isspace()], block
+        out = clean_shell(block)
+        assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr  # a fresh bucket
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 from osscallback.cli.args import port_number
+from osscallback.cli.snippets import bin_dir
 from osscallback.errors import ConfigError
 from osscallback.local.oss.localoss import DEFAULT_BUCKET, DEFAULT_REGION, LocalOSS, default_data_dir
 from osscallback.logconfig import quiet_client_libraries
@@ -90,10 +91,14 @@ def run(args: argparse.Namespace) -> int:
                 f"  access key secret: {info.access_key_secret}\n"
                 f"  region:            {info.region}\n"
                 f"  callback key URL:  {info.public_key_url}\n"
-                f"  data directory:    {info.data_dir}\n\n"
-                f"  import oss2\n"
-                f"  bucket = oss2.Bucket(oss2.Auth('{info.access_key_id}', '{info.access_key_secret}'),\n"
-                f"                       '{info.endpoint}', '{info.bucket}')",
+                f"  data directory:    {info.data_dir}  (delete it, stopped, to start afresh)\n\n"
+                "# Try it (paste into a shell as it is: it calls this virtualenv's python):\n"
+                f"{bin_dir() / 'python'} - <<'PY'\n"
+                "import oss2\n"
+                f"bucket = oss2.Bucket(oss2.Auth('{info.access_key_id}', '{info.access_key_secret}'), "
+                f"'{info.endpoint}', '{info.bucket}')\n"
+                "print([o.key for o in bucket.list_objects(max_keys=10).object_list])\n"
+                "PY",
                 flush=True,
             )
         try:
