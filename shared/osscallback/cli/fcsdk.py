@@ -1,7 +1,8 @@
 """Calling FC's official SDKs from the CLI without leaking credentials, hanging, or printing their noise.
 
-``fc2`` logs every 4xx/5xx answer through the *root* logger (``logging.error(...)`` in ``fc2/client.py``) with the
-request's headers, which hold the ``x-fc-security-token`` and the ``authorization`` signature; and because it
+``fc2`` logs every 4xx/5xx answer through the *root* logger (``logging.error(...)`` in ``Client._do_request``,
+aliyun/fc-python-sdk ``fc2/client.py``) with the request's headers, which hold the ``x-fc-security-token`` and
+the ``authorization`` signature; and because it
 calls the module-level ``logging`` functions, the first call also ``basicConfig``\\ s the root logger to stderr.
 Its ``requestWithTry`` retries refused connections five times with back-off (about 30 s, one urllib3 ``Retrying``
 warning each). The SDKs stay unmodified: :func:`quiet_sdk` drops exactly those records, for the duration of one
@@ -67,8 +68,9 @@ def quiet_sdk() -> Iterator[None]:
             logger.removeFilter(drop)
 
 
-def check_reachable(endpoint: str, timeout: float = CONNECT_TIMEOUT) -> None:
-    """Raise :class:`FCUnreachable` (one line) unless ``endpoint``'s host accepts a TCP connection in time."""
+def check_reachable(endpoint: str, timeout: float = CONNECT_TIMEOUT, *, local: bool = True) -> None:
+    """Raise :class:`FCUnreachable` (one line) unless ``endpoint``'s host accepts a TCP connection in time
+    (``local``: the endpoint of an ``osscallback local``, which the message then mentions)."""
     parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -81,10 +83,8 @@ def check_reachable(endpoint: str, timeout: float = CONNECT_TIMEOUT) -> None:
             pass
     except OSError as exc:
         why = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc)).lower()
-        raise FCUnreachable(
-            f"cannot reach FC at {endpoint} ({parts.hostname}:{port}: {why}); is `osscallback local` running? "
-            "it prints its FC endpoint"
-        ) from None
+        hint = "; is `osscallback local` running? it prints its FC endpoint" if local else ""
+        raise FCUnreachable(f"cannot reach FC at {endpoint} ({parts.hostname}:{port}: {why}){hint}") from None
 
 
 def describe_fc2_error(exc: BaseException) -> str:

@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         target = resolve_target(template, args.function, args.fc_version, args.service)
         endpoint = _remote_endpoint() if args.remote else args.endpoint
         via = _via_fc3 if target.fc_version == 3 else _via_fc2
-        check_reachable(endpoint)  # a dead endpoint: one line within seconds, not the SDKs' retries
+        check_reachable(endpoint, local=not args.remote)  # dead: one line in seconds, not SDK retries
         with quiet_sdk():  # fc2 logs request headers (token, signature) through the root logger: never shown
             result = via(target, endpoint, args.remote, payload)
         ok = bool(result.get("ok", True))
