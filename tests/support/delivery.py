@@ -96,6 +96,25 @@ class RedisServer:
         stop_process(self.proc)
         self.proc = None
 
+    def restart(self) -> RedisServer:
+        """Start again on the same port (empty: no persistence), as a store coming back after an outage."""
+        assert self.proc is None and self.port
+        self.proc = subprocess.Popen(
+            [str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir), "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start again on port {self.port}")
+
     def flush(self) -> None:
         import redis
 

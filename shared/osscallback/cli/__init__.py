@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "osscallback.cli.template",
     "osscallback.cli.local",
     "osscallback.cli.invoke",
+    "osscallback.cli.redeliver",
     "osscallback.cli.upload",
     "osscallback.cli.build",
     "osscallback.cli.doctor",
