@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,14 @@ def test_an_authorizer_that_escapes_is_refused(tmp_path_factory: pytest.TempPath
         answer = requests.get(running.info().upload_page_url + "policy", timeout=10)
         assert answer.status_code == 500 and answer.json()["error"] == "AuthorizerFailed"
         assert "'..'" in answer.json()["message"]
+
+
+def test_an_expired_policy_is_refused_by_oss(tmp_path_factory: pytest.TempPathFactory) -> None:
+    with _stack(tmp_path_factory.mktemp("oss"), ROOT / "template.yml", "anonymous",
+                UPLOAD_POLICY_EXPIRES="1") as running:
+        policy = requests.get(running.info().upload_page_url + "policy", timeout=10).json()
+        deadline = policy["expire"] + 1.2  # past the policy's expiration (whole seconds), on this machine's clock
+        while time.time() < deadline:
+            time.sleep(0.1)
+        result = _post(policy, "late.txt", b"late")
+        assert result.status_code == 403 and "Policy expired" in result.text

@@ -187,3 +187,23 @@ def test_a_refusing_authorizer_shows_its_403(tmp_path_factory: pytest.TempPathFa
     assert (row["state"], row["kind"]) == ("failed", "policy-denied")
     assert row["message"] == ("The policy endpoint refused (403 UploadRefused): Uploads are closed for maintenance.")
     assert row["progress"] == 0 and runs(log) == []
+
+
+def test_an_expired_policy_is_explained(tmp_path_factory: pytest.TempPathFactory, driver: WebDriver,
+                                        files: Path) -> None:
+    """A policy valid for one second, and an upload link slowed (DevTools' network emulation) so the form reaches
+    OSS after that: OSS's 403 'Policy expired', and the page's line for it."""
+    log = tmp_path_factory.mktemp("runs") / "runs.jsonl"
+    slow = files / "slow.bin"
+    slow.write_bytes(b"s" * (96 * 1024))
+    with _stack(tmp_path_factory.mktemp("oss"), log, UPLOAD_POLICY_EXPIRES="1") as running:
+        _open(driver, running)
+        driver.set_network_conditions(offline=False, latency=0, download_throughput=-1,  # type: ignore[attr-defined]
+                                      upload_throughput=32 * 1024)
+        try:
+            row = _pick(driver, slow)
+        finally:
+            driver.delete_network_conditions()  # type: ignore[attr-defined]
+    assert (row["state"], row["kind"]) == ("failed", "expired"), row["message"]
+    assert row["message"].startswith("The upload policy expired before the upload reached OSS. OSS said: ")
+    assert "Policy expired" in row["message"] and runs(log) == []
