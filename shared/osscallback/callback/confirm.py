@@ -155,16 +155,3 @@ class Confirmer:
         if differ:
             said = " and ".join(f"{'ETag' if name == 'etag' else 'size'}" for name in differ)
             raise not_confirmed(f"The object {where} in OSS has another {said} than the callback says.", "mismatch")
-
-
-def open_confirmer(spec: ConfirmSpec, *, env: Mapping[str, str], client: Any = None) -> Confirmer | None:
-    """The confirmer ``spec`` asks for, or None for ``none``. ``client``: the ``oss://`` store's
-    :class:`~osscallback.callback.ossclient.OssClient`, reused when that store is configured too."""
-    if not spec.enabled:
-        return None
-    try:
-        from osscallback.callback.confirm_head import OssHead
-    except ImportError as exc:
-        raise ConfigError(f"CALLBACK_CONFIRM=head needs oss2, which is not installed ({exc})") from None
-    head = OssHead(spec, env=env, client=client)
-    return Confirmer(head, observe=head.observe_credentials)

@@ -26,7 +26,8 @@ from osscallback.callback.actions import Action, CallbackEvent, body_fingerprint
 from osscallback.callback.answer import AnswerError, AnswerRenderer
 from osscallback.callback.body import CallbackBody, parse_body
 from osscallback.callback.config import CallbackConfig
-from osscallback.callback.confirm import ConfirmationFailed, open_confirmer
+from osscallback.callback.confirm import ConfirmationFailed
+from osscallback.callback.confirm_factory import open_confirmer
 from osscallback.callback.idempotency.factory import open_store
 from osscallback.callback.ids import UniqueIds
 from osscallback.callback.keys import PublicKeyCache

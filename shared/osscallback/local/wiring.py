@@ -8,12 +8,34 @@ store's markers, the dead letters) at the local OSS.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlencode
 
 if TYPE_CHECKING:
     from osscallback.local.fc import LocalFCHost
-    from osscallback.local.stack import LocalStack
+
+
+class _LocalOSSView(Protocol):
+    @property
+    def endpoint(self) -> str: ...
+    @property
+    def public_key_prefix(self) -> str: ...
+
+
+class StackView(Protocol):
+    """What the wiring reads of a running :class:`~osscallback.local.stack.LocalStack` (which imports this module:
+    a Protocol instead of the class keeps the import graph free of cycles)."""
+
+    bucket: str
+    region: str
+    env: dict[str, str]
+
+    @property
+    def oss(self) -> _LocalOSSView: ...
+    @property
+    def callback_url(self) -> str: ...
+    @property
+    def store_url(self) -> str: ...
 
 GOSSPUBLIC = "http://gosspublic.alicdn.com/,https://gosspublic.alicdn.com/"
 #: Where the dead-letter function keeps the backstop's failed events: the templates' prefix.
@@ -25,12 +47,12 @@ def local_oss_url(bucket: str, prefix: str, region: str, endpoint: str) -> str:
     return f"oss://{bucket}/{prefix}?{urlencode({'region': region, 'endpoint': endpoint})}"
 
 
-def dead_letters_url(stack: LocalStack) -> str:
+def dead_letters_url(stack: StackView) -> str:
     """Where the dead-letter function writes: the templates' prefix in the stack's bucket, at the local OSS."""
     return local_oss_url(stack.bucket, LOCAL_DEAD_LETTER_PREFIX, stack.region, stack.oss.endpoint)
 
 
-def function_env(stack: LocalStack, fc: LocalFCHost) -> dict[str, str]:
+def function_env(stack: StackView, fc: LocalFCHost) -> dict[str, str]:
     """Environment every function gets on top of template.yml: the local equivalents of a deployment."""
     code_dirs = ":".join(str(s.code_dir) for s in fc.specs)
     wiring = {
