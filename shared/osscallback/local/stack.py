@@ -233,6 +233,7 @@ class LocalStack:
         observers = []
         if self.want_inspector:
             from osscallback.local.inspector import Inspector
+            from osscallback.local.inspector.deadletters import StackDeadLetters
 
             self.inspector = Inspector(port=self.inspector_port).start()
             observers.append(self.inspector.observe)
@@ -260,6 +261,7 @@ class LocalStack:
             )
             if self.inspector is not None:
                 self.inspector.watch_fc(fc)  # OSS-trigger deliveries show beside the callbacks
+                self.inspector.watch_dead_letters(StackDeadLetters(self))  # and the backstop's dead letters
             fc.start()
             page = urlsplit(self.upload_page_url)  # the page's origin (known once its function listens), and any asked
             if origins := [*self.cors_origins, *([f"{page.scheme}://{page.netloc}"] if page.netloc else [])]:

@@ -9,6 +9,8 @@ Routes::
     POST /api/callbacks/<id>/replay      send it again, identical; answers the new record (201)
     POST /api/callbacks/<id>/resend      {"body"?: str, "path"?: str, "resign"?: bool}: edit and send (201)
     GET  /api/events                     OSS-trigger events delivered to functions, newest first
+    GET  /api/dead-letters               the backstop's dead letters (reason, attempts, event), oldest first
+    POST /api/dead-letters/<id>/redeliver   the event through the backstop again; removed once delivered
 
 The page is served with a strict Content-Security-Policy (scripts and styles from this origin only, no inline
 code), so even a missed escape could not run a script; the page itself escapes everything by building the DOM with
@@ -27,6 +29,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from osscallback.local.inspector import views
+from osscallback.local.inspector.deadletters import LETTER_ID, DeadLetterSource
 from osscallback.local.inspector.history import CallbackHistory
 from osscallback.local.oss.callbacks import CallbackRecord, CallbackResendError, CallbackSender
 
@@ -34,6 +37,7 @@ STATIC_TYPES = {
     "index.html": "text/html; charset=utf-8",
     "inspector.js": "text/javascript; charset=utf-8",
     "inspector.css": "text/css; charset=utf-8",
+    "deadletters.js": "text/javascript; charset=utf-8",
 }
 SECURITY_HEADERS = [
     (
@@ -47,6 +51,7 @@ SECURITY_HEADERS = [
 ]
 MAX_REQUEST_BODY = 2 * 1024 * 1024
 _ROUTE = re.compile(r"^/api/callbacks/([0-9a-f]{32})(?:/(replay|resend))?$")
+_LETTER_ROUTE = re.compile(r"^/api/dead-letters/([^/]+)/redeliver$")
 
 StartResponse = Callable[..., Any]
 
@@ -67,6 +72,7 @@ class InspectorApp:
     def __init__(self, history: CallbackHistory, allowed_hosts: Callable[[], Iterable[str]]) -> None:
         self.history = history
         self.sender: CallbackSender | None = None
+        self.dead_letters: DeadLetterSource | None = None  # the local stack's (Inspector.watch_dead_letters)
         self._allowed_hosts = allowed_hosts
 
     @property
@@ -100,6 +106,8 @@ class InspectorApp:
             self._method(method, "GET")
             events = [views.event_view(e) for e in self.history.events()]
             return _ok({"version": self.history.version, "events": events})
+        if path.startswith("/api/dead-letters"):
+            return self._dead_letters(environ, method, path, host)
         match = _ROUTE.match(path)
         if match is None:
             raise _HttpError(404, "NotFound", f"no such page: {path[:200]}")
@@ -118,6 +126,21 @@ class InspectorApp:
         if created is None:  # pragma: no cover - the sender's observer adds it before returning
             created = self.history.add(again)
         return 201, [("Content-Type", "application/json")], _json(views.detail(created, self.history, self.public_key))
+
+    def _dead_letters(self, environ: dict[str, Any], method: str, path: str,
+                      host: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        source = self.dead_letters
+        if path == "/api/dead-letters":
+            self._method(method, "GET")
+            return _ok({"dead_letters": source.list() if source is not None else []})
+        match = _LETTER_ROUTE.match(path)
+        if match is None or not LETTER_ID.match(match.group(1)):
+            raise _HttpError(404, "NotFound", f"no such page: {path[:200]}")
+        self._method(method, "POST")
+        self._same_origin(environ, host)
+        if source is None:
+            raise _HttpError(503, "NoLocalStack", "the inspector is not attached to a local stack's dead letters")
+        return _ok(source.redeliver(match.group(1)))
 
     def _send_again(self, record: CallbackRecord, action: str, args: dict[str, Any]) -> CallbackRecord:
         sender = self.sender

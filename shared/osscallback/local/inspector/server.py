@@ -14,6 +14,7 @@ from osscallback.local.fc.host import LocalFCHost
 from osscallback.local.fc.model.asyncinvoke import AsyncInvocation
 from osscallback.local.httpserver import WSGIServer
 from osscallback.local.inspector.app import InspectorApp
+from osscallback.local.inspector.deadletters import DeadLetterSource
 from osscallback.local.inspector.history import DEFAULT_LIMIT, CallbackHistory
 from osscallback.local.oss.callbacks import CallbackRecord, CallbackSender
 
@@ -49,6 +50,10 @@ class Inspector:
             self.observe_invocation(invocation)
 
         host.async_observer = both
+
+    def watch_dead_letters(self, source: DeadLetterSource | None) -> None:
+        """List ``source``'s dead letters on the page, with a Redeliver button (the local stack's)."""
+        self.app.dead_letters = source
 
     def attach(self, sender: CallbackSender | None) -> None:
         """Let the page replay and re-send through the local OSS's sender (signed with its key)."""
