@@ -206,6 +206,29 @@ def test_upload_package_against_local_oss(
     assert not out["foreign"], out["foreign"]
 
 
+@pytest.mark.parametrize(("kind", "python"), _interpreters())
+def test_policy_function_runs_from_the_upload_package(
+    kind: str, python: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The policy function (policy.handler in the upload package) serves its page from the package's own static
+    files and signs a V4 policy, with nothing but the package: FC 2.0's WSGI call, as the template declares it."""
+    fn = TEMPLATE.function("policy")
+    package = _packages(kind, request)[Path(fn.code_uri).name]
+    env = {**fn.environment, "OSS_ACCESS_KEY_ID": "isolated-key-id", "OSS_ACCESS_KEY_SECRET": "isolated-key-secret",
+           "OSS_SESSION_TOKEN": "isolated-token"}
+    page = _run(python, package.path, _spec(fn, "wsgi", method="GET", path="/", body="", headers={}), env, tmp_path)
+    assert page["status"].startswith("200") and "<script src=\"static/upload.js\"" in page["body"]
+    ask = _spec(fn, "wsgi", method="GET", path="/policy", body="", headers={})
+    first = _run(python, package.path, ask, env, tmp_path)  # the first deploy: CALLBACK_URL is not known yet
+    assert first["status"].startswith("500") and "set CALLBACK_URL" in json.loads(first["body"])["message"]
+    answer = _run(python, package.path, ask, {**env, "CALLBACK_URL": "https://callback.example.test/"}, tmp_path)
+    assert answer["status"].startswith("200"), answer["body"]
+    policy = json.loads(answer["body"])
+    assert policy["x-oss-signature-version"] == "OSS4-HMAC-SHA256" and policy["x-oss-security-token"] == "isolated-token"
+    assert policy["host"] == "https://isolated-bucket.oss-cn-hangzhou.aliyuncs.com"  # the public endpoint
+    assert "isolated-key-secret" not in answer["body"]
+
+
 def test_runtime_packages_fit_the_template_runtime(runtime_packages: dict[str, FunctionPackage]) -> None:
     for fn in TEMPLATE.functions:
         package = runtime_packages[Path(fn.code_uri).name]

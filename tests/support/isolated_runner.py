@@ -35,7 +35,7 @@ def main() -> None:
     if spec["kind"] == "wsgi":
         body = spec["body"].encode("latin-1")
         environ = {
-            "REQUEST_METHOD": "POST",
+            "REQUEST_METHOD": spec.get("method", "POST"),
             "SCRIPT_NAME": "",
             "PATH_INFO": spec["path"],
             "QUERY_STRING": "",
