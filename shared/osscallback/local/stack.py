@@ -261,7 +261,8 @@ class LocalStack:
             )
             if self.inspector is not None:
                 self.inspector.watch_fc(fc)  # OSS-trigger deliveries show beside the callbacks
-                self.inspector.watch_dead_letters(StackDeadLetters(self))  # and the backstop's dead letters
+                self.inspector.watch_dead_letters(StackDeadLetters(  # and the backstop's dead letters
+                    wiring.dead_letters_url(self), oss.access_key_id, oss.access_key_secret, fc))
             fc.start()
             page = urlsplit(self.upload_page_url)  # the page's origin (known once its function listens), and any asked
             if origins := [*self.cors_origins, *([f"{page.scheme}://{page.netloc}"] if page.netloc else [])]:

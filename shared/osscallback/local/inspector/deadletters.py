@@ -18,7 +18,7 @@ from osscallback.callback.redelivery import RedeliveryFailed, redeliver_one
 
 if TYPE_CHECKING:
     from osscallback.callback.deadletter_oss import OssLetterBox
-    from osscallback.local.stack import LocalStack
+    from osscallback.local.fc.host import LocalFCHost
 
 #: A dead letter's id in the API: its object name after the prefix (``<UTC time>-<request id>.json``).
 LETTER_ID = re.compile(r"^[A-Za-z0-9._-]{1,200}\.json$")
@@ -39,21 +39,21 @@ def letter_view(letter_id: str, letter: DeadLetter) -> dict[str, Any]:
 
 
 class StackDeadLetters:
-    """The local stack's dead letters (its bucket, the templates' prefix) and its backstop."""
+    """The local stack's dead letters (``url``: its bucket and the templates' prefix at the local OSS, read with the
+    local OSS's key pair) and its backstop (the OSS-triggered function of ``fc``)."""
 
-    def __init__(self, stack: LocalStack) -> None:
-        self.stack = stack
+    def __init__(self, url: str, access_key_id: str, access_key_secret: str, fc: LocalFCHost) -> None:
+        self.url = url
+        self.credentials = {"ALIBABA_CLOUD_ACCESS_KEY_ID": access_key_id,
+                            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": access_key_secret}
+        self.fc = fc
         self._box: OssLetterBox | None = None
 
     def box(self) -> OssLetterBox:
         if self._box is None:
             from osscallback.callback.deadletter_oss import OssLetterBox
-            from osscallback.local.wiring import dead_letters_url
 
-            oss = self.stack.oss
-            self._box = OssLetterBox(BoxSpec.parse(dead_letters_url(self.stack)), {
-                "ALIBABA_CLOUD_ACCESS_KEY_ID": oss.access_key_id,
-                "ALIBABA_CLOUD_ACCESS_KEY_SECRET": oss.access_key_secret})
+            self._box = OssLetterBox(BoxSpec.parse(self.url), self.credentials)
         return self._box
 
     def list(self) -> list[dict[str, Any]]:
@@ -72,7 +72,7 @@ class StackDeadLetters:
     def _invoke(self, payload: bytes) -> dict[str, Any]:
         from osscallback.local.fc.errors import FunctionInvocationError
 
-        fc = self.stack.fc
+        fc = self.fc
         backstop = next((s for s in fc.specs if s.oss_triggers), None)
         if backstop is None:
             raise RedeliveryFailed("the template has no OSS-triggered (backstop) function")
