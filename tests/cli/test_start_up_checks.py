@@ -137,3 +137,12 @@ def test_a_malformed_event_names_line_and_column_before_any_server_starts(tmp_pa
     line = one_error_line(cli("local", "--once", "--events", str(events), data_dir=tmp_path / "data"))
     assert "upload-typo.json: line 3 column 9:" in line
     assert not (tmp_path / "data").exists()  # the local OSS never started (it creates its data directory)
+
+
+def test_a_hyphenated_function_name_is_an_event_prefix_too(tmp_path: Path) -> None:
+    """``oss-events-<name>.json`` goes to the oss-events function (the rule the error explains holds for it)."""
+    event = tmp_path / "oss-events-empty.json"
+    event.write_text("{}", encoding="utf-8")
+    out = cli("local", "--once", "--quiet-functions", "--event", str(event), data_dir=tmp_path / "data")
+    assert out.returncode == 1, out.stdout + out.stderr  # ran, and failed: {} is no OSS event
+    assert "✘ oss-events-empty.json" in out.stdout and "InvalidOssEvent" in out.stdout, out.stdout

@@ -41,9 +41,16 @@ class PreflightError(OssCallbackError):
     """A setting of the local stack that cannot work (one readable line)."""
 
 
-def function_of(event_path: Path) -> str:
-    """``events/upload-put.json`` → ``upload``: the naming convention of ``events/``."""
-    return event_path.stem.split("-", 1)[0]
+def function_of(event_path: Path, functions: Iterable[str] = ()) -> str:
+    """``events/upload-put.json`` → ``upload``: the naming convention of ``events/``.
+
+    With the template's event ``functions``, the longest one the name starts with (``oss-events-put.json`` →
+    ``oss-events``: function names have hyphens too); without, or when none matches, the part before the first
+    hyphen.
+    """
+    stem = event_path.stem
+    known = [f for f in functions if stem.startswith(f + "-")]
+    return max(known, key=len) if known else stem.split("-", 1)[0]
 
 
 def event_functions(specs: Iterable[FunctionSpec]) -> list[str]:
@@ -60,7 +67,7 @@ class EventFile:
     payload: bytes
 
 
-def _parse(path: Path) -> EventFile:
+def _parse(path: Path, names: Sequence[str]) -> EventFile:
     try:
         payload = path.read_bytes()
     except OSError as exc:
@@ -71,7 +78,7 @@ def _parse(path: Path) -> EventFile:
         raise PreflightError(f"{path}: not UTF-8 JSON ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise PreflightError(f"{path}: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    return EventFile(path, function_of(path), payload)
+    return EventFile(path, function_of(path, names), payload)
 
 
 def read_events(
@@ -87,17 +94,17 @@ def read_events(
         for path in files:
             if not path.is_file():
                 raise PreflightError(f"no such event file: {path}")
-            if function_of(path) not in names:
+            if function_of(path, names) not in names:
                 raise PreflightError(f"{path.name}: {EVENT_RULE}, and {function_of(path)!r} is not one of this "
                                      f"template's event functions ({known})")
-        return [_parse(p) for p in files], []
+        return [_parse(p, names) for p in files], []
     if not events_dir.is_dir():
         raise PreflightError(f"no such events directory: {events_dir}")
     every = sorted(events_dir.glob("*.json"))
-    chosen = [p for p in every if function_of(p) in names]
+    chosen = [p for p in every if function_of(p, names) in names]
     if not chosen:
         raise PreflightError(f"no events in {events_dir}: {EVENT_RULE} (this template's event functions: {known})")
-    return [_parse(p) for p in chosen], [p for p in every if p not in chosen]
+    return [_parse(p, names) for p in chosen], [p for p in every if p not in chosen]
 
 
 def refuse_memory_beside_triggers(store: str | None, triggered: Sequence[str]) -> None:

@@ -420,7 +420,8 @@ class LocalStack:
     def events(self, events_dir: str | Path | None = None) -> Iterator[Path]:
         """The events in ``events_dir`` (default: the repository's ``events/``) for the template's event functions."""
         names = preflight.event_functions(self.load_specs())
-        yield from (p for p in sorted(Path(events_dir or default_events()).glob("*.json")) if function_of(p) in names)
+        paths = sorted(Path(events_dir or default_events()).glob("*.json"))
+        yield from (p for p in paths if function_of(p, names) in names)
 
     def invoke(self, function: str, payload: bytes) -> dict[str, Any]:
         from osscallback.local.fc.errors import FunctionInvocationError
@@ -447,7 +448,7 @@ class LocalStack:
     def run_event(self, path: str | Path) -> EventResult:
         """Invoke the event's function; complete client-side actions; judge the outcome."""
         path = Path(path)
-        function = function_of(path)
+        function = function_of(path, preflight.event_functions(self.load_specs()))
         started = time.perf_counter()
         out = EventResult(event=path.name, function=function, ok=False)
         try:
