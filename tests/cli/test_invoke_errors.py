@@ -111,3 +111,28 @@ def test_fc2_template_against_an_fc3_stack_names_the_template(tmp_path: Path) ->
                     FC_ACCESS_KEY_SECRET=str(info["fc_access_key_secret"]),
                     FC_SECURITY_TOKEN=str(info["fc_security_token"]))
         assert ok.returncode == 0, ok.stderr
+
+
+def test_quiet_sdk_drops_only_fc2s_records_and_urllib3s_retries(caplog: pytest.LogCaptureFixture) -> None:
+    """The filters stop fc2's own lines at the root logger and urllib3's retry warnings; every other record passes."""
+    import logging
+
+    import fc2.client
+
+    from osscallback.cli.fcsdk import quiet_sdk
+
+    root = logging.getLogger()
+    caplog.set_level(logging.INFO)
+    with quiet_sdk():
+        # a record exactly as fc2's module-level logging.error() makes it: on the root logger, from fc2/client.py
+        root.handle(root.makeRecord("root", logging.ERROR, fc2.client.__file__, 1, "x-fc-security-token: T", (),
+                                    None))
+        logging.getLogger("urllib3.connectionpool").warning("Retrying (Retry(total=4)) after connection broken")
+        logging.getLogger("urllib3.connectionpool").warning("Connection pool is full, discarding connection")
+        root.warning("a root record of our own")
+        logging.getLogger("osscallback.cli").info("a named record")
+    root.handle(root.makeRecord("root", logging.ERROR, fc2.client.__file__, 1, "after the call", (), None))
+    messages = [r.getMessage() for r in caplog.records]
+    assert "x-fc-security-token: T" not in messages and not any(m.startswith("Retrying") for m in messages)
+    assert {"Connection pool is full, discarding connection", "a root record of our own", "a named record",
+            "after the call"} <= set(messages)
