@@ -28,6 +28,7 @@ from osscallback.deploy.asyncconfig import BackstopPolicy
 from osscallback.local.stack import LocalStack
 from osscallback.local.wiring import LOCAL_DEAD_LETTER_PREFIX
 from osscallback.upload.templates import build_callback
+from tests.support import ROOT
 from tests.support.delivery import FIXTURES, RedisServer, runs
 
 BACKOFF = 0.02
@@ -48,9 +49,9 @@ def make_stack(tmp_path: Path, redis: RedisServer, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(FIXTURES), os.environ.get("PYTHONPATH")) if p))
     started: list[LocalStack] = []
 
-    def make(**env: str) -> LocalStack:
-        stack = LocalStack(data_dir=tmp_path / "oss", log_sink=lambda fn, line: None, instances=2, inspector=False,
-                           store=redis.url, async_backoff=BACKOFF, env={
+    def make(template: Path | None = None, **env: str) -> LocalStack:
+        stack = LocalStack(template=template, data_dir=tmp_path / "oss", log_sink=lambda fn, line: None, instances=2,
+                           inspector=False, store=redis.url, async_backoff=BACKOFF, env={
                                "CALLBACK_ACTION": "counting_action:record",
                                "COUNTING_ACTION_LOG": str(tmp_path / "runs.jsonl"),
                                "COUNTING_ACTION_STARTED": str(tmp_path / "started.jsonl"),
@@ -229,3 +230,42 @@ def test_a_burst_of_duplicates_over_two_instances_and_their_events_runs_once_per
     assert sorted(r["object"] for r in done) == keys  # one completed run per upload
     assert stack.deliveries.duplicates >= 16
     assert _dead_letters(stack) == []
+
+
+def test_when_the_dead_letter_write_fails_too_the_event_is_lost_loudly(make_stack: Callable[..., LocalStack],
+                                                                      redis: RedisServer, tmp_path: Path) -> None:
+    """The one loss left after the backstop (docs/DELIVERY.md): the dead-letter function cannot write (here its
+    OSS endpoint refuses connections). FC retries that invocation too; after it, nothing keeps the event, and all
+    that remains is the failed invocations and their logged errors."""
+    from tests.support.delivery import closed_port
+
+    dead = f"oss://examplebucket/{LOCAL_DEAD_LETTER_PREFIX}?region=cn-hangzhou&endpoint=http://127.0.0.1:{closed_port()}"
+    stack = make_stack(CALLBACK_DEAD_LETTERS=dead)
+    redis.stop()
+    _upload(stack, "examples/lost.txt")
+    stack.settle(timeout=60)
+    records = stack.fc.async_invocations()
+    (backstop,) = [r for r in records if r.function == "oss-events"]
+    (letter,) = [r for r in records if r.function == "dead-letters"]
+    assert backstop.status == "failed" and letter.source == "destination:oss-events"
+    assert letter.status == "failed" and len(letter.attempts) == 4  # FC's default 3 retries: no config of its own
+    assert "writing" in (letter.attempts[-1].error_message or "")
+    assert _dead_letters(stack) == [] and runs(tmp_path / "runs.jsonl") == []
+
+
+def test_fc3_the_same_with_fc3s_asyncinvokeconfig(make_stack: Callable[..., LocalStack], redis: RedisServer,
+                                                 tmp_path: Path) -> None:
+    """template.fc3.yml: the destination is named by FC 3.0's ARN (acs:fc:<region>::functions/<name>), the record
+    by the function's FC 3.0 ARN, and redeliver goes through FC 3.0's InvokeFunction (the FC 3.0 SDK)."""
+    stack = make_stack(template=ROOT / "template.fc3.yml")
+    redis.stop()
+    _upload(stack, "examples/fc3.txt")
+    stack.settle(timeout=60)
+    (letter,) = _dead_letters(stack)
+    assert letter.function_arn == f"acs:fc:cn-hangzhou:{stack.fc.account_id}:functions/oss-callback-fc-oss-events"
+    assert letter.attempts == 9
+    redis.restart()
+    status, report = _redeliver(stack, "--template", str(ROOT / "template.fc3.yml"))
+    assert status == 0 and report["summary"]["ran"] == 1
+    (run,) = runs(tmp_path / "runs.jsonl")
+    assert run["object"] == "examples/fc3.txt" and _dead_letters(stack) == []
