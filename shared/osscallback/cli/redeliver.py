@@ -5,8 +5,9 @@ OSS_ACCESS_KEY_ID / _SECRET, both printed by the stack) or ``--remote`` (the dep
 / _SECRET [/ _SECURITY_TOKEN] for FC and OSS alike, FC_ENDPOINT or FC_ACCOUNT_ID + FC_REGION), through FC's API
 with the template's FC version, as ``invoke`` does. The dead letters are where the template's dead-letter function
 writes them (its ``CALLBACK_DEAD_LETTERS``, with OSS_BUCKET and FC_REGION from the environment), unless
-``--dead-letters`` names them; ``--oss-endpoint`` points at another OSS endpoint (the local OSS, or the region's
-public one from outside Alibaba Cloud). One line per dead letter and a summary (``--json``: the same as one JSON
+``--dead-letters`` names them; with ``--remote`` they are read through the region's public endpoint (the function
+writes through the internal one), and ``--oss-endpoint`` names another (the local OSS; the internal endpoint from
+inside the region). One line per dead letter and a summary (``--json``: the same as one JSON
 document); exit status 1 if any event failed again (its dead letter stays), 2 for usage errors.
 """
 
@@ -98,6 +99,8 @@ def _box(args: argparse.Namespace, letters_fn: Any) -> Any:
     spec = BoxSpec.parse(raw, dict(os.environ))
     if args.oss_endpoint:
         spec = BoxSpec(spec.bucket, spec.prefix, spec.region, args.oss_endpoint)
+    elif args.remote and "endpoint=" not in raw:  # the function's internal endpoint is not reachable from here
+        spec = BoxSpec(spec.bucket, spec.prefix, spec.region, f"https://oss-{spec.region}.aliyuncs.com")
     prefix = "OSS_" if args.endpoint else ("OSS_" if os.environ.get("OSS_ACCESS_KEY_ID") else "ALIBABA_CLOUD_")
     key_id, secret = os.environ.get(f"{prefix}ACCESS_KEY_ID", ""), os.environ.get(f"{prefix}ACCESS_KEY_SECRET", "")
     if not key_id or not secret:
