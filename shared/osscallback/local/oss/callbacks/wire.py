@@ -32,8 +32,11 @@ MAX_ANSWER_BYTES = 3 * 1024 * 1024
 #: Longest a failed answer's body is read for the record, once OSS's verdict is made.
 RECORD_READ_SECONDS = 1.0
 
-# OSS's CallbackFailed messages ("HTTP status code 203" troubleshooting page).
-MSG_CONNECT = "Error Status : -1.OSS can not connect to your callbackUrl, please check it"
+# OSS's CallbackFailed messages ("HTTP status code 203" troubleshooting page). Where real OSS answers were captured,
+# they win over that page's spelling: the connect failure reads "Error status : -1.OSS can not connect to your
+# callbackUrl, please check it." (lower-case "status", a final period) in ali-oss's test/callback.test.js and in
+# cloudreve/cloudreve#2100, while the troubleshooting page writes "Error Status".
+MSG_CONNECT = "Error status : -1.OSS can not connect to your callbackUrl, please check it."
 MSG_TIMEOUT = "Cost too long time"
 MSG_NOT_JSON = "Response body is not valid json format."
 MSG_LENGTH = "Error Status : 400.User server return too long content-length value"
