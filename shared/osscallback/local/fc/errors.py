@@ -25,7 +25,7 @@ not allow the method) are the FC 3.0 API's and the HTTP trigger's names for the 
 from __future__ import annotations
 
 import json
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from osscallback.errors import OssCallbackError
 
@@ -57,10 +57,18 @@ class FunctionInvocationError(LocalFCError):
 
 # ------------------------------------------------------------------------------------------------ FC API errors
 class FCError(LocalFCError):
-    """An FC API error: FC's ``code`` and HTTP ``status`` (class attributes), and a message for this case."""
+    """An FC API error: FC's ``code`` and HTTP ``status`` (class attributes), and a message for this case.
+
+    One subclass per FC error code, named as FC names the code: the class name is the ``code`` (set here, so the
+    two cannot drift apart); a subclass declares its ``status``.
+    """
 
     code: ClassVar[str] = "InternalServerError"
     status: ClassVar[int] = 500
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.code = cls.__name__
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -76,12 +84,10 @@ class FCError(LocalFCError):
 
 
 class InvalidArgument(FCError):
-    code = "InvalidArgument"
     status = 400
 
 
 class MissingRequiredHeader(FCError):
-    code = "MissingRequiredHeader"
     status = 400
 
     def __init__(self, header: str) -> None:
@@ -89,7 +95,6 @@ class MissingRequiredHeader(FCError):
 
 
 class PathNotSupported(FCError):
-    code = "PathNotSupported"
     status = 400
 
     def __init__(self, method: str, path: str, note: str = "") -> None:
@@ -97,7 +102,6 @@ class PathNotSupported(FCError):
 
 
 class SignatureNotMatch(FCError):
-    code = "SignatureNotMatch"
     status = 403
     #: FC's message for a signature that does not match (both error-code tables).
     MESSAGE = ("The request signature we calculated does not match the signature you provided. "
@@ -108,7 +112,6 @@ class SignatureNotMatch(FCError):
 
 
 class InvalidAccessKeyID(FCError):
-    code = "InvalidAccessKeyID"
     status = 403
 
     def __init__(self, key_id: str) -> None:
@@ -116,37 +119,30 @@ class InvalidAccessKeyID(FCError):
 
 
 class MethodNotAllowed(FCError):
-    code = "MethodNotAllowed"
     status = 403
 
 
 class ServiceNotFound(FCError):
-    code = "ServiceNotFound"
     status = 404
 
 
 class FunctionNotFound(FCError):
-    code = "FunctionNotFound"
     status = 404
 
 
 class TriggerNotFound(FCError):
-    code = "TriggerNotFound"
     status = 404
 
 
 class FunctionAlreadyExists(FCError):
-    code = "FunctionAlreadyExists"
     status = 409
 
 
 class FunctionNotEmpty(FCError):
-    code = "FunctionNotEmpty"
     status = 409
 
 
 class TriggerAlreadyExists(FCError):
-    code = "TriggerAlreadyExists"
     status = 409
 
 
