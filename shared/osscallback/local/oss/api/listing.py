@@ -77,15 +77,30 @@ def _contents(root: ET.Element, entries: list[ListEntry], encode: Encoder, owner
     for e in entries:
         node = ET.SubElement(root, "Contents")
         text(node, "Key", encode(e.key))
-        text(node, "LastModified", xmlresp.iso8601(e.last_modified))
-        text(node, "ETag", f'"{e.etag}"')
-        text(node, "Type", e.object_type)
-        text(node, "Size", str(e.size))
-        text(node, "StorageClass", "Standard")
-        if owner is not None:
-            o = ET.SubElement(node, "Owner")
-            text(o, "ID", owner)
-            text(o, "DisplayName", owner)
+        _object_fields(node, e, owner)
+
+
+def _object_fields(node: ET.Element, e: ListEntry, owner: str | None) -> None:
+    """An object's elements after ``Key`` (and a version's ``VersionId``/``IsLatest``): the same in ``Contents``
+    and ``Version``."""
+    text(node, "LastModified", xmlresp.iso8601(e.last_modified))
+    text(node, "ETag", f'"{e.etag}"')
+    text(node, "Type", e.object_type)
+    text(node, "Size", str(e.size))
+    text(node, "StorageClass", "Standard")
+    if owner is not None:
+        o = ET.SubElement(node, "Owner")
+        text(o, "ID", owner)
+        text(o, "DisplayName", owner)
+
+
+def _paging(root: ET.Element, max_keys: int, delimiter: str, encode: Encoder, url: bool, truncated: bool) -> None:
+    """``MaxKeys`` to ``IsTruncated``, in the order the three object listings answer them."""
+    text(root, "MaxKeys", str(max_keys))
+    text(root, "Delimiter", encode(delimiter))
+    if url:
+        text(root, "EncodingType", "url")
+    text(root, "IsTruncated", "true" if truncated else "false")
 
 
 def _common_prefixes(root: ET.Element, prefixes: list[str], encode: Encoder) -> None:
@@ -105,11 +120,7 @@ def list_objects(backend: Backend, req: Request) -> Response:
     text(root, "Name", req.bucket)
     text(root, "Prefix", enc(prefix))
     text(root, "Marker", enc(marker))
-    text(root, "MaxKeys", str(max_keys))
-    text(root, "Delimiter", enc(delimiter))
-    if url:
-        text(root, "EncodingType", "url")
-    text(root, "IsTruncated", "true" if listing.truncated else "false")
+    _paging(root, max_keys, delimiter, enc, url, listing.truncated)
     if listing.truncated:
         text(root, "NextMarker", enc(listing.next_marker))
     _contents(root, listing.entries, enc, OWNER_ID)
@@ -140,11 +151,7 @@ def list_objects_v2(backend: Backend, req: Request) -> Response:
         text(root, "StartAfter", enc(start_after))
     if token:
         text(root, "ContinuationToken", token)
-    text(root, "MaxKeys", str(max_keys))
-    text(root, "Delimiter", enc(delimiter))
-    if url:
-        text(root, "EncodingType", "url")
-    text(root, "IsTruncated", "true" if listing.truncated else "false")
+    _paging(root, max_keys, delimiter, enc, url, listing.truncated)
     if listing.truncated:
         text(root, "NextContinuationToken", next_token)
     text(root, "KeyCount", str(len(listing.entries) + len(listing.prefixes)))
@@ -169,11 +176,7 @@ def list_object_versions(backend: Backend, req: Request) -> Response:
     text(root, "Prefix", enc(prefix))
     text(root, "KeyMarker", enc(key_marker))
     text(root, "VersionIdMarker", version_marker)
-    text(root, "MaxKeys", str(max_keys))
-    text(root, "Delimiter", enc(delimiter))
-    if url:
-        text(root, "EncodingType", "url")
-    text(root, "IsTruncated", "true" if listing.truncated else "false")
+    _paging(root, max_keys, delimiter, enc, url, listing.truncated)
     if listing.truncated:
         text(root, "NextKeyMarker", enc(listing.next_marker))
         text(root, "NextVersionIdMarker", "null")
@@ -182,14 +185,7 @@ def list_object_versions(backend: Backend, req: Request) -> Response:
         text(node, "Key", enc(e.key))
         text(node, "VersionId", "null")
         text(node, "IsLatest", "true")
-        text(node, "LastModified", xmlresp.iso8601(e.last_modified))
-        text(node, "ETag", f'"{e.etag}"')
-        text(node, "Type", e.object_type)
-        text(node, "Size", str(e.size))
-        text(node, "StorageClass", "Standard")
-        owner = ET.SubElement(node, "Owner")
-        text(owner, "ID", OWNER_ID)
-        text(owner, "DisplayName", OWNER_ID)
+        _object_fields(node, e, OWNER_ID)
     _common_prefixes(root, listing.prefixes, enc)
     return xml_response(xmlresp.to_bytes(root))
 
