@@ -75,20 +75,8 @@ class RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for _ in range(5):
             self.port = free_port()
-            self.proc = subprocess.Popen(
-                [str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                 "no", "--dir", str(self.workdir), "--protected-mode", "yes"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                try:
-                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
-                        conn.sendall(b"PING\r\n")
-                        if conn.recv(16).startswith(b"+PONG"):
-                            return self
-                except OSError:
-                    time.sleep(0.05)
+            if self._launch():
+                return self
             self.stop()  # the port was taken meanwhile, or the server died: another port
         raise RuntimeError("redis-server did not start")
 
@@ -99,6 +87,12 @@ class RedisServer:
     def restart(self) -> RedisServer:
         """Start again on the same port (empty: no persistence), as a store coming back after an outage."""
         assert self.proc is None and self.port
+        if self._launch():
+            return self
+        raise RuntimeError(f"redis-server did not start again on port {self.port}")
+
+    def _launch(self) -> bool:
+        """Run redis-server on :attr:`port`; True once it answers PING, False if it died or did not within 10 s."""
         self.proc = subprocess.Popen(
             [str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(self.workdir), "--protected-mode", "yes"],
@@ -110,10 +104,10 @@ class RedisServer:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
                     conn.sendall(b"PING\r\n")
                     if conn.recv(16).startswith(b"+PONG"):
-                        return self
+                        return True
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start again on port {self.port}")
+        return False
 
     def flush(self) -> None:
         import redis
