@@ -4,8 +4,7 @@ removed in the next release (docs/ARCHITECTURE.md, "Deprecated import paths").""
 
 from __future__ import annotations
 
-import warnings
-
+from osscallback._lazy import warn_moved
 from osscallback.doctor import (
     FAIL,
     OSS_TIMEOUT,
@@ -32,8 +31,4 @@ __all__ = [
     "classify_addresses", "default_resolver", "diagnose", "parse_target",
 ]
 
-warnings.warn(
-    "osscallback.local.doctor is deprecated and will be removed in the next release: import osscallback.doctor",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved(__name__, "import osscallback.doctor")

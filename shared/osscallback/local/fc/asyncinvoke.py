@@ -6,8 +6,7 @@ It re-exports its names for one release and warns on import; it will be removed 
 
 from __future__ import annotations
 
-import warnings
-
+from osscallback._lazy import warn_moved
 from osscallback.local.fc.model.asyncinvoke import (
     ABANDONED,
     DEFAULT_BACKOFF,
@@ -40,9 +39,4 @@ __all__ = [
     "Observer",
 ]
 
-warnings.warn(
-    "osscallback.local.fc.asyncinvoke is deprecated and will be removed in the next release: import from "
-    "osscallback.local.fc.model.asyncinvoke",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved(__name__, "import from osscallback.local.fc.model.asyncinvoke")

@@ -7,15 +7,9 @@ It re-exports its names for one release and warns on import; it will be removed 
 
 from __future__ import annotations
 
-import warnings
-
+from osscallback._lazy import warn_moved
 from osscallback.local.fc.api.controlplane import SUPPORTED_TRIGGERS, CodeFetcher, ControlPlane, TempBucket
 
 __all__ = ["SUPPORTED_TRIGGERS", "CodeFetcher", "ControlPlane", "TempBucket"]
 
-warnings.warn(
-    "osscallback.local.fc.controlplane is deprecated and will be removed in the next release: import from "
-    "osscallback.local.fc.api.controlplane",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved(__name__, "import from osscallback.local.fc.api.controlplane")

@@ -7,15 +7,9 @@ It re-exports its names for one release and warns on import; it will be removed 
 
 from __future__ import annotations
 
-import warnings
-
+from osscallback._lazy import warn_moved
 from osscallback.local.fc.api.fc3api import API_VERSION, check_signature, sign, string_to_sign
 
 __all__ = ["API_VERSION", "check_signature", "sign", "string_to_sign"]
 
-warnings.warn(
-    "osscallback.local.fc.fc3api is deprecated and will be removed in the next release: import from "
-    "osscallback.local.fc.api.fc3api",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved(__name__, "import from osscallback.local.fc.api.fc3api")

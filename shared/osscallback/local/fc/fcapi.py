@@ -8,8 +8,7 @@ is ``FCError.fc2_body``."""
 
 from __future__ import annotations
 
-import warnings
-
+from osscallback._lazy import warn_moved
 from osscallback.local.fc.api.fcapi import API_VERSION, check_signature, parse_query, sign, string_to_sign
 from osscallback.local.fc.protocol import (
     COMMON_ERROR,
@@ -40,9 +39,4 @@ __all__ = [
     "string_to_sign",
 ]
 
-warnings.warn(
-    "osscallback.local.fc.fcapi is deprecated and will be removed in the next release: import from "
-    "osscallback.local.fc.api.fcapi",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved(__name__, "import from osscallback.local.fc.api.fcapi")

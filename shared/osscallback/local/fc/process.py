@@ -6,15 +6,9 @@ are also exported by :mod:`osscallback.local.fc`."""
 
 from __future__ import annotations
 
-import warnings
-
+from osscallback._lazy import warn_moved
 from osscallback.local.fc.model.process import LogSink, WorkerProcess, print_sink
 
 __all__ = ["LogSink", "WorkerProcess", "print_sink"]
 
-warnings.warn(
-    "osscallback.local.fc.process is deprecated and will be removed in the next release: import from "
-    "osscallback.local.fc.model.process",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved(__name__, "import from osscallback.local.fc.model.process")

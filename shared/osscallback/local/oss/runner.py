@@ -4,8 +4,7 @@ release (docs/ARCHITECTURE.md, "Deprecated import paths")."""
 
 from __future__ import annotations
 
-import warnings
-
+from osscallback._lazy import warn_moved
 from osscallback.local.oss.localoss import (
     DEFAULT_BUCKET,
     DEFAULT_REGION,
@@ -17,9 +16,4 @@ from osscallback.local.oss.localoss import (
 
 __all__ = ["DEFAULT_BUCKET", "DEFAULT_REGION", "LocalOSS", "LocalOSSInfo", "default_data_dir", "start_local_oss"]
 
-warnings.warn(
-    "osscallback.local.oss.runner is deprecated and will be removed in the next release: import from "
-    "osscallback.local.oss",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved(__name__, "import from osscallback.local.oss")
