@@ -11,9 +11,11 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -46,3 +48,15 @@ def chromium(width: int = 1500, height: int = 1000) -> Iterator[webdriver.Chrome
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def screenshot(driver: WebDriver, picture: Path, tmp_path: Path) -> None:
+    """The page from its top as a PNG, kept in ``tmp_path`` under ``picture``'s name; with
+    ``OSSCB_UPDATE_SCREENSHOT`` set it also replaces ``picture`` (the docs' image)."""
+    driver.execute_script("window.scrollTo(0, 0)")
+    png = driver.get_screenshot_as_png()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    (tmp_path / picture.name).write_bytes(png)
+    if os.environ.get("OSSCB_UPDATE_SCREENSHOT"):
+        picture.parent.mkdir(parents=True, exist_ok=True)
+        picture.write_bytes(png)

@@ -9,7 +9,6 @@ The test's browser also takes docs/INSPECTOR.md's screenshot: ``OSSCB_UPDATE_SCR
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from osscallback.local.stack import LocalStack
 from osscallback.upload.templates import build_callback
 from tests.support import ROOT
-from tests.support.browser import chromium
+from tests.support.browser import chromium, screenshot
 from tests.support.inspector import wait_for
 
 SCREENSHOT = ROOT / "docs" / "img" / "inspector.png"
@@ -182,10 +181,4 @@ def test_the_screenshot(stack: LocalStack, driver: WebDriver, tmp_path: Path) ->
     """docs/INSPECTOR.md's picture, taken by this browser: the list and the details of the replayed upload."""
     _click(driver, wait_for(lambda: _row(driver, HELLO), what="the first upload"))
     wait_for(lambda: HELLO in driver.find_element(By.ID, "d-title").text, what="its details")
-    driver.execute_script("window.scrollTo(0, 0)")
-    png = driver.get_screenshot_as_png()
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
-    (tmp_path / "inspector.png").write_bytes(png)
-    if os.environ.get("OSSCB_UPDATE_SCREENSHOT"):
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        SCREENSHOT.write_bytes(png)
+    screenshot(driver, SCREENSHOT, tmp_path)

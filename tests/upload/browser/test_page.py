@@ -27,7 +27,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from osscallback.local.stack import LocalStack
 from tests.support import FIXTURES, ROOT
-from tests.support.browser import chromium
+from tests.support.browser import chromium, screenshot
 from tests.support.delivery import runs
 from tests.support.inspector import wait_for
 
@@ -150,13 +150,7 @@ def test_the_screenshot(stack: LocalStack, driver: WebDriver, files: Path, tmp_p
     _open(driver, stack)
     _pick(driver, files / "too big.bin")
     _pick(driver, files / "photo.bin")
-    driver.execute_script("window.scrollTo(0, 0)")
-    png = driver.get_screenshot_as_png()
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
-    (tmp_path / "upload-page.png").write_bytes(png)
-    if os.environ.get("OSSCB_UPDATE_SCREENSHOT"):
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        SCREENSHOT.write_bytes(png)
+    screenshot(driver, SCREENSHOT, tmp_path)
 
 
 def _refusing_port() -> int:
