@@ -37,7 +37,7 @@ class SubResource:
     name: str  # OSS's operation suffix: Get<name>, Put<name>, Delete<name>
     root: str  # the root element a Put sends and a Get answers ("" for a JSON document)
     missing: Missing | None = None  # a Get's 404 while none is stored ...
-    default: str = ""  # ... or the document a fresh bucket answers with
+    fresh: str | None = None  # ... or what a fresh bucket's document holds inside ``root`` ("" for nothing)
     required: tuple[str, ...] = ()  # element paths a Put document must contain
     writable: bool = True  # Put stores it; False: writes are not modelled (501)
     deletable: bool = True  # OSS has a Delete<name> (204, also when none is stored)
@@ -50,9 +50,12 @@ class SubResource:
     def json(self) -> bool:
         return not self.root
 
-
-def _default(root: str, inner: str = "") -> str:
-    return f"<{root}>{inner}</{root}>" if inner else f"<{root}/>"
+    @property
+    def default(self) -> str:
+        """The document a fresh bucket answers with (``""`` for a row that answers :attr:`missing`)."""
+        if self.fresh is None:
+            return ""
+        return f"<{self.root}>{self.fresh}</{self.root}>" if self.fresh else f"<{self.root}/>"
 
 
 TABLE: tuple[SubResource, ...] = (
@@ -101,30 +104,27 @@ TABLE: tuple[SubResource, ...] = (
         "tagging", "BucketTags", "Tagging",
         # "If no tags are configured for the bucket, an XML message body is returned in which the Tagging element
         # is empty."
-        default=_default("Tagging"), required=("TagSet",), rules=buckettags.check, source="getbuckettags",
+        fresh="", required=("TagSet",), rules=buckettags.check, source="getbuckettags",
     ),
     SubResource(
         "logging", "BucketLogging", "BucketLoggingStatus",
         # "If no logging rules are set for the source bucket, OSS returns an XML message body in which the value
         # of BucketLoggingStatus is null."
-        default=_default("BucketLoggingStatus"), source="getbucketlogging",
+        fresh="", source="getbucketlogging",
     ),
     SubResource(
         "referer", "BucketReferer", "RefererConfiguration",
         # "If the bucket has no Referer-related configurations, OSS returns the default AllowEmptyReferer value and
         # an empty RefererList"; AllowEmptyReferer is required in a Put (EC 0033-00000002). No DeleteBucketReferer.
-        default=_default(
-            "RefererConfiguration",
-            "<AllowEmptyReferer>true</AllowEmptyReferer><AllowTruncateQueryString>true</AllowTruncateQueryString>"
-            "<RefererList/>",
-        ),
+        fresh=("<AllowEmptyReferer>true</AllowEmptyReferer><AllowTruncateQueryString>true</AllowTruncateQueryString>"
+               "<RefererList/>"),
         required=("AllowEmptyReferer",), deletable=False, source="getbucketreferer",
     ),
     SubResource(
         "versioning", "BucketVersioning", "VersioningConfiguration",
         # "If versioning is not enabled for a bucket, the Status element is not contained in the response."
         # Versioned writes are not modelled: PutBucketVersioning stays 501.
-        default=_default("VersioningConfiguration"), writable=False, deletable=False, source="getbucketversioning",
+        fresh="", writable=False, deletable=False, source="getbucketversioning",
     ),
     SubResource(
         "worm", "BucketWorm", "WormConfiguration",
@@ -142,32 +142,32 @@ TABLE: tuple[SubResource, ...] = (
     SubResource(
         "requestPayment", "BucketRequestPayment", "RequestPaymentConfiguration",
         # The reference lists the payers (BucketOwner, Requester); that a fresh bucket's is BucketOwner is assumed.
-        default=_default("RequestPaymentConfiguration", "<Payer>BucketOwner</Payer>"),
+        fresh="<Payer>BucketOwner</Payer>",
         required=("Payer",), deletable=False, source="getbucketrequestpayment",
     ),
     SubResource(
         "accessmonitor", "BucketAccessMonitor", "AccessMonitorConfiguration",
         # The reference lists Enabled and Disabled; that a fresh bucket answers Disabled is assumed.
-        default=_default("AccessMonitorConfiguration", "<Status>Disabled</Status>"),
+        fresh="<Status>Disabled</Status>",
         required=("Status",), deletable=False, source="getbucketaccessmonitor",
     ),
     SubResource(
         "bucketArchiveDirectRead", "BucketArchiveDirectRead", "ArchiveDirectReadConfiguration",
         # oss2's tests/test_bucket_archive_direct_read.py reads Enabled back; that it starts false is assumed.
-        default=_default("ArchiveDirectReadConfiguration", "<Enabled>false</Enabled>"),
+        fresh="<Enabled>false</Enabled>",
         required=("Enabled",), deletable=False, source="getbucketarchivedirectread",
     ),
     SubResource(
         "httpsConfig", "BucketHttpsConfig", "HttpsConfiguration",
         # oss2's tests/test_bucket_https_config.py reads TLS/Enable back; that it starts false is assumed.
-        default=_default("HttpsConfiguration", "<TLS><Enable>false</Enable></TLS>"),
+        fresh="<TLS><Enable>false</Enable></TLS>",
         required=("TLS/Enable",), deletable=False, source="getbuckethttpsconfig",
     ),
     SubResource(
         "publicAccessBlock", "BucketPublicAccessBlock", "PublicAccessBlockConfiguration",
         # That a fresh bucket answers false is assumed. Blocking public access would change who may read: writes
         # stay 501 rather than be stored and ignored.
-        default=_default("PublicAccessBlockConfiguration", "<BlockPublicAccess>false</BlockPublicAccess>"),
+        fresh="<BlockPublicAccess>false</BlockPublicAccess>",
         writable=False, deletable=False, source="getbucketpublicaccessblock",
     ),
 )
