@@ -12,47 +12,33 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from osscallback._lazy import lazy_exports
+from osscallback._lazy import by_module, lazy_exports
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
+_EXPORTS = by_module({
     # the callback function: the transport-free app, its adapters, its configuration, what an action receives
-    "CallbackApp": "osscallback.callback.core",
-    "CallbackRequest": "osscallback.callback.core",
-    "CallbackResponse": "osscallback.callback.core",
-    "load_app": "osscallback.callback.core",
-    "CallbackConfig": "osscallback.callback.config",
-    "CallbackEvent": "osscallback.callback.actions",
-    "make_wsgi_handler": "osscallback.callback.wsgi",
-    "make_fc3_handler": "osscallback.callback.fc3",
-    "load_event_app": "osscallback.callback.oss_event",
-    "make_oss_event_handler": "osscallback.callback.oss_event",
+    "osscallback.callback.core": ("CallbackApp", "CallbackRequest", "CallbackResponse", "load_app"),
+    "osscallback.callback.config": ("CallbackConfig",),
+    "osscallback.callback.actions": ("CallbackEvent",),
+    "osscallback.callback.wsgi": ("make_wsgi_handler",),
+    "osscallback.callback.fc3": ("make_fc3_handler",),
+    "osscallback.callback.oss_event": ("load_event_app", "make_oss_event_handler"),
     # the idempotency store: CALLBACK_IDEMPOTENCY_STORE's URLs (memory, redis://, oss://) and the factory
-    "StoreSpec": "osscallback.callback.idempotency.factory",
-    "open_store": "osscallback.callback.idempotency.factory",
+    "osscallback.callback.idempotency.factory": ("StoreSpec", "open_store"),
     # uploads with a callback
-    "Uploader": "osscallback.upload.uploader",
-    "UploadEvent": "osscallback.upload.uploader",
-    "UploadSettings": "osscallback.upload.uploader",
-    "UploadResult": "osscallback.upload.uploader",
-    "build_callback": "osscallback.upload.templates",
-    "CallbackSpec": "osscallback.upload.templates",
+    "osscallback.upload.uploader": ("Uploader", "UploadEvent", "UploadSettings", "UploadResult"),
+    "osscallback.upload.templates": ("build_callback", "CallbackSpec"),
     # the local stand-ins for the cloud
-    "LocalOSS": "osscallback.local.oss",
-    "LocalFCHost": "osscallback.local.fc",
-    "LocalStack": "osscallback.local.stack",
+    "osscallback.local.oss": ("LocalOSS",),
+    "osscallback.local.fc": ("LocalFCHost",),
+    "osscallback.local.stack": ("LocalStack",),
     # errors
-    "OssCallbackError": "osscallback.errors",
-    "ConfigError": "osscallback.errors",
-    "CallbackRejected": "osscallback.errors",
-    "TemplateError": "osscallback.errors",
-    "UploadError": "osscallback.errors",
-    "IdempotencyError": "osscallback.errors",
-    "StoreUnavailable": "osscallback.errors",
-    "ClaimInProgress": "osscallback.errors",
-    "IdempotencyKeyMismatch": "osscallback.errors",
-}
+    "osscallback.errors": (
+        "OssCallbackError", "ConfigError", "CallbackRejected", "TemplateError", "UploadError", "IdempotencyError",
+        "StoreUnavailable", "ClaimInProgress", "IdempotencyKeyMismatch",
+    ),
+})
 
 __all__ = [
     "__version__",

@@ -18,6 +18,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 
+def by_module(names: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """``{module: its exported names}`` (as a package's ``TYPE_CHECKING`` imports read) turned into the
+    ``{name: module}`` that :func:`lazy_exports` takes, so each module is spelled once."""
+    return {name: module for module, exported in names.items() for name in exported}
+
+
 def lazy_exports(package: str, exports: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """The ``__getattr__`` and ``__dir__`` for ``package``, exporting each name of ``exports`` (name -> module).
 

@@ -16,24 +16,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from osscallback._lazy import lazy_exports
+from osscallback._lazy import by_module, lazy_exports
 
-_EXPORTS = {
-    "CallbackApp": "osscallback.callback.core",
-    "CallbackRequest": "osscallback.callback.core",
-    "CallbackResponse": "osscallback.callback.core",
-    "BrokenApp": "osscallback.callback.core",
-    "load_app": "osscallback.callback.core",
-    "CallbackConfig": "osscallback.callback.config",
-    "CallbackEvent": "osscallback.callback.actions",
-    "make_wsgi_handler": "osscallback.callback.wsgi",
-    "make_fc3_handler": "osscallback.callback.fc3",
-    "OssEventApp": "osscallback.callback.oss_event",
-    "load_event_app": "osscallback.callback.oss_event",
-    "make_oss_event_handler": "osscallback.callback.oss_event",
-    "StoreSpec": "osscallback.callback.idempotency.factory",
-    "open_store": "osscallback.callback.idempotency.factory",
-}
+_EXPORTS = by_module({
+    "osscallback.callback.core": ("CallbackApp", "CallbackRequest", "CallbackResponse", "BrokenApp", "load_app"),
+    "osscallback.callback.config": ("CallbackConfig",),
+    "osscallback.callback.actions": ("CallbackEvent",),
+    "osscallback.callback.wsgi": ("make_wsgi_handler",),
+    "osscallback.callback.fc3": ("make_fc3_handler",),
+    "osscallback.callback.oss_event": ("OssEventApp", "load_event_app", "make_oss_event_handler"),
+    "osscallback.callback.idempotency.factory": ("StoreSpec", "open_store"),
+})
 
 __all__ = [
     "CallbackApp",

@@ -12,16 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from osscallback._lazy import lazy_exports
+from osscallback._lazy import by_module, lazy_exports
 
-_EXPORTS = {
-    "BuildError": "osscallback.deploy.build",
-    "BuildOptions": "osscallback.deploy.build",
-    "FunctionPackage": "osscallback.deploy.build",
-    "Template": "osscallback.deploy.fcyaml",
-    "FunctionDef": "osscallback.deploy.fcyaml",
-    "load_template": "osscallback.deploy.fcyaml",
-}
+_EXPORTS = by_module({
+    "osscallback.deploy.build": ("BuildError", "BuildOptions", "FunctionPackage"),
+    "osscallback.deploy.fcyaml": ("Template", "FunctionDef", "load_template"),
+})
 
 __all__ = [
     "BuildError",

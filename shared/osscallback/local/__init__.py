@@ -16,17 +16,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from osscallback._lazy import lazy_exports
+from osscallback._lazy import by_module, lazy_exports
 
-_EXPORTS = {
-    "LocalOSS": "osscallback.local.oss",
-    "LocalFCHost": "osscallback.local.fc",
-    "LocalStack": "osscallback.local.stack",
-    "LocalStackError": "osscallback.local.stack",
-    "StackInfo": "osscallback.local.stack",
-    "EventResult": "osscallback.local.stack",
-    "Inspector": "osscallback.local.inspector",
-}
+_EXPORTS = by_module({
+    "osscallback.local.oss": ("LocalOSS",),
+    "osscallback.local.fc": ("LocalFCHost",),
+    "osscallback.local.stack": ("LocalStack", "LocalStackError", "StackInfo", "EventResult"),
+    "osscallback.local.inspector": ("Inspector",),
+})
 
 __all__ = [
     "LocalOSS",

@@ -16,21 +16,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from osscallback._lazy import lazy_exports
+from osscallback._lazy import by_module, lazy_exports
 
-_EXPORTS = {
-    "Uploader": "osscallback.upload.uploader",
-    "UploadEvent": "osscallback.upload.uploader",
-    "UploadSettings": "osscallback.upload.uploader",
-    "UploadResult": "osscallback.upload.uploader",
-    "MultipartAborted": "osscallback.upload.uploader",
-    "PostPolicy": "osscallback.upload.uploader",
-    "handle_event": "osscallback.upload.uploader",
-    "CallbackSpec": "osscallback.upload.templates",
-    "TemplateLibrary": "osscallback.upload.templates",
-    "build_callback": "osscallback.upload.templates",
-    "CallbackParams": "osscallback.upload.callback_params",
-}
+_EXPORTS = by_module({
+    "osscallback.upload.uploader": (
+        "Uploader", "UploadEvent", "UploadSettings", "UploadResult", "MultipartAborted", "PostPolicy", "handle_event",
+    ),
+    "osscallback.upload.templates": ("CallbackSpec", "TemplateLibrary", "build_callback"),
+    "osscallback.upload.callback_params": ("CallbackParams",),
+})
 
 __all__ = [
     "Uploader",
