@@ -36,6 +36,7 @@ from typing import Any
 
 from osscallback.callback.actions import normalize_etag
 from osscallback.callback.body import CallbackBody
+from osscallback.callback.osslocation import internal_endpoint
 from osscallback.errors import CallbackRejected, ConfigError
 
 log = logging.getLogger("osscallback.confirm")
@@ -97,7 +98,7 @@ class ConfirmSpec:
         region = env.get("FC_REGION", "").strip()
         if not region:
             raise ConfigError("CALLBACK_CONFIRM=head needs FC_REGION (FC sets it; the local stack too)")
-        endpoint = env.get("CALLBACK_CONFIRM_ENDPOINT", "").strip() or f"https://oss-{region}-internal.aliyuncs.com"
+        endpoint = env.get("CALLBACK_CONFIRM_ENDPOINT", "").strip() or internal_endpoint(region)
         if not endpoint.startswith(("http://", "https://")):
             raise ConfigError(f"CALLBACK_CONFIRM_ENDPOINT={endpoint!r} must be an http(s) URL")
         return cls(mode, endpoint=endpoint, region=region, timeout=timeout)

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from osscallback.callback import osslocation
 from osscallback.errors import ConfigError, OssCallbackError
 
 log = logging.getLogger("osscallback.deadletter")
@@ -183,12 +184,7 @@ class BoxSpec:
         unknown = sorted(set(query) - {"region", "endpoint"})
         if unknown:
             raise ConfigError(f"{VARIABLE}={text!r}: unknown option(s) {', '.join(unknown)} (region, endpoint)")
-        region = query.get("region") or env.get("FC_REGION", "")
-        if not region:
-            raise ConfigError(f"{VARIABLE}={text!r}: no region (add ?region=cn-hangzhou, or run on FC)")
-        endpoint = query.get("endpoint") or f"https://oss-{region}-internal.aliyuncs.com"
-        if not endpoint.startswith(("http://", "https://")):
-            raise ConfigError(f"{VARIABLE}={text!r}: the endpoint must be an http(s) URL")
+        region, endpoint = osslocation.resolve(VARIABLE, text, query, env)
         return cls(bucket, prefix if prefix.endswith("/") else prefix + "/", region, endpoint)
 
 

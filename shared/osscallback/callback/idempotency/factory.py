@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
+from osscallback.callback import osslocation
 from osscallback.callback.idempotency.base import Idempotency, PersistenceLayer, redact_url
 from osscallback.errors import ConfigError
 
@@ -87,12 +88,7 @@ class StoreSpec:
                 timeout = -1.0
             if not 0.1 <= timeout <= 4:
                 raise ConfigError(f"{VARIABLE}={text!r}: timeout must be a number of seconds from 0.1 to 4")
-            region = query.get("region") or env.get("FC_REGION", "")
-            if not region:
-                raise ConfigError(f"{VARIABLE}={text!r}: no region (add ?region=cn-hangzhou, or run on FC)")
-            endpoint = query.get("endpoint") or f"https://oss-{region}-internal.aliyuncs.com"
-            if not endpoint.startswith(("http://", "https://")):
-                raise ConfigError(f"{VARIABLE}={text!r}: the endpoint must be an http(s) URL")
+            region, endpoint = osslocation.resolve(VARIABLE, text, query, env)
             return cls("oss", url=text, bucket=bucket, prefix=prefix, region=region, endpoint=endpoint,
                        timeout=timeout)
         raise ConfigError(
