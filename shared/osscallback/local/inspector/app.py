@@ -3,7 +3,7 @@
 Routes::
 
     GET  /                               the page (static/index.html)
-    GET  /static/<file>                  inspector.js, inspector.css
+    GET  /static/<file>                  dom.js, inspector.js, deadletters.js, inspector.css
     GET  /api/callbacks[?since=V]        newest first; with since=V and nothing new: {"version": V, "changed": false}
     GET  /api/callbacks/<id>             one callback, whole
     POST /api/callbacks/<id>/replay      send it again, identical; answers the new record (201)
@@ -38,6 +38,7 @@ STATIC_TYPES = {
     "inspector.js": "text/javascript; charset=utf-8",
     "inspector.css": "text/css; charset=utf-8",
     "deadletters.js": "text/javascript; charset=utf-8",
+    "dom.js": "text/javascript; charset=utf-8",
 }
 SECURITY_HEADERS = [
     (

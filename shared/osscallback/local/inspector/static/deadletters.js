@@ -7,14 +7,7 @@
   const POLL_MS = 2000;
   let busy = false;
 
-  function $(id) { return document.getElementById(id); }
-
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
-  }
+  const { $, el } = window.OSSCB_DOM;  // dom.js
 
   async function api(path, options) {
     const resp = await fetch(path, Object.assign({ cache: "no-store" }, options || {}));

@@ -11,14 +11,7 @@
   let selected = null;   // id of the callback shown in the details view
   let eventsVersion = null;
 
-  function $(id) { return document.getElementById(id); }
-
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
-  }
+  const { $, el } = window.OSSCB_DOM;  // dom.js
 
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
