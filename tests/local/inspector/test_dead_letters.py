@@ -33,13 +33,6 @@ return Array.from(document.querySelectorAll('#dead-letters tbody tr')).map(tr =>
 
 
 @pytest.fixture()
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
 def stack(tmp_path: Path, redis: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(FIXTURES), os.environ.get("PYTHONPATH")) if p))
     env = {"CALLBACK_ACTION": "counting_action:record", "COUNTING_ACTION_LOG": str(tmp_path / "runs.jsonl"),

@@ -37,13 +37,6 @@ CLI = [sys.executable, "-m", "osscallback.cli"]
 
 
 @pytest.fixture()
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
 def make_stack(tmp_path: Path, redis: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., LocalStack]]:
     """A local stack (template.yml) over the Redis store, the counting action, short retries and claim TTL."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(FIXTURES), os.environ.get("PYTHONPATH")) if p))
