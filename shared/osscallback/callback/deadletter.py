@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from osscallback.callback import osslocation
+from osscallback.callback.osslocation import resolve_location
 from osscallback.errors import ConfigError, OssCallbackError
 
 log = logging.getLogger("osscallback.deadletter")
@@ -184,7 +184,7 @@ class BoxSpec:
         unknown = sorted(set(query) - {"region", "endpoint"})
         if unknown:
             raise ConfigError(f"{VARIABLE}={text!r}: unknown option(s) {', '.join(unknown)} (region, endpoint)")
-        region, endpoint = osslocation.resolve(VARIABLE, text, query, env)
+        region, endpoint = resolve_location(VARIABLE, text, query, env)
         return cls(bucket, prefix if prefix.endswith("/") else prefix + "/", region, endpoint)
 
 

@@ -18,7 +18,7 @@ def internal_endpoint(region: str) -> str:
     return f"https://oss-{region}-internal.aliyuncs.com"
 
 
-def resolve(variable: str, text: str, query: Mapping[str, str], env: Mapping[str, str]) -> tuple[str, str]:
+def resolve_location(variable: str, text: str, query: Mapping[str, str], env: Mapping[str, str]) -> tuple[str, str]:
     """``(region, endpoint)`` for an ``oss://`` setting: ``?region=`` or ``FC_REGION``; ``?endpoint=`` or the region's
     internal endpoint. A :class:`ConfigError` naming ``variable`` and its value when either is missing or wrong."""
     region = query.get("region") or env.get("FC_REGION", "")

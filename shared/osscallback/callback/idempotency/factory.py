@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
-from osscallback.callback import osslocation
 from osscallback.callback.idempotency.base import Idempotency, PersistenceLayer, redact_url
+from osscallback.callback.osslocation import resolve_location
 from osscallback.errors import ConfigError
 
 VARIABLE = "CALLBACK_IDEMPOTENCY_STORE"
@@ -88,7 +88,7 @@ class StoreSpec:
                 timeout = -1.0
             if not 0.1 <= timeout <= 4:
                 raise ConfigError(f"{VARIABLE}={text!r}: timeout must be a number of seconds from 0.1 to 4")
-            region, endpoint = osslocation.resolve(VARIABLE, text, query, env)
+            region, endpoint = resolve_location(VARIABLE, text, query, env)
             return cls("oss", url=text, bucket=bucket, prefix=prefix, region=region, endpoint=endpoint,
                        timeout=timeout)
         raise ConfigError(
