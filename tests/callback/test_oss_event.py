@@ -255,6 +255,20 @@ def test_the_event_function_refuses_memory_at_start_up(caplog: pytest.LogCapture
     assert any("ConfigurationError" in r.getMessage() for r in caplog.records)
 
 
+def test_the_event_function_never_builds_a_confirmer(redis_url: str) -> None:
+    """Events are never confirmed, so with CALLBACK_CONFIRM=head beside a redis:// store the OSS-event function does
+    not load oss2 (its cold start), while a bad confirmation setting is still refused at start-up."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "shared"), "CALLBACK_CONFIRM": "head",
+           "FC_REGION": "cn-hangzhou", "CALLBACK_IDEMPOTENCY_STORE": redis_url}
+    code = ("import sys; sys.path.insert(0, 'functions/callback'); import oss_event\n"
+            "app = oss_event.load_event_app()\n"
+            "print(type(app).__name__, app.app.confirmer, 'oss2' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["OssEventApp", "None", "False"], out.stdout + out.stderr
+    broken = load_event_app({**env, "CALLBACK_CONFIRM": "maybe"})
+    assert type(broken).__name__ == "BrokenEventApp" and "CALLBACK_CONFIRM" in str(broken.error)
+
+
 def test_the_event_function_runs_with_the_shared_store(local_oss: LocalOSS, tmp_path: Path) -> None:
     """The deployed entry point (functions/callback/oss_event.py) in its own process, against the local OSS."""
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'shared'}:{FIXTURES}",

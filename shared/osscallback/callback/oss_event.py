@@ -24,6 +24,7 @@ should exclude them already), as are events this function does not handle.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -33,6 +34,8 @@ from typing import Any
 
 from osscallback.callback.actions import CallbackEvent, upload_key
 from osscallback.callback.body import CallbackBody
+from osscallback.callback.config import CallbackConfig
+from osscallback.callback.confirm import ConfirmSpec
 from osscallback.callback.core import CallbackApp
 from osscallback.errors import ClaimInProgress, ConfigError, OssCallbackError, StoreUnavailable
 
@@ -149,7 +152,11 @@ class OssEventApp:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OssEventApp:
-        return cls(CallbackApp.from_env(env))
+        """The shared configuration, read and checked whole, but with confirmation off: events are never confirmed
+        (:meth:`CallbackApp.deliver`), so building a confirmer would only load oss2 for nothing beside a redis://
+        store."""
+        config = CallbackConfig.from_env(env)
+        return cls(CallbackApp(dataclasses.replace(config, confirm=ConfirmSpec())))
 
     def handle(self, payload: Any, context: Any = None) -> dict[str, Any]:
         """Deliver every entry; raise :class:`DeliveryFailed` (after trying them all) if any must be retried."""
