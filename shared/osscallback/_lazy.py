@@ -4,16 +4,12 @@ is imported on the first access to one of its names, not when the package is.
 Why: ``osscallback`` and ``osscallback.callback`` are on the callback function's cold path, which OSS waits on. A
 package that imported what it re-exports would load every submodule (and ``oss2``, ``cryptography``, ...) for a
 handler that needs three of them; lazily, ``from osscallback import CallbackApp`` costs ``callback.core`` alone.
-
-Also the warning of a deprecated import path (a module that moved re-exports its names from the old path for one
-release): :func:`warn_moved`, so every alias words it the same way.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,13 +38,3 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> tuple[Callable[[st
         return sorted(set(vars(sys.modules[package])) | set(exports))
 
     return __getattr__, __dir__
-
-
-def warn_moved(old: str, hint: str) -> None:
-    """Warn, from module ``old``'s top level, that importing it is deprecated; ``hint`` says what to import instead.
-
-    The warning is attributed to the code that imported ``old``, as a ``warnings.warn(..., stacklevel=2)`` in the
-    alias itself would be.
-    """
-    warnings.warn(f"{old} is deprecated and will be removed in the next release: {hint}", DeprecationWarning,
-                  stacklevel=3)

@@ -1,12 +1,11 @@
 """One name for the local OSS (issue 20): module, class, CLI and log lines say "local OSS", never "emulator".
 
-The module that was ``local/oss/runner.py`` is ``local/oss/localoss.py``; the old import path warns for one release.
-A data directory written before the rename (its AccessKey pair in ``emulator.json``) keeps its keys.
+The module that was ``local/oss/runner.py`` is ``local/oss/localoss.py`` (the old path is gone). A data directory
+written before the rename (its AccessKey pair in ``emulator.json``) keeps its keys.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import subprocess
@@ -23,14 +22,6 @@ from osscallback.local.oss.localoss import IDENTITY_FILE, LEGACY_IDENTITY_FILE
 LIBRARY = Path(osscallback.__file__).resolve().parent
 ROOT = Path(__file__).resolve().parents[3]
 CLI = [sys.executable, "-m", "osscallback.cli"]
-
-
-def test_the_old_module_path_warns_and_gives_the_same_objects(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(sys.modules, "osscallback.local.oss.runner", raising=False)
-    with pytest.warns(DeprecationWarning, match="osscallback.local.oss"):
-        old = importlib.import_module("osscallback.local.oss.runner")
-    for name in old.__all__:
-        assert getattr(old, name) is getattr(local_oss, name), name
 
 
 def test_a_data_directory_from_before_the_rename_keeps_its_keys(tmp_path: Path) -> None:
