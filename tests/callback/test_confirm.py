@@ -123,6 +123,7 @@ def test_a_real_upload_is_confirmed_and_its_action_runs_once(oss: LocalOSS, func
     result = upload(oss, fn.url, "examples/a.txt", b"hello")
     assert result.status == 200
     assert [e.body.object for e in fn.runs] == ["examples/a.txt"]
+    assert fn.app.idempotency.runs == 1
     (line,) = lines()
     assert (line["status"], line["outcome"], line["confirm"]) == (200, "ok", "ok")
 
@@ -144,6 +145,7 @@ def test_a_callback_oss_cannot_confirm_gets_403_and_no_action(
     result = upload(oss, fn.url, "examples/b.txt", b"hello", body)
     assert result.status == 203  # OSS: CallbackFailed, the object stored
     assert fn.runs == []
+    assert fn.app.idempotency.runs == 0  # a refused confirmation is not a run (issue 29)
     (line,) = lines()
     assert (line["status"], line["outcome"]) == (403, "CallbackNotConfirmed")
     if differs == "missing":
@@ -167,7 +169,7 @@ def test_a_callback_naming_another_bucket_gets_403_before_any_oss_request(oss: L
 def test_oss_unreachable_for_the_confirmation_is_503_and_no_action(oss: LocalOSS, function_factory, lines) -> None:
     fn = function_factory(confirm_env(oss, CALLBACK_CONFIRM_ENDPOINT="http://127.0.0.1:9"))
     result = upload(oss, fn.url, "examples/d.txt", b"hello")
-    assert result.status == 203 and fn.runs == []
+    assert result.status == 203 and fn.runs == [] and fn.app.idempotency.runs == 0
     (line,) = lines()
     assert (line["status"], line["outcome"], line["confirm"]) == (503, "ConfirmUnavailable", "unavailable")
     assert "did not answer" in line["message"]
@@ -201,6 +203,7 @@ def test_a_replay_of_a_delivered_upload_gets_the_stored_answer_without_a_head(os
     replay = requests.post(fn.url, data=sent_request.body, headers=headers, timeout=10)
     assert replay.status_code == 200
     assert len(fn.runs) == 1
+    assert (fn.app.idempotency.runs, fn.app.idempotency.duplicates) == (1, 1)
     assert [(d["outcome"], d.get("confirm"), d.get("duplicate")) for d in lines()] == [
         ("ok", "ok", None), ("ok", "replay", True)]
 

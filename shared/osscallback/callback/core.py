@@ -321,13 +321,9 @@ class CallbackApp:
                 self.confirmer.observe_credentials(credentials)
         action = self.action
         confirmer = self.confirmer if event.source == "callback" else None
-        if confirmer is None:
-            run = lambda: action(event)  # noqa: E731 - the common case stays one call
-        else:
-            def run() -> Any:
-                confirmer.confirm(event.body, event.request_id)
-                return action(event)
-        return self.idempotency.run(event.idempotency_key, run, source=event.source, fingerprint=fingerprint)
+        guard = None if confirmer is None else (lambda: confirmer.confirm(event.body, event.request_id))
+        return self.idempotency.run(event.idempotency_key, lambda: action(event), source=event.source,
+                                    fingerprint=fingerprint, guard=guard)
 
 
 class BrokenApp:

@@ -85,6 +85,25 @@ def test_failed_run_is_not_remembered() -> None:
     assert len(store) == 0
     assert store.run("k", lambda: "ok") == ("ok", False)
     assert store.run("k", lambda: "again") == ("ok", True)
+    assert (store.runs, store.duplicates) == (2, 1)  # the failed action ran: it counts
+
+
+def test_a_refused_guard_is_not_a_run() -> None:
+    """The guard (the callback's confirmation with OSS) refusing means the action never ran: the claim is
+    released, nothing is remembered, and ``runs`` counts only the actions called (issue 29)."""
+    store = IdempotencyStore(10)
+    calls: list[str] = []
+
+    def refuse() -> None:
+        raise PermissionError("not confirmed")
+
+    for _ in range(3):
+        with pytest.raises(PermissionError):
+            store.run("k", lambda: calls.append("ran"), guard=refuse)
+    assert (calls, store.runs, store.duplicates, len(store)) == ([], 0, 0, 0)
+    assert store.run("k", lambda: "ok", guard=lambda: None) == ("ok", False)
+    assert store.run("k", lambda: "again", guard=refuse) == ("ok", True)  # a duplicate is not guarded again
+    assert (store.runs, store.duplicates) == (1, 1)
 
 
 @pytest.mark.parametrize("exc_type", [KeyboardInterrupt, SystemExit, GeneratorExit])

@@ -156,7 +156,11 @@ class PersistenceLayer(ABC):
 
 
 class Idempotency:
-    """Runs a function once per key through a :class:`PersistenceLayer`; counts runs and duplicates."""
+    """Runs a function once per key through a :class:`PersistenceLayer`; counts runs and duplicates.
+
+    ``runs`` counts the functions that were called (whether they then returned or raised); a delivery its ``guard``
+    refused (a callback OSS did not confirm) never called one, so it is not a run.
+    """
 
     def __init__(
         self,
@@ -188,8 +192,13 @@ class Idempotency:
         source: str = "callback",
         fingerprint: str | None = None,
         wait: float | None = None,
+        guard: Callable[[], None] | None = None,
     ) -> tuple[Any, bool]:
         """Run ``func`` once for ``key``; return ``(result, duplicate)``.
+
+        ``guard``, if given, is called inside the claim just before ``func`` (the callback's confirmation with OSS):
+        if it raises, ``func`` does not run, the claim is released and the exception propagates, as a failed run's
+        would, but it is not counted as a run.
 
         Raises :class:`ClaimInProgress` when another run holds the claim past ``wait`` seconds,
         :class:`StoreUnavailable` when the store cannot be asked (``func`` then never runs),
@@ -227,9 +236,11 @@ class Idempotency:
                         self.duplicates += 1
                     return after.result, True
             # the claim ended without a result (released or lapsed): loop and try to claim it ourselves
-        with self._count:
-            self.runs += 1
         try:
+            if guard is not None:
+                guard()
+            with self._count:
+                self.runs += 1
             result = func()
         except BaseException:
             try:
