@@ -38,10 +38,10 @@ def _sample(page: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def once(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
-    data_dir = tmp_path_factory.mktemp("once")
-    out = subprocess.run([OSSCALLBACK, "local", "--once", "--quiet-functions", "--data-dir", str(data_dir)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300, env={"PATH": "/usr/bin:/bin",
-                                                                                     "NO_COLOR": "1"})
+    # The README's command as written: no --data-dir (--once runs on a throw-away one), no --quiet-functions.
+    tmp = tmp_path_factory.mktemp("once")
+    out = subprocess.run([OSSCALLBACK, "local", "--once"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "TMPDIR": str(tmp)})
     assert out.returncode == 0, out.stdout + out.stderr
     return out
 
@@ -58,8 +58,8 @@ def test_the_sample_output_is_what_the_stack_prints(page: str, once: subprocess.
         at = printed.index(wanted, at) + 1
 
 
-def test_quiet_functions_hides_the_function_logs(once: subprocess.CompletedProcess[str]) -> None:
-    assert " | " not in once.stderr, once.stderr[:500]
+def test_once_prints_only_what_the_readme_shows(once: subprocess.CompletedProcess[str]) -> None:
+    assert once.stderr == "", once.stderr[:500]  # the functions' logs only on request or on failure (issue 29)
 
 
 def test_the_docs_say_how_to_quiet_the_functions_and_reset_the_data_directory() -> None:
@@ -70,7 +70,9 @@ def test_the_docs_say_how_to_quiet_the_functions_and_reset_the_data_directory() 
     assert default_data_dir().parts[-2:] == ("osscallback", "local-oss")
     assert "rm -rf ~/.cache/osscallback/local-oss" in page  # platformdirs' Linux default (XDG cache)
     out = subprocess.run([OSSCALLBACK, "local", "oss", "--help"], capture_output=True, text=True, timeout=60)
-    assert str(default_data_dir()) in " ".join(out.stdout.split())  # "--help prints yours", as the page says
+    # "--help prints yours", as the page says. argparse wraps long help at spaces and after hyphens (textwrap), so
+    # /tmp/nc-cache may print as "/tmp/nc-" + newline + "cache": compare with every blank taken out of both.
+    assert re.sub(r"\s+", "", str(default_data_dir())) in re.sub(r"\s+", "", out.stdout)
 
 
 def test_the_fc3_inspector_names_functions_without_a_leading_slash(tmp_path: Path) -> None:

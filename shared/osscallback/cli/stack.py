@@ -3,6 +3,12 @@
 Mounted by ``commands/local.py`` (which also owns ``local oss``). Output rules: human lines with colours only on a
 TTY (and never with ``NO_COLOR``); ``--json`` prints one JSON line per event result and, when serving, one line
 with the endpoints once ready. ``--once`` exits after the events: 0 only if every event succeeded.
+
+``--once`` shows only the results (what the README shows): the functions' log lines are kept per event and printed
+only for an event that failed, or all of them live with ``--function-logs``; serving prints them live. Its data
+directory is a throw-away one of its own, so two quick starts (two checkouts, or two runs of one) never collide;
+serving keeps the persistent per-user directory, or, while another local OSS holds it, says so in one line and runs
+on a throw-away one (``--data-dir DIR`` picks a directory either way).
 """
 
 from __future__ import annotations
@@ -10,9 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bucket", default=DEFAULT_BUCKET, help=f"bucket to create (default {DEFAULT_BUCKET})")
     p.add_argument("--oss-port", type=port_number, default=0, help="local OSS port (default: any free port)")
     p.add_argument("--fc-port", type=port_number, default=0, help="local FC port (default: any free port)")
-    p.add_argument("--data-dir", default=None, help="local OSS data directory (default: a per-user cache dir)")
-    p.add_argument("--quiet-functions", action="store_true", help="do not print the functions' log lines")
+    p.add_argument("--data-dir", default=None, help="local OSS data directory, kept across runs (default: with "
+                   "--once a throw-away one; else the per-user one `local oss --help` names)")
+    p.add_argument("--function-logs", action="store_true", help="print the functions' log lines as they come "
+                   "(--once prints only a failed event's)")
+    p.add_argument("--quiet-functions", action="store_true", help="never print the functions' log lines")
     p.add_argument("--inspector-port", type=port_number, default=0,
                    help="callback inspector page port (default: any free)")
     p.add_argument("--no-inspector", action="store_true", help="do not serve the callback inspector page")
@@ -83,14 +95,78 @@ def _sample_event(events_dir: str | None) -> Path:
     return chosen if chosen.is_file() else default_events().absolute() / "upload-put.json"
 
 
+class _FunctionLogs:
+    """Where the functions' log lines go: stderr as they come (serving, ``--function-logs``), nowhere
+    (``--quiet-functions``), or (``--once``) kept for the event being run and printed only if it failed."""
+
+    #: Lines kept per event: a failing event's story fits; a runaway function cannot fill the memory.
+    KEEP = 400
+
+    def __init__(self, mode: str, style: _Style) -> None:
+        self.mode = mode  # "live", "quiet" or "on-failure"
+        self.style = style
+        self._kept: deque[str] = deque(maxlen=self.KEEP)
+        self._lock = threading.Lock()
+
+    def __call__(self, function: str, line: str) -> None:
+        text = self.style(f"{function} | {line}", "2")
+        if self.mode == "live":
+            print(text, file=sys.stderr, flush=True)
+        elif self.mode == "on-failure":
+            with self._lock:
+                self._kept.append(text)
+
+    def flush(self, failed: bool) -> None:
+        """The lines kept since the last call: printed (the event failed) or dropped."""
+        with self._lock:
+            kept, self._kept = list(self._kept), deque(maxlen=self.KEEP)
+        if failed and kept:
+            print("\n".join(kept), file=sys.stderr, flush=True)
+
+
+def _logs_mode(args: argparse.Namespace) -> str:
+    if args.quiet_functions:
+        return "quiet"
+    return "live" if args.function_logs or not args.once else "on-failure"
+
+
+def _start(stack: LocalStack, args: argparse.Namespace) -> str | None:
+    """Start the stack; returns a throw-away data directory it runs on (for the caller to remove), if any.
+
+    ``--once`` without ``--data-dir`` runs on a fresh directory of its own. Serving without ``--data-dir`` uses the
+    per-user one, unless another local OSS holds it: then one line says so and where this run keeps its data.
+    """
+    from osscallback.local.oss.dirlock import DataDirInUse
+
+    if args.data_dir is None and args.once:
+        return _start_on_scratch(stack, "osscallback-once-")
+    try:
+        stack.start()
+        return None
+    except DataDirInUse as exc:
+        if args.data_dir is not None:
+            raise
+        scratch = _start_on_scratch(stack, "osscallback-local-")
+        print(f"osscallback: note: {exc.data_dir} is in use by another local OSS (pid {exc.holder}); this run keeps "
+              f"its data in {scratch} until it stops (--data-dir DIR for one that lasts)", file=sys.stderr, flush=True)
+        return scratch
+
+
+def _start_on_scratch(stack: LocalStack, prefix: str) -> str:
+    scratch = stack.data_dir = tempfile.mkdtemp(prefix=prefix)
+    try:
+        stack.start()
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return scratch
+
+
 def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     style = _Style(out)
     events = [Path(e) for e in args.event]
-
-    def sink(function: str, line: str) -> None:
-        if not args.quiet_functions:
-            print(style(f"{function} | {line}", "2"), file=sys.stderr, flush=True)
+    sink = _FunctionLogs(_logs_mode(args), style)
 
     if args.instances < 1:
         print("osscallback: error: --instances must be at least 1", file=sys.stderr)
@@ -113,8 +189,10 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     failures = 0
+    scratch: str | None = None
     try:
-        stack.start()
+        scratch = _start(stack, args)
+        sink.flush(failed=False)  # the workers' start-up notices: the LOCAL DEVELOPMENT line below says it once
         info = stack.info()
         if not args.json:
             print(style("LOCAL DEVELOPMENT: the callback function also trusts public keys from the local OSS at "
@@ -124,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
             failures += not result.ok
             line = json.dumps(result.to_dict(), ensure_ascii=False) if args.json else _describe(result, style)
             print(line, flush=True)
+            sink.flush(failed=not result.ok)
         if args.once:
             stack.settle()  # late OSS events and retries, so the counts below are final
             total = len(paths)
@@ -151,3 +230,5 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stack.stop()
         signal.signal(signal.SIGTERM, previous)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)

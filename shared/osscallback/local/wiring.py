@@ -54,7 +54,7 @@ def dead_letters_url(stack: StackView) -> str:
 
 def function_env(stack: StackView, fc: LocalFCHost) -> dict[str, str]:
     """Environment every function gets on top of template.yml: the local equivalents of a deployment."""
-    code_dirs = ":".join(str(s.code_dir) for s in fc.specs)
+    code_dirs = ":".join(dict.fromkeys(str(s.code_dir) for s in fc.specs))  # each once: functions share code
     wiring = {
         "OSS_ENDPOINT": stack.oss.endpoint,
         "OSS_BUCKET": stack.bucket,

@@ -22,7 +22,13 @@ LOCK_NAME = ".lock"
 
 
 class DataDirInUse(ConfigError):
-    """Another local OSS is serving this data directory."""
+    """Another local OSS is serving this data directory (``data_dir``; ``holder``: its pid, for messages)."""
+
+    def __init__(self, data_dir: Path, holder: str) -> None:
+        super().__init__(f"the local OSS data directory {data_dir} is in use by another local OSS (pid {holder}); "
+                         "stop it, or give this one its own directory (--data-dir)")
+        self.data_dir = data_dir
+        self.holder = holder
 
 
 class DataDirLock:
@@ -46,10 +52,7 @@ class DataDirLock:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
             handle.close()
-            raise DataDirInUse(
-                f"the local OSS data directory {self.path.parent} is in use by another local OSS (pid {holder}); "
-                "stop it, or give this one its own directory (--data-dir)"
-            ) from None
+            raise DataDirInUse(self.path.parent, holder) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
