@@ -136,3 +136,23 @@ def test_quiet_sdk_drops_only_fc2s_records_and_urllib3s_retries(caplog: pytest.L
     assert "x-fc-security-token: T" not in messages and not any(m.startswith("Retrying") for m in messages)
     assert {"Connection pool is full, discarding connection", "a root record of our own", "a named record",
             "after the call"} <= set(messages)
+
+
+@pytest.mark.parametrize(("function", "event", "says"), [
+    ("upload", '{"action": "put",\n "key": }\n', "line 2 column 9: Expecting value"),
+    ("nosuch", '{"action": "put"}', "template.yml has no function 'nosuch'; its functions: callback, dead-letters, "
+                                    "oss-events, upload, policy"),
+])
+def test_invoke_checks_the_event_and_the_function_before_starting_anything(
+        tmp_path: Path, function: str, event: str, says: str) -> None:
+    """Issue 29, point 6: as ``local --event`` does, before any server starts (the stack's throw-away data
+    directory would appear in TMPDIR, its functions' logs on stderr)."""
+    path = tmp_path / "event.json"
+    path.write_text(event)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    out = subprocess.run([OSSCALLBACK, "invoke", function, "--event-file", str(path)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "TMPDIR": str(scratch)})
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stdout == "" and out.stderr.count("\n") == 1 and says in out.stderr, out.stderr
+    assert list(scratch.iterdir()) == []  # no stack was started

@@ -113,6 +113,9 @@ def test_every_address_in_use_error_names_the_port(args: tuple[str, ...], busy_p
     out = cli(*args, str(busy_port), *extra, data_dir=tmp_path)
     line = one_error_line(out)
     assert f"127.0.0.1:{busy_port}" in line and "in use" in line
+    # issue 29, point 7: the fix on the same line (the option that sets this server's port), said once, no errno
+    assert f"choose another port with {args[-1]}, or 0 for any free one" in line, line
+    assert line.count("cannot listen") == 1 and "Errno" not in line, line
 
 
 # ------------------------------------------------------------------------------------------------------- events

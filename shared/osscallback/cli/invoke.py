@@ -78,8 +78,22 @@ def resolve_target(template: str, function: str, fc_version: int | None = None,
     if fn is None:
         if version == 3 or service:
             return Target(version, function, service)  # a function the template does not declare: by name
-        raise InvokeError(f"{template} has no function {function!r} (give --service to invoke another)")
+        raise InvokeError(f"{_no_such_function(doc, function)} (give --service to invoke another)")
     return Target(version, fn.name, service or fn.service)
+
+
+def _no_such_function(doc: Any, function: str) -> str:
+    names = ", ".join(f.module if f.module == f.name else f"{f.module} ({f.name})" for f in doc.functions)
+    return f"{doc.path.name} has no function {function!r}; its functions: {names}"
+
+
+def check_function(template: str, function: str) -> None:
+    """Refuse (one line, listing the template's functions) a function the template does not declare."""
+    from osscallback.deploy.fcyaml import load_template
+
+    doc = load_template(template, {})
+    if not any(function in (f.name, f.module) for f in doc.functions):
+        raise InvokeError(_no_such_function(doc, function))
 
 
 def _fc2_client(endpoint: str, remote: bool) -> Any:
@@ -173,10 +187,11 @@ def _via_fc3(target: Target, endpoint: str, remote: bool, payload: bytes) -> dic
 
 
 def run(args: argparse.Namespace) -> int:
+    from osscallback.local.preflight import read_event
+
+    # Everything a user can get wrong is checked before anything starts: one line, exit 2, no server started.
     event = Path(args.event_file)
-    if not event.is_file():
-        raise InvokeError(f"no such event file: {event}")
-    payload = event.read_bytes()
+    payload = read_event(event)
     template = args.template if args.template is not None else str(default_template())
     if args.endpoint or args.remote:
         target = resolve_target(template, args.function, args.fc_version, args.service)
@@ -188,6 +203,8 @@ def run(args: argparse.Namespace) -> int:
         ok = bool(result.get("ok", True))
     else:
         from osscallback.local.stack import LocalStack
+
+        check_function(template, args.function)
 
         def sink(function: str, line: str) -> None:
             print(f"{function} | {line}", file=sys.stderr)

@@ -17,6 +17,7 @@ from typing import Any
 from osscallback.cli.args import port_number
 from osscallback.cli.snippets import bin_dir
 from osscallback.errors import ConfigError
+from osscallback.local.httpserver import CannotListen
 from osscallback.local.oss.localoss import DEFAULT_BUCKET, DEFAULT_REGION, LocalOSS, default_data_dir
 from osscallback.logconfig import quiet_client_libraries
 
@@ -74,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
     previous: Any = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    oss.start()
+    try:
+        oss.start()
+    except CannotListen as exc:
+        exc.option = "--port"
+        raise
     try:
         info = oss.info
         if args.oss_json:

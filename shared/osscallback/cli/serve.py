@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from osscallback.callback.wsgi import make_wsgi_handler
-    from osscallback.local.httpserver import WSGIServer
+    from osscallback.local.httpserver import CannotListen, WSGIServer
     from osscallback.logconfig import configure
 
     configure()
@@ -45,7 +45,11 @@ def run(args: argparse.Namespace) -> int:
         current = env.get("CALLBACK_KEY_URL_PREFIXES") or "http://gosspublic.alicdn.com/,https://gosspublic.alicdn.com/"
         env["CALLBACK_KEY_URL_PREFIXES"] = ",".join([current, *args.trust_key_prefix])
     app = CallbackApp.from_env(env)  # a ConfigError becomes one readable line and exit 2 (cli.main)
-    server = WSGIServer(make_wsgi_handler(app), host=args.host, port=args.port, threads=args.threads)
+    try:
+        server = WSGIServer(make_wsgi_handler(app), host=args.host, port=args.port, threads=args.threads)
+    except CannotListen as exc:
+        exc.what, exc.option = "the callback function", "--port"
+        raise
     url = server.url + "/"
     if args.json:
         print(json.dumps({"callback_url": url}), flush=True)

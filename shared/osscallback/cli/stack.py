@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from osscallback.cli.args import port_number
+from osscallback.local.httpserver import CannotListen
+from osscallback.local.oss.dirlock import DataDirInUse
 from osscallback.local.preflight import EVENT_RULE, event_functions, read_events
 from osscallback.local.stack import DEFAULT_BUCKET, EventResult, LocalStack, StackInfo, default_events
 
@@ -136,8 +138,16 @@ def _start(stack: LocalStack, args: argparse.Namespace) -> str | None:
     ``--once`` without ``--data-dir`` runs on a fresh directory of its own. Serving without ``--data-dir`` uses the
     per-user one, unless another local OSS holds it: then one line says so and where this run keeps its data.
     """
-    from osscallback.local.oss.dirlock import DataDirInUse
+    try:
+        return _start_where(stack, args)
+    except CannotListen as exc:  # which server, and the option that sets its port
+        servers = {args.oss_port: ("the local OSS", "--oss-port"), args.fc_port: ("the local FC host", "--fc-port"),
+                   args.inspector_port: ("the inspector", "--inspector-port")}
+        exc.what, exc.option = servers.get(exc.port, (exc.what, ""))
+        raise
 
+
+def _start_where(stack: LocalStack, args: argparse.Namespace) -> str | None:
     if args.data_dir is None and args.once:
         return _start_on_scratch(stack, "osscallback-once-")
     try:

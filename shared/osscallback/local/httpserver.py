@@ -8,6 +8,7 @@ webtest's StopableWSGIServer takes).
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -17,6 +18,23 @@ from typing import Any
 from waitress.server import create_server
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class CannotListen(OSError):
+    """``host:port`` could not be bound. ``str()`` is one line with the fix when the port is taken; ``what`` (the
+    server) and ``option`` (the flag that sets its port) are filled in by whoever knows them, so the line can say
+    "the inspector ... --inspector-port" instead of a bare ``[Errno 98] Address already in use``."""
+
+    def __init__(self, host: str, port: int, cause: OSError, what: str = "", option: str = "") -> None:
+        super().__init__(cause.errno, cause.strerror or str(cause))
+        self.host, self.port, self.what, self.option = host, port, what, option
+
+    def __str__(self) -> str:
+        text = f"{self.what + ' ' if self.what else ''}cannot listen on {self.host}:{self.port}: "
+        text += (self.strerror or "cannot bind").lower()
+        if self.errno == errno.EADDRINUSE:
+            text += f"; choose another port{' with ' + self.option if self.option else ''}, or 0 for any free one"
+        return text
 
 
 class WSGIServer:
@@ -50,7 +68,7 @@ class WSGIServer:
                 **adjustments,
             )
         except OSError as exc:  # waitress says "Address already in use" without saying which address
-            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            raise CannotListen(host, port, exc) from None
         self.host = host
         self.port = int(self._server.effective_port)
         self._thread: threading.Thread | None = None

@@ -6,7 +6,8 @@ Without them a wrong ``--store`` showed as twenty seconds of tracebacks ending i
 :class:`~osscallback.local.stack.LocalStackError`-compatible :class:`PreflightError` with one line.
 
 - :func:`read_events`: the event files to run (the ``<function>-<name>.json`` rule explained when a name matches no
-  event function; an events directory with none is an error), each parsed as JSON (line and column on error);
+  event function; an events directory with none is an error), each parsed as JSON (line and column on error:
+  :func:`read_event`, which ``osscallback invoke`` uses too);
 - :func:`refuse_memory_beside_triggers`: ``memory`` is one process's store, and an OSS-trigger function runs in
   another, so each upload's action would run twice (the backstop refuses it anyway);
 - :func:`local_store_url`: ``oss://<a bucket of the local OSS>/…`` without an endpoint means the local OSS, not the
@@ -67,7 +68,10 @@ class EventFile:
     payload: bytes
 
 
-def _parse(path: Path, names: Sequence[str]) -> EventFile:
+def read_event(path: Path) -> bytes:
+    """An event file's bytes, once they parse as JSON (else one line: the line and column of the mistake)."""
+    if not path.is_file():
+        raise PreflightError(f"no such event file: {path}")
     try:
         payload = path.read_bytes()
     except OSError as exc:
@@ -78,7 +82,11 @@ def _parse(path: Path, names: Sequence[str]) -> EventFile:
         raise PreflightError(f"{path}: not UTF-8 JSON ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise PreflightError(f"{path}: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    return EventFile(path, function_of(path, names), payload)
+    return payload
+
+
+def _parse(path: Path, names: Sequence[str]) -> EventFile:
+    return EventFile(path, function_of(path, names), read_event(path))
 
 
 def read_events(

@@ -12,7 +12,7 @@ from types import TracebackType
 from osscallback.errors import ConfigError
 from osscallback.local.fc.host import LocalFCHost
 from osscallback.local.fc.model.asyncinvoke import AsyncInvocation
-from osscallback.local.httpserver import WSGIServer
+from osscallback.local.httpserver import CannotListen, WSGIServer
 from osscallback.local.inspector.app import InspectorApp
 from osscallback.local.inspector.deadletters import DeadLetterSource
 from osscallback.local.inspector.history import DEFAULT_LIMIT, CallbackHistory
@@ -75,8 +75,9 @@ class Inspector:
             return self
         try:
             server = WSGIServer(self.app, host=self.host, port=self.port, threads=4)
-        except OSError as exc:
-            raise ConfigError(f"inspector: cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
+        except CannotListen as exc:
+            exc.what = "the inspector"
+            raise
         self.port = server.port
         self._server = server.start()
         return self

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from osscallback.callback.keygen import OSS_KEY_BITS
 from osscallback.callback.signature import generate_private_key, public_pem
 from osscallback.errors import ConfigError
+from osscallback.local.httpserver import CannotListen
 from osscallback.local.oss.api import Operations
 from osscallback.local.oss.auth import Credential, CredentialStore
 from osscallback.local.oss.callbacks import CALLBACK_TIMEOUT, CallbackObserver, CallbackSender
@@ -224,7 +225,7 @@ class LocalOSS:
                 request_timeout=self._request_timeout,
             )
         except OSError as exc:
-            raise ConfigError(f"cannot listen on {self.host}:{self.port}: {exc}") from exc
+            raise CannotListen(self.host, self.port, exc, "the local OSS") from None
         self.port = int(server.server_address[1])
         sender.key_url = self.public_key_url
         self.callback_sender = sender
