@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import oss2
 import pytest
 import requests
 from oss2.models import BucketCors, CorsRule
 
 from osscallback.local.oss import LocalOSS
+from tests.support.oss_clients import v4_bucket
 
 PAGE = "https://upload.example.test"
 
@@ -31,9 +31,11 @@ def oss(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOSS]:
         yield running
 
 
-def _cors(oss: LocalOSS, *args: str) -> subprocess.CompletedProcess[str]:
+def _cors(oss: LocalOSS, *args: str, region: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The command with a user's settings; ``region`` None: the local OSS's (its endpoint, 127.0.0.1, names none)."""
     env = {"PATH": os.environ.get("PATH", ""), "OSS_ENDPOINT": oss.endpoint, "OSS_BUCKET": oss.bucket,
-           "OSS_ACCESS_KEY_ID": oss.access_key_id, "OSS_ACCESS_KEY_SECRET": oss.access_key_secret}
+           "OSS_ACCESS_KEY_ID": oss.access_key_id, "OSS_ACCESS_KEY_SECRET": oss.access_key_secret,
+           "OSS_REGION": oss.region if region is None else region}
     return subprocess.run([sys.executable, "-m", "osscallback.cli", "cors", *args], capture_output=True, text=True,
                           env=env, timeout=60, check=False)
 
@@ -44,7 +46,7 @@ def _preflight(oss: LocalOSS, origin: str) -> requests.Response:
 
 
 def _bucket(oss: LocalOSS) -> Any:
-    return oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, oss.bucket)
+    return v4_bucket(oss)
 
 
 def test_it_allows_a_page_and_keeps_other_rules(oss: LocalOSS, tmp_path: Path) -> None:
@@ -77,3 +79,13 @@ def test_bad_arguments_are_one_line(oss: LocalOSS, args: list[str]) -> None:
     result = _cors(oss, *args)
     assert result.returncode == 2 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("osscallback: error: ")
+
+
+def test_it_signs_v4_and_says_when_it_has_no_region(oss: LocalOSS) -> None:
+    """V4 by default (the local OSS logs each request's signature version); without a region, one line naming
+    OSS_REGION and exit 2, before anything is sent."""
+    refused = _cors(oss, "--show", region="")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        f"osscallback: error: V4 signing needs the bucket's region and the endpoint {oss.endpoint!r} names none: set "
+        "OSS_REGION (e.g. OSS_REGION=cn-hangzhou), or use the standard endpoint oss-<region>.aliyuncs.com"]

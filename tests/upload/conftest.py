@@ -13,6 +13,7 @@ from osscallback.callback.core import CallbackApp
 from osscallback.callback.wsgi import make_wsgi_handler
 from osscallback.local.httpserver import WSGIServer
 from tests.support import ROOT
+from tests.support.oss_clients import v4_bucket
 
 UPLOAD_DIR = ROOT / "functions" / "upload"
 
@@ -42,6 +43,7 @@ def env(local_oss: Any, callback_server: WSGIServer, tmp_path: Path) -> dict[str
         "OSS_BUCKET": local_oss.bucket,
         "OSS_ACCESS_KEY_ID": local_oss.access_key_id,
         "OSS_ACCESS_KEY_SECRET": local_oss.access_key_secret,
+        "OSS_REGION": local_oss.region,  # a user's settings name the region: the local OSS's endpoint names none
         "CALLBACK_URL": callback_server.url + "/callback?app=tests",
         "UPLOAD_ALLOWED_ROOTS": f"{tmp_path}:{UPLOAD_DIR}",
     }
@@ -49,5 +51,4 @@ def env(local_oss: Any, callback_server: WSGIServer, tmp_path: Path) -> dict[str
 
 @pytest.fixture()
 def bucket(local_oss: Any) -> oss2.Bucket:
-    return oss2.Bucket(oss2.Auth(local_oss.access_key_id, local_oss.access_key_secret), local_oss.endpoint,
-                       local_oss.bucket)
+    return v4_bucket(local_oss)

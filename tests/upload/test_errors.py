@@ -34,6 +34,7 @@ def closed_endpoint() -> Iterator[str]:
 
 def _env(endpoint: str, bucket: str = "examplebucket") -> dict[str, str]:
     return {"OSS_ENDPOINT": endpoint, "OSS_BUCKET": bucket, "OSS_ACCESS_KEY_ID": "id", "OSS_ACCESS_KEY_SECRET": "secret",
+            "OSS_REGION": "cn-hangzhou",
             "CALLBACK_URL": "http://127.0.0.1:1/callback"}
 
 

@@ -36,6 +36,7 @@ from osscallback.local.httpserver import WSGIServer
 from osscallback.local.oss import LocalOSS
 from osscallback.upload.uploader import MultipartAborted, Uploader, UploadEvent, UploadSettings, handle_event
 from tests.support import ROOT
+from tests.support.oss_clients import REGION, v4_bucket
 
 pytestmark = [pytest.mark.attack, pytest.mark.usefixtures("quiet_callback_logs")]
 
@@ -52,7 +53,7 @@ def oss(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOSS]:
 
 @pytest.fixture(scope="module")
 def bucket(oss: LocalOSS) -> oss2.Bucket:
-    return oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, oss.bucket)
+    return v4_bucket(oss)
 
 
 class FaultyCallbackServer:
@@ -105,7 +106,7 @@ def _closed_port_url() -> str:
 
 def _env(oss: LocalOSS, callback_url: str, tmp_path: Path, endpoint: str | None = None) -> dict[str, str]:
     return {"OSS_ENDPOINT": endpoint or oss.endpoint, "OSS_BUCKET": oss.bucket, "OSS_ACCESS_KEY_ID": oss.access_key_id,
-            "OSS_ACCESS_KEY_SECRET": oss.access_key_secret, "CALLBACK_URL": callback_url,
+            "OSS_ACCESS_KEY_SECRET": oss.access_key_secret, "OSS_REGION": oss.region, "CALLBACK_URL": callback_url,
             "UPLOAD_ALLOWED_ROOTS": str(tmp_path)}
 
 
@@ -259,7 +260,8 @@ def _start_local_oss(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, A
 
 
 def _bucket(info: dict[str, Any]) -> oss2.Bucket:
-    return oss2.Bucket(oss2.Auth(info["access_key_id"], info["access_key_secret"]), info["endpoint"], info["bucket"])
+    return oss2.Bucket(oss2.AuthV4(info["access_key_id"], info["access_key_secret"]), info["endpoint"], info["bucket"],
+                       region=REGION)  # `local oss` runs in cn-hangzhou unless told otherwise
 
 
 def test_oss_killed_during_writes_shows_no_partial_object_after_restart(tmp_path: Path) -> None:

@@ -36,8 +36,8 @@ from typing import Any
 
 from osscallback.callback.actions import normalize_etag
 from osscallback.callback.body import CallbackBody
-from osscallback.callback.osslocation import internal_endpoint
 from osscallback.errors import CallbackRejected, ConfigError
+from osscallback.osslocation import internal_endpoint
 
 log = logging.getLogger("osscallback.confirm")
 

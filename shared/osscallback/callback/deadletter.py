@@ -30,8 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from osscallback.callback.osslocation import resolve_location
 from osscallback.errors import ConfigError, OssCallbackError
+from osscallback.osslocation import resolve_location
 
 log = logging.getLogger("osscallback.deadletter")
 

@@ -100,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
                 "# Try it (paste into a shell as it is: it calls this virtualenv's python):\n"
                 f"{bin_dir() / 'python'} - <<'PY'\n"
                 "import oss2\n"
-                f"bucket = oss2.Bucket(oss2.Auth('{info.access_key_id}', '{info.access_key_secret}'), "
-                f"'{info.endpoint}', '{info.bucket}')\n"
+                f"bucket = oss2.Bucket(oss2.AuthV4('{info.access_key_id}', '{info.access_key_secret}'), "
+                f"'{info.endpoint}', '{info.bucket}', region='{info.region}')\n"
                 "print([o.key for o in bucket.list_objects(max_keys=10).object_list])\n"
                 "PY",
                 flush=True,

@@ -69,7 +69,7 @@ def build(info: StackInfo, *, event_file: Path, template: Path, serve_port: int,
         Snippet("Upload with oss2 and a callback to the local callback function:", f"""{python} - <<'PY'
 import oss2
 from osscallback.upload.templates import build_callback
-bucket = oss2.Bucket(oss2.Auth({creds}), '{info.oss_endpoint}', '{info.bucket}')
+bucket = oss2.Bucket(oss2.AuthV4({creds}), '{info.oss_endpoint}', '{info.bucket}', region='{info.region}')
 spec = build_callback('json-full', {{'callback_url': '{info.callback_url}'}}, {{'x:user': 'me'}})
 result = bucket.put_object('try/hello.txt', b'hello', headers=spec.headers())
 print(result.status, result.resp.read().decode())

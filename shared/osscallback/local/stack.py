@@ -330,8 +330,8 @@ class LocalStack:
         """A code zip from the local OSS (CreateFunction/UpdateFunction with ``ossBucketName``/``ossObjectName``)."""
         import oss2
 
-        auth = oss2.Auth(self.oss.access_key_id, self.oss.access_key_secret)
-        return bytes(oss2.Bucket(auth, self.oss.endpoint, bucket).get_object(key).read())
+        auth = oss2.AuthV4(self.oss.access_key_id, self.oss.access_key_secret)
+        return bytes(oss2.Bucket(auth, self.oss.endpoint, bucket, region=self.region).get_object(key).read())
 
     def _temp_code_bucket(self) -> dict[str, Any]:
         """GetTempBucketToken's answer: the local OSS's temporary code bucket and credentials for it."""

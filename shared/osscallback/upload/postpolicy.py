@@ -1,5 +1,5 @@
-"""A browser's direct upload: the PostObject policy and its V1 (HMAC-SHA1) or V4 (OSS4-HMAC-SHA256) signature,
-with the callback in the form (SPEC §5), and the URL the form posts to."""
+"""A browser's direct upload: the PostObject policy and its V4 (OSS4-HMAC-SHA256) signature, or V1 (HMAC-SHA1) on
+request for a bucket that still accepts it, with the callback in the form (SPEC §5), and the URL the form posts to."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import oss2
 
 from osscallback.errors import UploadError
+from osscallback.osslocation import EXAMPLE_REGION
 from osscallback.upload.settings import Credentials
 from osscallback.upload.templates import CallbackSpec
 
@@ -43,12 +44,13 @@ class PostPolicy:
         self,
         credentials: Credentials,
         *,
-        version: str = "v1",
+        version: str = "v4",
         region: str | None = None,
         callback: CallbackSpec | None = None,
         now: dt.datetime | None = None,
     ) -> dict[str, Any]:
-        """The form fields (and summary fields) a browser needs; V1 (HMAC-SHA1) or V4 (OSS4-HMAC-SHA256)."""
+        """The form fields (and summary fields) a browser needs: V4 (OSS4-HMAC-SHA256, which needs the bucket's
+        ``region``) unless ``version`` asks for V1 (HMAC-SHA1), which buckets created since 2025-09-01 refuse."""
         now = now or dt.datetime.now(dt.timezone.utc)
         expire_at = now + dt.timedelta(seconds=self.expires)
         conditions: list[Any] = [
@@ -65,7 +67,7 @@ class PostPolicy:
             conditions.append({"callback": callback.callback_b64})
         if version == "v4":
             if not region:
-                raise UploadError("V4 signing needs a region: set OSS_REGION or give 'region' in the event.")
+                raise UploadError(f"V4 signing needs the bucket's region: pass region= (e.g. {EXAMPLE_REGION!r}).")
             date = now.strftime("%Y%m%d")
             credential = f"{credentials.access_key_id}/{date}/{region}/oss/aliyun_v4_request"
             v4 = {

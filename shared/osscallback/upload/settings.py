@@ -1,8 +1,15 @@
 """Where and as whom the upload function uploads: :class:`UploadSettings` from FC's context (its role's STS
-credentials) and the environment, with the event's overrides, and the ``oss2.Bucket`` they make."""
+credentials) and the environment, with the event's overrides, and the ``oss2.Bucket`` they make.
+
+Signatures are V4 unless ``OSS_AUTH_VERSION=v1`` asks otherwise: buckets created since 2025-09-01 refuse V1
+(HTTP 403, EC 0002-00000080; OSS, "Guidelines for upgrading V1 signatures to V4 signatures"), so V1 is for buckets
+that predate the change, and asking for it logs one warning. V4 needs the bucket's region, found as
+:mod:`osscallback.osslocation` says (the endpoint, ``OSS_REGION``, FC's own region)."""
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import oss2
 
 from osscallback.errors import UploadError
+from osscallback.osslocation import bucket_region, missing_region
 
 if TYPE_CHECKING:
     from osscallback.upload.event import UploadEvent
@@ -21,6 +29,8 @@ MAX_PARTS = 10_000
 DEFAULT_THREADS = 4
 DEFAULT_TEMPLATE = "form-basic"
 NO_CALLBACK = ("", "none")
+AUTH_VERSIONS = ("v4", "v1")
+DEFAULT_AUTH_VERSION = "v4"
 #: FC's only writable directory, where a function stages files to upload.
 FC_TMP = "/tmp"  # noqa: S108
 
@@ -39,7 +49,7 @@ class UploadSettings:
     endpoint: str
     bucket: str
     credentials: Credentials
-    auth_version: str = "v1"
+    auth_version: str = DEFAULT_AUTH_VERSION
     region: str | None = None
     part_size: int = DEFAULT_PART_SIZE
     threads: int = DEFAULT_THREADS
@@ -75,8 +85,8 @@ class UploadSettings:
             endpoint=endpoint,
             bucket=bucket,
             credentials=creds,
-            auth_version=(event.auth_version or env.get("OSS_AUTH_VERSION", "v1")).lower(),
-            region=event.region or env.get("OSS_REGION") or getattr(context, "region", None) or None,
+            auth_version=_auth_version(event.auth_version or env.get("OSS_AUTH_VERSION", "")),
+            region=bucket_region(endpoint, event.region or env.get("OSS_REGION"), context, env),
             part_size=event.part_size or _env_int(env, "UPLOAD_PART_SIZE", DEFAULT_PART_SIZE),
             threads=event.threads or _env_int(env, "UPLOAD_THREADS", DEFAULT_THREADS),
             allowed_roots=roots,
@@ -85,6 +95,32 @@ class UploadSettings:
             default_template=env.get("CALLBACK_TEMPLATE") or DEFAULT_TEMPLATE,
             template_dir=env.get("CALLBACK_TEMPLATE_DIR") or None,
         )
+
+
+def _auth_version(raw: str) -> str:
+    """``v4`` unless asked otherwise; ``v1`` on request, with one warning per process."""
+    version = raw.strip().lower() or DEFAULT_AUTH_VERSION
+    if version not in AUTH_VERSIONS:
+        raise UploadError(f"OSS_AUTH_VERSION={raw!r}: use v4 (the default) or v1.")
+    if version == "v1":
+        warn_v1()
+    return version
+
+
+@functools.lru_cache(maxsize=1)
+def warn_v1() -> None:
+    """The one warning V1 earns (cached: once per process, not once per upload)."""
+    logging.getLogger("osscallback.upload").warning(
+        "OSS_AUTH_VERSION=v1: signing with V1, which buckets created since 2025-09-01 refuse (403, EC "
+        "0002-00000080); unset it to sign with V4."
+    )
+
+
+def require_region(settings: UploadSettings) -> str:
+    """The region V4 signs with, or an :class:`UploadError` naming ``OSS_REGION``."""
+    if not settings.region:
+        raise UploadError(missing_region(settings.endpoint))
+    return settings.region
 
 
 def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -117,15 +153,13 @@ def _credentials(context: Any, env: Mapping[str, str]) -> Credentials:
 
 
 def make_bucket(settings: UploadSettings) -> oss2.Bucket:
+    """The bucket object, V4-signed (``oss2.ProviderAuthV4`` with the region), or V1 when asked for."""
     c = settings.credentials
+    provider = oss2.credentials.StaticCredentialsProvider(c.access_key_id, c.access_key_secret, c.security_token)
     auth: Any
     if settings.auth_version == "v4":
-        provider = oss2.credentials.StaticCredentialsProvider(c.access_key_id, c.access_key_secret, c.security_token)
+        require_region(settings)
         auth = oss2.ProviderAuthV4(provider)
-        if not settings.region:
-            raise UploadError("V4 signing needs a region: set OSS_REGION or give 'region' in the event.")
-    elif c.security_token:
-        auth = oss2.StsAuth(c.access_key_id, c.access_key_secret, c.security_token)
-    else:
-        auth = oss2.Auth(c.access_key_id, c.access_key_secret)
+    else:  # the explicit opt-in, OSS_AUTH_VERSION=v1 (warned about once)
+        auth = oss2.ProviderAuth(provider)
     return oss2.Bucket(auth, settings.endpoint, settings.bucket, region=settings.region)

@@ -53,6 +53,7 @@ from osscallback.upload.settings import (
     Credentials,
     UploadSettings,
     make_bucket,
+    require_region,
 )
 from osscallback.upload.templates import CallbackSpec, TemplateLibrary, build_callback
 
@@ -65,6 +66,9 @@ __all__ = [
 log = logging.getLogger("osscallback.upload.uploader")
 
 Progress = Callable[[int, int], None]
+#: The longest a V4-signed URL may be valid: ``x-oss-expires`` is 1 to 604800 s, OSS's EC 0002-00000232
+#: (https://help.aliyun.com/en/oss/user-guide/0002-00000232); alibabacloud-oss-v2's presigner refuses the same.
+MAX_V4_URL_EXPIRES = 7 * 24 * 3600
 
 
 class Uploader:
@@ -197,6 +201,11 @@ class Uploader:
                 time.sleep(0.2 * (attempt + 1))
 
     def _presign_put(self, event: UploadEvent, progress: Progress | None) -> UploadResult:
+        if self.settings.auth_version == "v4" and not 1 <= event.expires <= MAX_V4_URL_EXPIRES:
+            raise UploadError(
+                f"expires={event.expires}: a V4-signed URL is valid for 1 s to 7 days ({MAX_V4_URL_EXPIRES} s) at "
+                "most; OSS refuses longer (EC 0002-00000232)."
+            )
         spec = self.callback_spec(event)
         params = spec.query_params() if spec else {}
         headers = {"Content-Type": event.content_type} if event.content_type else None
@@ -219,7 +228,7 @@ class Uploader:
         form = policy.sign(
             self.settings.credentials,
             version=self.settings.auth_version,
-            region=self.settings.region,
+            region=require_region(self.settings) if self.settings.auth_version == "v4" else self.settings.region,
             callback=spec,
         )
         details = {"host": bucket_url(self.settings.endpoint, self.settings.bucket), **form,

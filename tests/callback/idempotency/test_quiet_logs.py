@@ -106,7 +106,8 @@ def test_the_upload_function_holds_oss2_at_warning_too(local_oss: LocalOSS, fc_l
     """The upload function's client: a put that OSS refuses (a missing bucket) is reported in the function's
     result, not as oss2's INFO line."""
     settings = UploadSettings(endpoint=local_oss.endpoint, bucket="no-such-bucket",
-                              credentials=Credentials(local_oss.access_key_id, local_oss.access_key_secret))
+                              credentials=Credentials(local_oss.access_key_id, local_oss.access_key_secret),
+                              region=local_oss.region)
     uploader = Uploader(settings)
     assert logging.getLogger("oss2").getEffectiveLevel() == logging.WARNING
     with pytest.raises(oss2.exceptions.NoSuchBucket):

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
 from osscallback.callback.idempotency.base import Idempotency, PersistenceLayer, redact_url
-from osscallback.callback.osslocation import resolve_location
 from osscallback.errors import ConfigError
+from osscallback.osslocation import resolve_location
 
 VARIABLE = "CALLBACK_IDEMPOTENCY_STORE"
 #: OSS bucket names: 3-63 lowercase letters, digits and hyphens, starting and ending with a letter or digit.
