@@ -4,7 +4,8 @@ An action is any callable ``action(event: CallbackEvent) -> JSON-able | None``, 
 ``none`` (default: nothing to do, the answer template echoes the callback), ``log`` (one structured log line), or
 ``package.module:function`` for user code shipped with the function. Its result is available to the answer
 template as ``action``. The same action receives the same typed record whichever path delivered the upload: the
-callback (``source="callback"``) or the OSS-event backstop (``source="oss_event"``).
+callback (``source="callback"``), the OSS-event backstop (``source="oss_event"``) or reconciliation
+(``source="reconcile"``, :mod:`osscallback.callback.reconcile`).
 
 OSS may deliver the same upload more than once (a replayed callback is valid by design: the signature covers only
 the path and body; OSS tries each ``;``-separated callback URL in turn; the OSS event arrives as well), so actions
@@ -30,7 +31,7 @@ from osscallback.errors import ConfigError
 log = logging.getLogger("osscallback.action")
 
 
-SOURCES = ("callback", "oss_event")
+SOURCES = ("callback", "oss_event", "reconcile")
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,10 @@ class CallbackEvent:
     ``source`` is ``"callback"`` (a verified OSS upload callback: ``body`` is the parsed callback body, ``path``
     and ``query`` the URL OSS called) or ``"oss_event"`` (the OSS-event backstop: ``body`` holds what the event
     says, namely bucket, object, ETag, size, the upload's request id as ``req_id``, the operation and the client
-    IP, and ``event_name`` is e.g. ``ObjectCreated:PutObject``). ``idempotency_key`` is the same on both paths
-    for one upload when the callback body carries what :func:`upload_key` needs.
+    IP, and ``event_name`` is e.g. ``ObjectCreated:PutObject``) or ``"reconcile"`` (a stored object whose upload
+    no other path delivered: bucket, object, ETag, size, and ``req_id`` ``reconcile:<Last-Modified>``, since a
+    listing shows no request id). ``idempotency_key`` is the same on the first two paths for one upload when the
+    callback body carries what :func:`upload_key` needs; the delivered index ties reconciliation to both.
     """
 
     body: CallbackBody

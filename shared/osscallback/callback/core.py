@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
@@ -28,6 +28,7 @@ from osscallback.callback.body import CallbackBody, parse_body
 from osscallback.callback.config import CallbackConfig
 from osscallback.callback.confirm import ConfirmationFailed
 from osscallback.callback.confirm_factory import open_confirmer
+from osscallback.callback.idempotency.delivered import DeliveredIndex
 from osscallback.callback.idempotency.factory import open_store
 from osscallback.callback.ids import UniqueIds
 from osscallback.callback.keys import PublicKeyCache
@@ -174,6 +175,9 @@ class CallbackApp:
         self.confirmer = open_confirmer(config.confirm, env=config.credentials_env,
                                         client=getattr(self.idempotency.layer, "oss_client", None))
         self.allowed_buckets = frozenset(config.allowed_buckets)
+        #: The delivered index (shared stores only): what lets reconciliation and the two paths see each other.
+        self.delivered: DeliveredIndex | None = self.idempotency.layer.delivered if config.idempotency_store.shared \
+            else None
         for prefix in self.policy.overrides:
             plain = " over plain HTTP, which anyone on the network path can answer" if prefix[:5] == "http:" else ""
             log.warning(
@@ -321,9 +325,40 @@ class CallbackApp:
                 self.confirmer.observe_credentials(credentials)
         action = self.action
         confirmer = self.confirmer if event.source == "callback" else None
-        guard = None if confirmer is None else (lambda: confirmer.confirm(event.body, event.request_id))
-        return self.idempotency.run(event.idempotency_key, lambda: action(event), source=event.source,
-                                    fingerprint=fingerprint, guard=guard)
+        body = event.body
+        index = self.delivered if body.bucket and body.object and body.etag else None
+        check = index if event.source != "reconcile" else None
+        guard: Callable[[], None] | None = None
+        if check is not None or confirmer is not None:
+            def guard() -> None:
+                if check is not None and reconciled(check, body):
+                    raise _Reconciled
+                if confirmer is not None:
+                    confirmer.confirm(body, event.request_id)
+        try:
+            result, duplicate = self.idempotency.run(event.idempotency_key, lambda: action(event), source=event.source,
+                                                     fingerprint=fingerprint, guard=guard)
+        except _Reconciled:
+            return None, True
+        if index is not None and not duplicate:
+            try:
+                index.put_delivered(str(body.bucket), str(body.object), str(body.etag), event.source)
+            except StoreUnavailable as exc:  # the action ran; only a later reconciliation may run it again
+                log.error(json.dumps({"request_id": event.request_id, "error": "DeliveredIndexNotWritten",
+                                      "object": body.object, "message": str(exc)}))
+        return result, duplicate
+
+
+class _Reconciled(Exception):
+    """Raised inside a claim: reconciliation already delivered this upload (its claim is released, nothing ran)."""
+
+
+def reconciled(index: DeliveredIndex, body: CallbackBody) -> bool:
+    """Whether reconciliation delivered ``body``'s object with this ETag: then a callback or event for it (a replay,
+    a redelivered dead letter) is a duplicate. A newer upload of the same bytes is taken for it too; reconciliation
+    delivers that one at its next run, since the entry is older than the new object (docs/DELIVERY.md)."""
+    entry = index.get_delivered(str(body.bucket), str(body.object))
+    return entry is not None and entry.source == "reconcile" and entry.matches(str(body.etag))
 
 
 class BrokenApp:

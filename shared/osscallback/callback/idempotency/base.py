@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from osscallback.callback.idempotency.delivered import DeliveredIndex
 from osscallback.callback.ids import UniqueIds
 from osscallback.errors import ClaimInProgress, IdempotencyKeyMismatch, StoreUnavailable
 
@@ -107,6 +108,8 @@ class PersistenceLayer(ABC):
     serializes = True
     #: Shown in logs and errors: ``memory``, ``redis://host:port/0``, ``oss://bucket/prefix``.
     description = "store"
+    #: The delivered index and reconciliation's checkpoints in the same store (:mod:`.delivered`).
+    delivered: DeliveredIndex | None = None
 
     @abstractmethod
     def try_claim(self, claim: Record) -> tuple[Claim | None, Record | None]:

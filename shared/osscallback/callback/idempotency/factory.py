@@ -119,4 +119,7 @@ def open_layer(spec: StoreSpec, *, max_entries: int, env: Mapping[str, str]) -> 
 def open_store(
     spec: StoreSpec, *, max_entries: int, ttl: float, claim_ttl: float, wait: float, env: Mapping[str, str]
 ) -> Idempotency:
-    return Idempotency(open_layer(spec, max_entries=max_entries, env=env), ttl=ttl, claim_ttl=claim_ttl, wait=wait)
+    layer = open_layer(spec, max_entries=max_entries, env=env)
+    if layer.delivered is not None and hasattr(layer.delivered, "ttl"):
+        layer.delivered.ttl = ttl  # index entries live as long as the records they stand beside
+    return Idempotency(layer, ttl=ttl, claim_ttl=claim_ttl, wait=wait)

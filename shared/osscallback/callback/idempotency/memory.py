@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 
 from osscallback.callback.idempotency.base import Claim, PersistenceLayer, Record, Status
+from osscallback.callback.idempotency.delivered import MemoryIndex
 
 
 class MemoryLayer(PersistenceLayer):
@@ -27,6 +28,7 @@ class MemoryLayer(PersistenceLayer):
         self._inflight: dict[str, Record] = {}
         self._changed = threading.Condition(threading.Lock())
         self._waiting = 0  # duplicates waiting on _changed: notify only when someone listens (notify_all is slow)
+        self.delivered = MemoryIndex()
 
     def count(self) -> int:
         with self._changed:

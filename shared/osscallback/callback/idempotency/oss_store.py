@@ -35,6 +35,7 @@ from typing import Any
 import oss2
 
 from osscallback.callback.idempotency.base import Claim, PersistenceLayer, Record, Status
+from osscallback.callback.idempotency.oss_index import OssIndex
 from osscallback.callback.ossclient import FunctionCredentials, OssClient
 from osscallback.errors import ConfigError, StoreUnavailable
 
@@ -60,6 +61,7 @@ class OssMarkerLayer(PersistenceLayer):
             self.bucket = self.oss_client.bucket(endpoint, bucket, region, timeout)
         except oss2.exceptions.ClientError as exc:  # an endpoint oss2 refuses: a configuration error
             raise ConfigError(f"CALLBACK_IDEMPOTENCY_STORE={self.description!r}: {exc}") from None
+        self.delivered = OssIndex(self)  # the delivered index and checkpoints, beside the markers
 
     def observe_credentials(self, credentials: Any) -> None:
         self.oss_client.observe_credentials(credentials)

@@ -11,11 +11,15 @@ One string key per upload, its value the JSON record:
 
 The client fails fast: 1.5 s socket timeouts and no retries, so an unreachable Redis becomes a 503 well inside
 OSS's 5 s instead of a hung callback. Keys carry a ``{...}`` hash tag, so the script's single key is fine on a
-cluster too. ``redis`` is imported here and only here (``.importlinter``), and only when this store is configured.
+cluster too. The delivered index (:mod:`.delivered`) is a key per object, ``<prefix>delivered:{<bucket>/<key>}``
+(JSON ``{etag, at, source}``, kept as long as the records), read for reconciliation one page (1,000 keys) per
+pipelined round trip; reconciliation's checkpoints are keys ``<prefix>reconcile:<name>``.
+``redis`` is imported here and only here (``.importlinter``), and only when this store is configured.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -24,6 +28,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from osscallback.callback.idempotency.base import Claim, PersistenceLayer, Record, Status, redact_url
+from osscallback.callback.idempotency.delivered import DEFAULT_INDEX_TTL, DeliveredEntry, DictView, normalize
 from osscallback.errors import StoreUnavailable
 
 DEFAULT_KEY_PREFIX = "osscallback:idempotency:"
@@ -52,6 +57,7 @@ class RedisLayer(PersistenceLayer):
         except ValueError as exc:  # a malformed URL: the factory validated the scheme, redis-py the rest
             raise StoreUnavailable(f"{self.description}: {exc}") from None
         self._release = self.client.register_script(_RELEASE)
+        self.delivered = RedisIndex(self)
 
     def _name(self, key: str) -> str:
         return f"{self.key_prefix}{{{key}}}"
@@ -89,4 +95,42 @@ class RedisLayer(PersistenceLayer):
         self.client.close()
 
 
-__all__ = ["RedisLayer", "Status"]
+class RedisIndex:
+    """The delivered index and the checkpoints in the same Redis (see the module's docstring)."""
+
+    def __init__(self, layer: RedisLayer) -> None:
+        self.layer = layer
+        self.ttl = DEFAULT_INDEX_TTL  # the store's record TTL (set by the factory)
+
+    def _name(self, bucket: str, key: str) -> str:
+        return f"{self.layer.key_prefix}delivered:{{{bucket}/{key}}}"
+
+    def put_delivered(self, bucket: str, key: str, etag: str, source: str) -> None:
+        doc = json.dumps({"etag": normalize(etag), "at": time.time(), "source": source})
+        self.layer._call("index (SET PX)", self.layer.client.set, self._name(bucket, key), doc,
+                         px=max(1, int(self.ttl * 1000)))
+
+    def get_delivered(self, bucket: str, key: str) -> DeliveredEntry | None:
+        raw = self.layer._call("index (GET)", self.layer.client.get, self._name(bucket, key))
+        return None if raw is None else DeliveredEntry.from_doc(json.loads(raw))
+
+    def _many(self, bucket: str, keys: list[str]) -> dict[str, DeliveredEntry]:
+        pipe = self.layer.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(self._name(bucket, key))
+        values = self.layer._call("index (pipelined GET)", pipe.execute)
+        return {k: DeliveredEntry.from_doc(json.loads(v)) for k, v in zip(keys, values, strict=True) if v is not None}
+
+    def delivered_view(self, bucket: str, start_after: str = "") -> DictView:
+        return DictView(lambda keys: self._many(bucket, keys))
+
+    def load_state(self, name: str) -> dict[str, Any] | None:
+        raw = self.layer._call("checkpoint (GET)", self.layer.client.get, f"{self.layer.key_prefix}reconcile:{name}")
+        return None if raw is None else dict(json.loads(raw))
+
+    def save_state(self, name: str, doc: dict[str, Any]) -> None:
+        self.layer._call("checkpoint (SET)", self.layer.client.set, f"{self.layer.key_prefix}reconcile:{name}",
+                         json.dumps(doc))
+
+
+__all__ = ["RedisIndex", "RedisLayer", "Status"]
