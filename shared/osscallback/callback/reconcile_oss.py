@@ -33,7 +33,7 @@ from osscallback.callback.deadletter import BoxSpec
 from osscallback.callback.idempotency.delivered import ListedObject
 from osscallback.callback.idempotency.oss_index import list_pages
 from osscallback.callback.ossclient import OssClient
-from osscallback.callback.osslocation import resolve_location
+from osscallback.osslocation import resolve_location
 from osscallback.callback.reconcile import DEFAULT_MAX_ATTEMPTS, DEFAULT_SETTLE, Options, Reconciler, Report
 from osscallback.errors import ConfigError, StoreUnavailable
 
