@@ -221,3 +221,20 @@ def test_cli_errors_are_one_line_exit_2() -> None:
     assert "callback_url" in out.stderr
     bad = _cli("template", "render", "form-basic", "--var", "callback_url")
     assert bad.returncode == 2 and "NAME=VALUE" in bad.stderr
+
+
+SHIPPED = ("form-basic", "json-basic", "json-full", "image")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_an_https_callback_url_asks_for_sni_unless_told_otherwise(name: str) -> None:
+    """OSS sends SNI on an HTTPS callback only with "callbackSNI": true (default false); a host that needs it, as FC
+    custom domains and CDN-fronted hosts do, otherwise fails the callback: 203 CallbackFailed, "Error status : 502"
+    (cloudreve/cloudreve#448, #2100). So a shipped template asks for it whenever a callback URL is https://."""
+    https = "https://cb.example.com/callback"
+    assert build_callback(name, {"callback_url": https}).document()["callbackSNI"] is True
+    assert "callbackSNI" not in build_callback(name, {"callback_url": URL}).document()  # http: nothing to name
+    assert build_callback(name, {"callback_url": [URL, https]}).document()["callbackSNI"] is True  # one https is enough
+    for off in (False, "false", "0"):
+        assert "callbackSNI" not in build_callback(name, {"callback_url": https, "callback_sni": off}).document()
+    assert build_callback(name, {"callback_url": URL, "callback_sni": True}).document()["callbackSNI"] is True

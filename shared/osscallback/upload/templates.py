@@ -12,6 +12,11 @@ not autoescaped; OSS's own ``${…}`` placeholders pass through untouched, since
 Each template receives the caller's variables plus ``custom_keys`` (the sorted ``x:`` keys of the custom variables),
 so a body can list the custom variables it is given, and has an ``as_bool`` filter so that a flag given as text
 (``--var callback_sni=false`` on the command line) means what it says.
+
+SNI: OSS sends SNI on an HTTPS callback only when the parameters say ``"callbackSNI": true`` (default false), and
+an HTTPS host that needs it (FC custom domains, most CDN-fronted hosts) then fails the callback with 203
+``CallbackFailed`` ("Error status : 502"; cloudreve/cloudreve#448, #2100). So the shipped templates send it whenever
+a callback URL is ``https://`` (the ``any_https`` filter), unless ``callback_sni`` says otherwise.
 """
 
 from __future__ import annotations
@@ -134,6 +139,13 @@ def as_bool(value: object) -> bool:
     raise TemplateRenderError(f"{value!r} is not a yes/no value: use true or false.")
 
 
+def any_https(urls: object) -> bool:
+    """Template filter: whether a callback URL (one, a ``;``-joined list, or a list) is ``https://``: SNI then
+    costs nothing and is what a host serving several names needs."""
+    items = urls if isinstance(urls, (list, tuple)) else str(urls or "").split(";")
+    return any(str(u).strip().lower().startswith("https://") for u in items)
+
+
 def check_custom_keys(custom_vars: Mapping[str, str]) -> None:
     """Custom variable keys are ``x:`` + lowercase (OSS refuses others); checked before a template sees them."""
     for key in custom_vars:
@@ -164,6 +176,7 @@ class TemplateLibrary:
             keep_trailing_newline=False,
         )
         self._env.filters["as_bool"] = as_bool
+        self._env.filters["any_https"] = any_https
 
     def names(self) -> list[str]:
         """Every template name available, user and shipped."""
