@@ -18,6 +18,7 @@ SERVICE = "oss-callback-fc"
 #: What ${env(...)} resolves to in these tests (the local stack passes its own).
 TEMPLATE_ENV = {"FC_REGION": "cn-hangzhou", "OSS_BUCKET": "local-bucket", "CALLBACK_URL": ""}
 TIMEOUT = 2.0  # the fixture functions' declared timeout
+ACCOUNT = "1234567890123456"  # the local host's default account id
 
 
 class LogLines:

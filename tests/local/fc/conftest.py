@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,12 @@ def fixture_specs() -> list[FunctionSpec]:
         FunctionSpec("tests", "web", "index.http", echo, timeout=TIMEOUT, http_methods=("GET", "POST")),
         FunctionSpec("tests", "broken", "index.handler", FIXTURES / "broken", timeout=TIMEOUT),
     ]
+
+
+@pytest.fixture(scope="module")
+def record_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the fixture functions' ``record`` op (and a destination's record) is written: one JSON line each."""
+    return tmp_path_factory.mktemp("sink") / "records.jsonl"
 
 
 @pytest.fixture(scope="module")

@@ -18,16 +18,10 @@ from typing import Any
 import pytest
 
 from osscallback.local.fc import FCCredentials, FunctionSpec, LocalFCHost
-from tests.support.fc import FIXTURES, LogLines
+from tests.support.fc import ACCOUNT, FIXTURES, LogLines
 
 ECHO = FIXTURES / "echo"
 SINK_ARN = "acs:fc:cn-hangzhou::services/tests.LATEST/functions/sink"
-ACCOUNT = "1234567890123456"
-
-
-@pytest.fixture(scope="module")
-def record_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("sink") / "records.jsonl"
 
 
 @pytest.fixture(scope="module")

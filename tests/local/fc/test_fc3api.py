@@ -220,7 +220,8 @@ def test_bad_requests_are_refused_clearly(stack: StackInfo) -> None:
         client.get_trigger("oss-callback-fc-upload", "nope")
     assert (caught.value.status_code, caught.value.code) == (404, "TriggerNotFound")
     with pytest.raises(ClientException) as caught:
-        client.list_aliases("oss-callback-fc-upload", models.ListAliasesRequest())
+        client.create_alias("oss-callback-fc-upload", models.CreateAliasRequest(body=models.CreateAliasInput(
+            alias_name="prod", version_id="1")))
     assert caught.value.code == "PathNotSupported"
 
 

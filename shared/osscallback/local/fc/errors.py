@@ -20,6 +20,11 @@ https://help.aliyun.com/zh/functioncompute/api-fc-2023-03-30-errorcodes): 400 ``
 both tables), 404 ``ServiceNotFound`` / ``FunctionNotFound``, 409 ``FunctionAlreadyExists`` / ``FunctionNotEmpty``.
 ``TriggerNotFound`` (404), ``TriggerAlreadyExists`` (409) and ``MethodNotAllowed`` (403, an HTTP trigger that does
 not allow the method) are the FC 3.0 API's and the HTTP trigger's names for the same kinds of refusal.
+A function without the configuration asked for: 404 ``AsyncConfigNotExists`` "AsyncConfig for %s:%s does not
+exist." (FC's error centre, https://help.aliyun.com/document_detail/440324.html) and 404 ``OnDemandConfigNotFound``
+for GetConcurrencyConfig (the code the Terraform provider reads as "no concurrency configuration":
+aliyun/terraform-provider-alicloud ``alicloud/service_alicloud_fcv3_v2.go``, ``DescribeFcv3ConcurrencyConfig``;
+FC 2.0's Java SDK tests expect it of GetOnDemandConfig too; its message is not documented).
 """
 
 from __future__ import annotations
@@ -134,6 +139,20 @@ class TriggerNotFound(FCError):
     status = 404
 
 
+class AsyncConfigNotExists(FCError):
+    status = 404
+
+    def __init__(self, function: str, qualifier: str) -> None:
+        super().__init__(f"AsyncConfig for {function}:{qualifier} does not exist.")
+
+
+class OnDemandConfigNotFound(FCError):
+    status = 404
+
+    def __init__(self, function: str) -> None:
+        super().__init__(f"concurrency config of function '{function}' does not exist")
+
+
 class FunctionAlreadyExists(FCError):
     status = 409
 
@@ -147,6 +166,7 @@ class TriggerAlreadyExists(FCError):
 
 
 __all__ = [
+    "AsyncConfigNotExists",
     "FCError",
     "FunctionAlreadyExists",
     "FunctionInvocationError",
@@ -157,6 +177,7 @@ __all__ = [
     "LocalFCError",
     "MethodNotAllowed",
     "MissingRequiredHeader",
+    "OnDemandConfigNotFound",
     "PathNotSupported",
     "ServiceNotFound",
     "SignatureNotMatch",

@@ -9,8 +9,15 @@ nothing more (anything else is answered ``PathNotSupported``; the routes are in 
 | GetFunction / UpdateFunction / DeleteFunction | ``GET`` / ``PUT`` / ``DELETE /2023-03-30/functions/<name>`` |
 | CreateTrigger / ListTriggers | ``POST`` / ``GET /2023-03-30/functions/<name>/triggers`` |
 | GetTrigger / UpdateTrigger / DeleteTrigger | ``GET`` / ``PUT`` / ``DELETE …/triggers/<trigger>`` |
+| Get/Put/DeleteAsyncInvokeConfig | ``GET``/``PUT``/``DELETE …/<name>/async-invoke-config`` (:mod:`.fc3asyncconfig`) |
+| ListAsyncInvokeConfigs | ``GET /2023-03-30/async-invoke-configs`` |
 | InvokeFunction | ``POST /2023-03-30/functions/<name>/invocations`` (:mod:`.fc3`) |
 | GetTempBucketToken (FC 2.0) | ``GET /2016-08-15/tempBucketToken`` |
+
+The configurations a function may have beside it (VPC bindings, scaling, provision and concurrency) are answered as
+FC answers for a function that has none (:mod:`.fc3configs`); an asynchronous-invocation configuration is kept and
+applied: a PutAsyncInvokeConfig changes the retries, event age and destinations of the function's asynchronous
+invocations from then on.
 
 Code comes as a zip or from the local OSS (:class:`~.fc3resources.CodeStore`); only Python runtimes run locally.
 A function created here becomes a :class:`~osscallback.local.fc.spec.FunctionSpec` the registry runs like a
@@ -37,11 +44,14 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from osscallback.local.fc.api import fc3asyncconfig
 from osscallback.local.fc.api import fc3resources as res
 from osscallback.local.fc.errors import (
+    AsyncConfigNotExists,
     FunctionAlreadyExists,
     FunctionNotEmpty,
     FunctionNotFound,
@@ -178,7 +188,7 @@ class ControlPlane:
                 if unpacked is not None:
                     code_dir, doc["codeChecksum"], doc["codeSize"] = unpacked
                 doc["lastModifiedTime"] = res.now()
-                spec = res.spec_of(res.Function(doc, code_dir, fn.module, fn.triggers, fn.spec))
+                spec = res.spec_of(replace(fn, doc=doc, code_dir=code_dir))
                 fn.doc, fn.code_dir, fn.spec = doc, code_dir, spec
                 turn = self._turns.take()
         except BaseException:
@@ -199,6 +209,43 @@ class ControlPlane:
             turn = self._turns.take()
         self._turns.run(turn, lambda: self.registry.undeploy(name))
         self.code.remove(fn.code_dir, function_dir=True)
+
+    # ------------------------------------------------------------------------------------------ async config
+    def get_async_invoke_config(self, name: str, qualifier: str) -> dict[str, Any]:
+        with self._lock:
+            doc = self._get(name).async_config
+            if doc is None:
+                raise AsyncConfigNotExists(name, qualifier)
+            return dict(doc)
+
+    def put_async_invoke_config(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Store the configuration and apply it: the function's later asynchronous invocations obey it."""
+        return self._set_async_config(name, body)
+
+    def delete_async_invoke_config(self, name: str, qualifier: str) -> None:
+        with self._lock:
+            if self._get(name).async_config is None:
+                raise AsyncConfigNotExists(name, qualifier)
+        self._set_async_config(name, None)
+
+    def list_async_invoke_configs(self, query: Mapping[str, str]) -> dict[str, Any]:
+        wanted = query.get("functionName") or ""
+        with self._lock:
+            names = sorted(n for n, fn in self._functions.items()
+                           if fn.async_config is not None and (not wanted or n == wanted))
+            docs = [dict(self._functions[n].async_config or {}) for n in names]
+        return res.page(docs, names, query, "configs")
+
+    def _set_async_config(self, name: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
+        with self._lock:
+            fn = self._get(name)
+            doc = None if body is None else fc3asyncconfig.config_doc(self.arn.function(name), body,
+                                                                        fn.async_config, res.now())
+            spec = res.spec_of(replace(fn, async_config=doc))
+            fn.async_config, fn.spec = doc, spec
+            turn = self._turns.take()
+        self._turns.run(turn, lambda: self.registry.deploy(spec, restart=False))
+        return dict(doc or {})
 
     # ------------------------------------------------------------------------------------------ triggers
     def create_trigger(self, function: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -282,7 +329,7 @@ class ControlPlane:
         triggers = {k: v for k, v in fn.triggers.items() if k != name}
         if doc is not None:
             triggers = {**fn.triggers, name: doc}
-        spec = res.spec_of(res.Function(fn.doc, fn.code_dir, fn.module, triggers, fn.spec))
+        spec = res.spec_of(replace(fn, triggers=triggers))
         fn.triggers, fn.spec = triggers, spec
         return self._turns.take(), spec
 

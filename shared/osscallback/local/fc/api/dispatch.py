@@ -13,6 +13,7 @@ the route is known (FC 3.0) or after (FC 2.0); ``ROUTES`` lists every operation 
 | ``GET /2016-08-15/tempBucketToken`` | GetTempBucketToken (for ``fc3``'s code uploads) |
 | ``POST /2023-03-30/functions/<fn>/invocations`` | FC 3.0 function ``fn`` (:mod:`.fc3`) |
 | ``/2023-03-30/functions…`` | the FC 3.0 control plane (:mod:`.controlplane`) |
+| ``/2023-03-30/functions/<fn>/async-invoke-config`` … | a function's configurations (:mod:`.fc3configs`) |
 | ``GET /`` | JSON index of the functions and their URLs |
 | ``ANY /<fn>/<rest>`` (short path) | the FC 2.0 HTTP function called ``fn``, when exactly one is |
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from osscallback.local.fc.api import fc2, fc3, fc3api, fcapi, httpproxy
+from osscallback.local.fc.api import fc2, fc3, fc3api, fc3configs, fcapi, httpproxy
 from osscallback.local.fc.api.backend import Backend
 from osscallback.local.fc.api.wire import Api, Request, error_answer
 from osscallback.local.fc.errors import FCError, PathNotSupported
@@ -116,6 +117,23 @@ ROUTES: tuple[Route, ...] = (
     Route("GetTrigger", "fc3-api", "GET", (*_FN, "triggers", "{trigger}"), fc3.get_trigger),
     Route("UpdateTrigger", "fc3-api", "PUT", (*_FN, "triggers", "{trigger}"), fc3.update_trigger),
     Route("DeleteTrigger", "fc3-api", "DELETE", (*_FN, "triggers", "{trigger}"), fc3.delete_trigger),
+    # per-function configurations (fc3configs: kept, or answered as FC does for a function without one)
+    Route("GetAsyncInvokeConfig", "fc3-api", "GET", (*_FN, "async-invoke-config"), fc3configs.get_async_invoke_config),
+    Route("PutAsyncInvokeConfig", "fc3-api", "PUT", (*_FN, "async-invoke-config"), fc3configs.put_async_invoke_config),
+    Route("DeleteAsyncInvokeConfig", "fc3-api", "DELETE", (*_FN, "async-invoke-config"),
+          fc3configs.delete_async_invoke_config),
+    Route("ListAsyncInvokeConfigs", "fc3-api", "GET", (V3, "async-invoke-configs"),
+          fc3configs.list_async_invoke_configs),
+    Route("ListVpcBindings", "fc3-api", "GET", (*_FN, "vpc-bindings"), fc3configs.list_vpc_bindings),
+    Route("GetScalingConfig", "fc3-api", "GET", (*_FN, "scaling-config"), fc3configs.get_scaling_config),
+    Route("GetProvisionConfig", "fc3-api", "GET", (*_FN, "provision-config"), fc3configs.get_provision_config),
+    Route("GetConcurrencyConfig", "fc3-api", "GET", (*_FN, "concurrency"), fc3configs.get_concurrency_config),
+    Route("ListAliases", "fc3-api", "GET", (*_FN, "aliases"), fc3configs.list_aliases),
+    Route("ListFunctionVersions", "fc3-api", "GET", (*_FN, "versions"), fc3configs.list_function_versions),
+    Route("ListScalingConfigs", "fc3-api", "GET", (V3, "scaling-configs"), fc3configs.list_scaling_configs),
+    Route("ListProvisionConfigs", "fc3-api", "GET", (V3, "provision-configs"), fc3configs.list_provision_configs),
+    Route("ListConcurrencyConfigs", "fc3-api", "GET", (V3, "concurrency-configs"),
+          fc3configs.list_concurrency_configs),
     Route("Index", "root", None, ("",), fc2.index),
     Route("HttpTrigger", "root", None, ("{function}", "**"), httpproxy.short_path, common=True),
 )

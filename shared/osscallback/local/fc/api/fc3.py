@@ -28,7 +28,7 @@ def invoke(backend: Backend, req: Request) -> Answer:
 
 
 def create_function(backend: Backend, req: Request) -> Answer:
-    return json_answer(backend.control.create_function(_json(req.body)), req.request_id)
+    return json_answer(backend.control.create_function(request_json(req.body)), req.request_id)
 
 
 def list_functions(backend: Backend, req: Request) -> Answer:
@@ -40,7 +40,7 @@ def get_function(backend: Backend, req: Request) -> Answer:
 
 
 def update_function(backend: Backend, req: Request) -> Answer:
-    return json_answer(backend.control.update_function(req.params["function"], _json(req.body)), req.request_id)
+    return json_answer(backend.control.update_function(req.params["function"], request_json(req.body)), req.request_id)
 
 
 def delete_function(backend: Backend, req: Request) -> Answer:
@@ -49,7 +49,7 @@ def delete_function(backend: Backend, req: Request) -> Answer:
 
 
 def create_trigger(backend: Backend, req: Request) -> Answer:
-    return json_answer(backend.control.create_trigger(req.params["function"], _json(req.body)), req.request_id)
+    return json_answer(backend.control.create_trigger(req.params["function"], request_json(req.body)), req.request_id)
 
 
 def list_triggers(backend: Backend, req: Request) -> Answer:
@@ -61,7 +61,7 @@ def get_trigger(backend: Backend, req: Request) -> Answer:
 
 
 def update_trigger(backend: Backend, req: Request) -> Answer:
-    doc = backend.control.update_trigger(req.params["function"], req.params["trigger"], _json(req.body))
+    doc = backend.control.update_trigger(req.params["function"], req.params["trigger"], request_json(req.body))
     return json_answer(doc, req.request_id)
 
 
@@ -70,7 +70,8 @@ def delete_trigger(backend: Backend, req: Request) -> Answer:
     return json_answer(None, req.request_id, 204)
 
 
-def _json(body: bytes) -> dict[str, Any]:
+def request_json(body: bytes) -> dict[str, Any]:
+    """A request's JSON object body (``{}`` when empty), or FC's InvalidArgument."""
     if not body:
         return {}
     try:
@@ -83,4 +84,5 @@ def _json(body: bytes) -> dict[str, Any]:
 
 
 __all__ = ["create_function", "create_trigger", "delete_function", "delete_trigger", "get_function",
-           "get_trigger", "invoke", "list_functions", "list_triggers", "update_function", "update_trigger"]
+           "get_trigger", "invoke", "list_functions", "list_triggers", "request_json", "update_function",
+           "update_trigger"]

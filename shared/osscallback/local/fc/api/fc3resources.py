@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from osscallback.deploy.fcyaml import OssTriggerConfig
+from osscallback.local.fc.api import fc3asyncconfig
 from osscallback.local.fc.errors import InvalidArgument
 from osscallback.local.fc.osstrigger import OssTrigger
 from osscallback.local.fc.spec import ALL_METHODS, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, FunctionSpec
@@ -47,13 +48,17 @@ def now() -> str:
 
 @dataclass
 class Function:
-    """One FC 3.0 function as the control plane keeps it; ``spec`` is the last spec handed to the registry."""
+    """One FC 3.0 function as the control plane keeps it; ``spec`` is the last spec handed to the registry.
+
+    ``async_config`` is its ``AsyncConfig`` document for ``LATEST`` (:mod:`.fc3asyncconfig`), ``None`` if unset.
+    """
 
     doc: dict[str, Any]
     code_dir: Path
     module: str = ""
     triggers: dict[str, dict[str, Any]] = field(default_factory=dict)
     spec: FunctionSpec | None = None
+    async_config: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +133,8 @@ def adopted(arn: Arn, spec: FunctionSpec) -> Function:
     doc = function_doc(arn, {"functionName": spec.name, "handler": spec.handler, "runtime": spec.runtime,
                              "memorySize": spec.memory_mb, "timeout": int(round(spec.timeout)),
                              "environmentVariables": dict(spec.env)}, checksum="", size=0)
-    fn = Function(doc, spec.code_dir, module=spec.module, spec=spec)
+    fn = Function(doc, spec.code_dir, module=spec.module, spec=spec,
+                  async_config=fc3asyncconfig.from_spec(arn.function(spec.name), spec, now()))
     if spec.http_methods is not None:
         fn.triggers[spec.http_trigger or "http"] = trigger_doc(arn, spec.name, {
             "triggerName": spec.http_trigger or "http", "triggerType": "http", "qualifier": "LATEST",
@@ -169,7 +175,8 @@ def spec_of(fn: Function) -> FunctionSpec:
     return replace(base, handler=str(doc["handler"]), code_dir=fn.code_dir, runtime=str(doc["runtime"]),
                    timeout=timeout, memory_mb=memory or DEFAULT_MEMORY_MB,
                    env={str(k): str(v) for k, v in env.items()}, http_methods=methods,
-                   http_trigger=http["triggerName"] if http else "", http_auth=auth, oss_triggers=oss)
+                   http_trigger=http["triggerName"] if http else "", http_auth=auth, oss_triggers=oss,
+                   **fc3asyncconfig.spec_fields(fn.async_config))
 
 
 @dataclass(frozen=True)
