@@ -1,5 +1,6 @@
 """Fixtures more than one test folder needs: OSS's key server and signer, a real ``redis-server``, quiet logs
-for the fuzz and attack modules.
+for the fuzz and attack modules; and the session's check that no process it started outlives it
+(:mod:`tests.support.leftovers`).
 
 Folder-specific fixtures live in each folder's conftest.py; helpers are imported from :mod:`tests.support`.
 """
@@ -13,7 +14,28 @@ from pathlib import Path
 import pytest
 
 from osscallback.testing import KeyServer, OssSigner
+from tests.support import leftovers
 from tests.support.delivery import RedisServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    leftovers.become_subreaper()  # orphaned descendants stay ours, so the check below sees them
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a process the tests started is still running (and kill it, so it does not outlive us)."""
+    left = leftovers.leftovers()
+    if not left:
+        return
+    lines = [f"  {pid}: {leftovers.command(pid)}" for pid in left]
+    leftovers.kill(left)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = "processes the tests started were still running at the end (killed now):\n" + "\n".join(lines)
+    if reporter is not None:
+        reporter.write_line(message, red=True)
+    else:
+        print(message)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ def test_it_needs_a_target() -> None:
 
 
 def test_no_dead_letter_location_is_one_line() -> None:
-    proc = _run("--endpoint", f"http://127.0.0.1:{closed_port()}")
+    proc = _run("--remote")  # no OSS_BUCKET for the template's location (a local stack tells its own)
     assert proc.returncode == 2 and proc.stdout == ""
     (line,) = proc.stderr.strip().splitlines()
     assert "no dead-letter location" in line and "OSS_BUCKET" in line
@@ -31,11 +31,16 @@ def test_no_dead_letter_location_is_one_line() -> None:
 
 def test_missing_credentials_and_an_unreachable_endpoint_are_one_line_each() -> None:
     port = closed_port()
-    proc = _run("--endpoint", f"http://127.0.0.1:{port}", OSS_BUCKET="examplebucket", FC_REGION="cn-hangzhou")
+    letters = ("--dead-letters", "oss://examplebucket/.osscallback/dead-letters/?region=cn-hangzhou",
+               "--oss-endpoint", f"http://127.0.0.1:{port}")
+    proc = _run("--endpoint", f"http://127.0.0.1:{port}", *letters)
     (line,) = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and "OSS_ACCESS_KEY_ID" in line
-    proc = _run("--endpoint", f"http://127.0.0.1:{port}", OSS_BUCKET="examplebucket", FC_REGION="cn-hangzhou",
-                OSS_ACCESS_KEY_ID="id", OSS_ACCESS_KEY_SECRET="secret")
+    proc = _run("--endpoint", f"http://127.0.0.1:{port}", *letters, OSS_ACCESS_KEY_ID="id",
+                OSS_ACCESS_KEY_SECRET="secret")
+    (line,) = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and f"127.0.0.1:{port}" in line and "osscallback local" in line
+    proc = _run("--endpoint", f"http://127.0.0.1:{port}")  # the stack is asked where its dead letters are
     (line,) = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and f"127.0.0.1:{port}" in line and "osscallback local" in line
 

@@ -7,7 +7,9 @@ with the template's FC version, as ``invoke`` does. The dead letters are where t
 writes them (its ``CALLBACK_DEAD_LETTERS``, with OSS_BUCKET and FC_REGION from the environment), unless
 ``--dead-letters`` names them; with ``--remote`` they are read through the region's public endpoint (the function
 writes through the internal one), and ``--oss-endpoint`` names another (the local OSS; the internal endpoint from
-inside the region). One line per dead letter and a summary (``--json``: the same as one JSON
+inside the region). With ``--endpoint`` the stack itself says where its dead-letter function writes (its
+``CALLBACK_DEAD_LETTERS`` through FC's GetFunction: the stack's bucket and region), and ``--oss-endpoint`` defaults
+to ``OSS_ENDPOINT``. One line per dead letter and a summary (``--json``: the same as one JSON
 document); exit status 1 if any event failed again (its dead letter stays), 2 for usage errors.
 """
 
@@ -21,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from osscallback.cli import invoke as invoke_cli
-from osscallback.cli.fcsdk import check_reachable, quiet_sdk
+from osscallback.cli.fcsdk import check_reachable, describe_fc2_error, quiet_sdk
 from osscallback.errors import OssCallbackError
 
 
@@ -88,17 +90,51 @@ def _template_functions(template: str) -> tuple[Any, Any]:
     return backstop, letters
 
 
-def _box(args: argparse.Namespace, letters_fn: Any) -> Any:
+def _stack_dead_letters(args: argparse.Namespace, template: str, letters_fn: Any) -> str | None:
+    """Where the dead-letter function of the stack at ``--endpoint`` writes: its ``CALLBACK_DEAD_LETTERS`` as FC's
+    GetFunction reports it (the stack's own bucket and region, whatever this shell exports)."""
+    if letters_fn is None:
+        return None
+    target = invoke_cli.resolve_target(template, letters_fn.name, args.fc_version, args.service)
+    check_reachable(args.endpoint)
+    try:
+        with quiet_sdk():
+            if target.fc_version == 3:
+                from alibabacloud_fc20230330 import models
+
+                body = invoke_cli._fc3_client(args.endpoint, False).get_function(
+                    target.function, models.GetFunctionRequest()).body
+                env = body.environment_variables if body is not None else None
+            else:
+                data = invoke_cli._fc2_client(args.endpoint, False).get_function(target.service,
+                                                                                 target.function).data
+                env = data.get("environmentVariables") if isinstance(data, dict) else None
+    except invoke_cli.InvokeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the SDKs' errors: one line (fc2's FcError is a tuple when printed)
+        raise RedeliverError(f"cannot read {target.function}'s settings at {args.endpoint}: "
+                             f"{getattr(exc, 'message', None) or describe_fc2_error(exc)}") from None
+    return str((env or {}).get("CALLBACK_DEAD_LETTERS") or "") or None
+
+
+def _box(args: argparse.Namespace, template: str, letters_fn: Any) -> Any:
     from osscallback.callback.deadletter import BoxSpec
     from osscallback.callback.deadletter_oss import OssLetterBox
 
-    raw = args.dead_letters or (letters_fn.environment.get("CALLBACK_DEAD_LETTERS") if letters_fn else None)
+    raw = args.dead_letters
+    if not raw and args.endpoint:  # a local stack tells where its function writes (its region: issue 29)
+        raw = _stack_dead_letters(args, template, letters_fn)
+    raw = raw or (letters_fn.environment.get("CALLBACK_DEAD_LETTERS") if letters_fn else None)
     if not raw or "://" not in raw or raw.startswith("oss:///"):
         raise RedeliverError("no dead-letter location: give --dead-letters oss://<bucket>/<prefix>, or export "
                              "OSS_BUCKET (and FC_REGION) for the template's")
     spec = BoxSpec.parse(raw, dict(os.environ))
-    if args.oss_endpoint:
-        spec = BoxSpec(spec.bucket, spec.prefix, spec.region, args.oss_endpoint)
+    oss_endpoint = args.oss_endpoint or (os.environ.get("OSS_ENDPOINT") if args.endpoint else None)
+    if args.endpoint and not oss_endpoint and "endpoint=" not in raw:
+        raise RedeliverError("give --oss-endpoint (the local OSS's endpoint, which `osscallback local` prints) to "
+                             f"read the dead letters in {spec.url}")
+    if oss_endpoint:
+        spec = BoxSpec(spec.bucket, spec.prefix, spec.region, oss_endpoint)
     elif args.remote and "endpoint=" not in raw:  # the function's internal endpoint is not reachable from here
         spec = BoxSpec(spec.bucket, spec.prefix, spec.region, f"https://oss-{spec.region}.aliyuncs.com")
     prefix = "OSS_" if args.endpoint else ("OSS_" if os.environ.get("OSS_ACCESS_KEY_ID") else "ALIBABA_CLOUD_")
@@ -141,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
 
     template = args.template if args.template is not None else str(default_template())
     backstop, letters_fn = _template_functions(template)
-    box = _box(args, letters_fn)
+    box = _box(args, template, letters_fn)
     invoke = _invoker(args, template, args.function or backstop.name)
     outcomes = []
     try:

@@ -87,6 +87,12 @@ c = fc2.Client(endpoint='{info.fc_endpoint}', accessKeyID='{info.fc_access_key_i
 accessKeySecret='{info.fc_access_key_secret}', securityToken='{info.fc_security_token}')
 print(c.invoke_function('{info.service}', 'upload', payload=open({str(event_file)!r}, 'rb').read()).data.decode())
 PY"""))
+    out.append(Snippet(
+        "Send the OSS-event backstop's dead letters through it again (docs/DELIVERY.md; none until every retry of "
+        "an event failed, e.g. with the store down):",
+        f"{fc_env}OSS_ACCESS_KEY_ID={_q(info.access_key_id)} OSS_ACCESS_KEY_SECRET={_q(info.access_key_secret)} \\\n"
+        f"{cli} redeliver --endpoint {_q(info.fc_endpoint)} --oss-endpoint {_q(info.oss_endpoint)} "
+        f"--template {_q(template)}"))
     out += [
         Snippet("Upload a file of your own from the command line (settings come from the environment):",
                 f"{_oss_env(info, info.callback_url)}\nprintf 'hello, OSS\\n' > {sample}\n"

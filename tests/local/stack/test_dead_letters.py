@@ -78,11 +78,13 @@ def _dead_letters(stack: LocalStack) -> list[DeadLetter]:
 
 
 def _redeliver(stack: LocalStack, *extra: str) -> tuple[int, dict[str, Any]]:
-    """``osscallback redeliver --endpoint`` as a user runs it against the running stack."""
+    """``osscallback redeliver --endpoint`` as a user runs it against the running stack, as docs/DELIVERY.md shows
+    it: no OSS_BUCKET or FC_REGION exported (the stack says where its dead-letter function writes; issue 29)."""
     info = stack.info()
-    env = {**os.environ, "FC_ACCESS_KEY_ID": info.fc_access_key_id, "FC_ACCESS_KEY_SECRET": info.fc_access_key_secret,
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OSS_", "FC_", "ALIBABA_CLOUD_"))}
+    env = {**clean, "FC_ACCESS_KEY_ID": info.fc_access_key_id, "FC_ACCESS_KEY_SECRET": info.fc_access_key_secret,
            "FC_SECURITY_TOKEN": info.fc_security_token, "OSS_ACCESS_KEY_ID": info.access_key_id,
-           "OSS_ACCESS_KEY_SECRET": info.access_key_secret, "OSS_BUCKET": info.bucket, "FC_REGION": info.region}
+           "OSS_ACCESS_KEY_SECRET": info.access_key_secret}
     proc = subprocess.run([*CLI, "redeliver", "--endpoint", info.fc_endpoint, "--oss-endpoint", info.oss_endpoint,
                            "--json", *extra], env=env, capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip(), proc.stderr
