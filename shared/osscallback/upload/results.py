@@ -88,6 +88,10 @@ def _connection_reason(exc: BaseException) -> str:
     return type(found[-1]).__name__ if found else "unknown error"
 
 
+#: OSS's EC for a V1 signature a bucket refuses (https://help.aliyun.com/en/oss/user-guide/0002-00000080).
+V1_REFUSED_EC = "0002-00000080"
+
+
 def describe_oss_error(exc: oss2.exceptions.OssError, endpoint: str | None = None, bucket: str | None = None) -> str:
     """One readable sentence for an oss2 error: what happened and what to check.
 
@@ -104,7 +108,11 @@ def describe_oss_error(exc: oss2.exceptions.OssError, endpoint: str | None = Non
         if "bucket_name is invalid" in text or "Bucket name should not be null" in text:
             return f"bucket name {bucket or ''!r} is invalid (3 to 63 lowercase letters, digits or -)"
         return f"OSS client error: {text}" if text else "OSS client error"
-    return f"OSS {exc.status} {exc.code}: {exc.message}"
+    ec = getattr(exc, "ec", "") or ""
+    text = f"OSS {exc.status} {exc.code}{f' (EC {ec})' if ec else ''}: {exc.message}"
+    if ec == V1_REFUSED_EC:  # a bucket created since 2025-09-01, and someone asked for V1
+        text += " The bucket refuses V1 signatures: unset OSS_AUTH_VERSION to sign with V4."
+    return text
 
 
 def error_result(action: str | None, exc: BaseException, settings: UploadSettings | None = None) -> dict[str, Any]:
