@@ -10,16 +10,22 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from osscallback.local.oss.model.sessionpolicy import Policy
 
 
 @dataclass(frozen=True)
 class Credential:
-    """An AccessKey pair; STS credentials also carry a security token and an expiry (epoch seconds)."""
+    """An AccessKey pair; STS credentials also carry a security token, an expiry (epoch seconds) and, when
+    AssumeRole was given one, the session policy every request signed with them is checked against."""
 
     access_key_id: str
     access_key_secret: str
     security_token: str | None = None
     expires_at: float | None = None
+    policy: Policy | None = None
 
 
 class CredentialStore:
@@ -37,13 +43,15 @@ class CredentialStore:
         with self._lock:
             return self._by_id.get(access_key_id)
 
-    def issue_sts(self, ttl_seconds: float = 3600.0) -> Credential:
-        """Mint temporary credentials like STS AssumeRole's (``STS.`` id, secret, security token)."""
+    def issue_sts(self, ttl_seconds: float = 3600.0, policy: Policy | None = None) -> Credential:
+        """Mint temporary credentials like STS AssumeRole's (``STS.`` id, secret, security token), limited to
+        ``policy`` when one is given."""
         cred = Credential(
             access_key_id="STS." + _random_id(24),
             access_key_secret=_random_id(40),
             security_token="CAIS" + secrets.token_urlsafe(96),
             expires_at=time.time() + ttl_seconds,
+            policy=policy,
         )
         self.add(cred)
         return cred

@@ -30,6 +30,7 @@ from osscallback.local.oss.api import (
 from osscallback.local.oss.api import tagging as tagging_api
 from osscallback.local.oss.api.backend import Backend, check_key
 from osscallback.local.oss.api.request import Request, Response
+from osscallback.local.oss.api.sessionpolicy import check as sessionpolicy_check
 from osscallback.local.oss.auth import V1_SUBRESOURCES, CredentialStore
 from osscallback.local.oss.callbacks import CallbackSender
 from osscallback.local.oss.model import acl as acl_rules
@@ -293,6 +294,8 @@ class Operations:
             self.backend.require_bucket(req.bucket)
         if req.anonymous and route.name != "PostObject" and route.access != "any":
             self._check_anonymous(route, req)
+        elif not req.anonymous:
+            sessionpolicy_check(self.backend, route.name, req)
         for _ in range(READ_RETRIES):
             try:
                 return route.handler(self.backend, req)

@@ -18,6 +18,7 @@ from osscallback.local.oss.api.backend import Backend, check_key
 from osscallback.local.oss.api.completion import callback_param_error, finish_upload
 from osscallback.local.oss.api.postform import PostForm, check_policy, decode_policy, parse_form
 from osscallback.local.oss.api.request import STORED_HEADERS, Request, Response
+from osscallback.local.oss.api.sessionpolicy import check as sessionpolicy_check
 from osscallback.local.oss.auth import verify_post_signature
 from osscallback.local.oss.model import acl as acl_rules
 from osscallback.local.oss.model import tags
@@ -56,6 +57,8 @@ def _post_object(backend: Backend, req: Request, form: PostForm, staged: StagedF
     if not key:
         raise xmlresp.invalid_argument("The key form field is missing or empty.", "key", "")
     check_key(key)
+    if signed:
+        sessionpolicy_check(backend, "PostObject", req, key=key)
     if "policy" in fields:
         check_policy(decode_policy(fields["policy"]), fields, req.bucket, staged.size)
     callback = None
