@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from osscallback.local.fc.spec import FunctionSpec
     from osscallback.local.inspector import Inspector
     from osscallback.local.oss import LocalOSS
+    from osscallback.local.sts import LocalSTS
 
 
 DEFAULT_BUCKET = "examplebucket"
@@ -113,6 +114,7 @@ class StackInfo:
     fc_version: int = 2  # of the template's functions (3: template.fc3.yml)
     account_id: str = ""  # the local FC account id (Serverless Devs' AccountID)
     upload_page_url: str = ""  # the policy function's upload page ("" when the template has none)
+    sts_url: str = ""  # the local STS (AssumeRole for the policy function's /sts)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -188,6 +190,7 @@ class LocalStack:
         self._pending_oss_events = 0
         self._oss: LocalOSS | None = None
         self._fc: LocalFCHost | None = None
+        self._sts: LocalSTS | None = None
         self.want_inspector = inspector
         #: Browser origins the bucket's CORS rule allows (LocalOSS.allow_origins); a page the stack serves adds its own.
         self.cors_origins = list(cors_origins)
@@ -226,6 +229,7 @@ class LocalStack:
         from osscallback.local.fc.context import FCCredentials
         from osscallback.local.fc.model.asyncinvoke import DEFAULT_BACKOFF
         from osscallback.local.oss import LocalOSS
+        from osscallback.local.sts import LocalSTS
 
         specs = self.load_specs()
         preflight.refuse_memory_beside_triggers(self.store, [s.name for s in specs if s.oss_triggers])
@@ -246,6 +250,7 @@ class LocalStack:
             if self.inspector is not None:
                 self.inspector.attach(oss.callback_sender)
             key_id, secret, token = oss.issue_sts_token(ROLE_CREDENTIALS_TTL)
+            self._sts = LocalSTS(oss.credentials).start()  # the policy function's /sts assumes a role here
             preflight.check_store_reachable(self.store_url)  # a dead --store: one line now, not 503s on every callback
             fc = self._fc = LocalFCHost(
                 specs,
@@ -349,6 +354,9 @@ class LocalStack:
         if self._fc is not None:
             self._fc.stop()
             self._fc = None
+        if self._sts is not None:
+            self._sts.stop()
+            self._sts = None
         if self._oss is not None:
             self._oss.stop()
             self._oss = None
@@ -373,6 +381,13 @@ class LocalStack:
             return preflight.local_store_url(self.store, (self.bucket, TEMP_CODE_BUCKET), self.oss.endpoint,
                                              self.region)
         return wiring.local_oss_url(self.bucket, LOCAL_MARKER_PREFIX, self.region, self.oss.endpoint)
+
+    @property
+    def sts_url(self) -> str:
+        """The local STS's URL (``http://127.0.0.1:<port>``): ``UPLOAD_STS_ENDPOINT`` of the policy function."""
+        if self._sts is None:
+            raise LocalStackError("the local stack is not running: start() it first")
+        return self._sts.url
 
     @property
     def callback_function(self) -> FunctionSpec:
@@ -414,6 +429,7 @@ class LocalStack:
             fc_version=3 if self.callback_function.is_fc3 else 2,
             account_id=self.fc.account_id,
             upload_page_url=self.upload_page_url,
+            sts_url=self.sts_url,
         )
 
     # -- events --------------------------------------------------------------------------------------------

@@ -36,10 +36,14 @@ class StackView(Protocol):
     def callback_url(self) -> str: ...
     @property
     def store_url(self) -> str: ...
+    @property
+    def sts_url(self) -> str: ...
 
 GOSSPUBLIC = "http://gosspublic.alicdn.com/,https://gosspublic.alicdn.com/"
 #: Where the dead-letter function keeps the backstop's failed events: the templates' prefix.
 LOCAL_DEAD_LETTER_PREFIX = ".osscallback/dead-letters/"
+#: The role the policy function's ``/sts`` assumes locally (the local STS assumes any well-formed role ARN).
+LOCAL_UPLOAD_ROLE = "oss-callback-fc-uploader"
 
 
 def local_oss_url(bucket: str, prefix: str, region: str, endpoint: str) -> str:
@@ -67,9 +71,13 @@ def function_env(stack: StackView, fc: LocalFCHost) -> dict[str, str]:
         # confirmation (CALLBACK_CONFIRM=head, the templates' default) asks the local OSS, not the region's
         "CALLBACK_CONFIRM_ENDPOINT": stack.oss.endpoint,
         "CALLBACK_DEAD_LETTERS": dead_letters_url(stack),
+        # GET /sts: AssumeRole at the local STS (plain HTTP, the function logs it as a local override)
+        "UPLOAD_STS_ENDPOINT": stack.sts_url,
+        "UPLOAD_STS_ROLE_ARN": f"acs:ram::{fc.account_id}:role/{LOCAL_UPLOAD_ROLE}",
     }
     wiring.update(stack.env)
     return wiring
 
 
-__all__ = ["GOSSPUBLIC", "LOCAL_DEAD_LETTER_PREFIX", "dead_letters_url", "function_env", "local_oss_url"]
+__all__ = ["GOSSPUBLIC", "LOCAL_DEAD_LETTER_PREFIX", "LOCAL_UPLOAD_ROLE", "dead_letters_url", "function_env",
+           "local_oss_url"]

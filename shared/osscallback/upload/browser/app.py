@@ -6,6 +6,8 @@ event into :class:`HttpRequest`)::
     GET     /                 the upload page (static/index.html), with a strict Content-Security-Policy
     GET     /static/<file>    upload.js, upload.css
     GET     /policy           the signed form fields for one upload, under the prefix the authorizer grants
+    GET     /sts              temporary credentials that may only upload under that prefix, and the callback
+                              (:mod:`.sts`; UPLOAD_STS_ROLE_ARN)
     OPTIONS <any>             a CORS preflight, answered for UPLOAD_ALLOWED_ORIGINS only
 
 The policy is the upload function's ``post_policy`` action, run through the same :class:`Uploader` (one
@@ -36,6 +38,9 @@ from osscallback.upload.browser.authorizer import (
     load_authorizer,
 )
 from osscallback.upload.browser.config import PREFLIGHT_MAX_AGE, PageConfig
+from osscallback.upload.browser.sts import HOW_TO_CONFIGURE as HOW_TO_CONFIGURE_STS
+from osscallback.upload.browser.sts import StsConfig, StsNotIssued, assume_role, session_name, session_policy
+from osscallback.upload.browser.sts import answer as sts_answer
 
 log = logging.getLogger("osscallback.upload.browser")
 
@@ -91,6 +96,7 @@ class PolicyApp:
         self.config = config
         self.env = env
         self.authorizer: Authorizer = load_authorizer(config.authorizer)
+        self.sts = StsConfig.from_env(env)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PolicyApp:
@@ -108,13 +114,16 @@ class PolicyApp:
                           [("Allow", ALLOWED_METHODS), *cors])
         if path == "/policy":
             return self._policy(request, cors)
+        if path == "/sts":
+            return self._sts(request, cors)
         if path == "/":
             return self._page(request)
         if path.startswith("/static/") and path[len("/static/"):] in STATIC_TYPES and path != "/static/index.html":
             name = path[len("/static/"):]
             return HttpResponse(200, [("Content-Type", STATIC_TYPES[name]), *self._security_headers()],
                                 static_file(name))
-        return _error(404, "NotFound", f"nothing at {path}: the page is at /, the policy at /policy.", cors)
+        return _error(404, "NotFound",
+                      f"nothing at {path}: the page is at /, the policy at /policy, credentials at /sts.", cors)
 
     # -- CORS ----------------------------------------------------------------------------------------------
     def _cors(self, request: HttpRequest) -> list[tuple[str, str]]:
@@ -179,29 +188,70 @@ class PolicyApp:
         return os.environ if self.env is None else self.env
 
     # -- the policy ----------------------------------------------------------------------------------------
-    def _policy(self, request: HttpRequest, cors: list[tuple[str, str]]) -> HttpResponse:
+    def _prefix(self, request: HttpRequest, cors: list[tuple[str, str]], what: str) -> str | HttpResponse:
+        """The key prefix the authorizer grants this caller, or the refusal to answer."""
         asker = UploadRequest(method=request.method.upper(), path=request.path, headers=dict(request.headers),
                               query=dict(request.query))
         origin = request.headers.get("origin")
         try:
-            prefix = checked_prefix(self.authorizer(asker))
+            return checked_prefix(self.authorizer(asker))
         except UploadRefused as refused:
-            log.info(json.dumps({"policy": "refused", "status": refused.status, "origin": origin}))
+            log.info(json.dumps({what: "refused", "status": refused.status, "origin": origin}))
             return _error(refused.status, refused.code, refused.message, cors)
         except OssCallbackError as exc:
-            log.warning(json.dumps({"policy": "authorizer_failed", "error": str(exc)}))
+            log.warning(json.dumps({what: "authorizer_failed", "error": str(exc)}))
             return _error(500, "AuthorizerFailed", f"The authorizer failed: {exc}", cors)
         except Exception as exc:  # noqa: BLE001 - a bug in the user's authorizer: refuse, say so, never sign
-            log.warning(json.dumps({"policy": "authorizer_failed", "error": f"{type(exc).__name__}: {exc}"}))
+            log.warning(json.dumps({what: "authorizer_failed", "error": f"{type(exc).__name__}: {exc}"}))
             return _error(500, "AuthorizerFailed", "The authorizer raised an error; see the function's log.", cors)
+
+    def _policy(self, request: HttpRequest, cors: list[tuple[str, str]]) -> HttpResponse:
+        prefix = self._prefix(request, cors, "policy")
+        if isinstance(prefix, HttpResponse):
+            return prefix
         try:
             answer = self.sign(prefix, request.context)
         except Exception as exc:  # noqa: BLE001 - the settings (endpoint, bucket, region, credentials): say which
             message = str(exc) if isinstance(exc, OssCallbackError) else f"{type(exc).__name__}: {exc}"
             log.warning(json.dumps({"policy": "not_signed", "error": message}))
             return _error(500, "PolicyNotSigned", message, cors)
-        log.info(json.dumps({"policy": "issued", "prefix": prefix, "origin": origin, "expire": answer["expire"]}))
+        log.info(json.dumps({"policy": "issued", "prefix": prefix, "origin": request.headers.get("origin"),
+                             "expire": answer["expire"]}))
         return _json(200, answer, cors)
+
+    # -- temporary credentials -----------------------------------------------------------------------------
+    def _sts(self, request: HttpRequest, cors: list[tuple[str, str]]) -> HttpResponse:
+        prefix = self._prefix(request, cors, "sts")
+        if isinstance(prefix, HttpResponse):
+            return prefix
+        if not self.sts.role_arn:
+            return _error(403, "StsNotConfigured", HOW_TO_CONFIGURE_STS, cors)
+        try:
+            answer = self.credentials(prefix, request.context)
+        except StsNotIssued as exc:
+            log.warning(json.dumps({"sts": "not_issued", "code": exc.code, "error": str(exc)}))
+            return _error(502, "StsNotIssued", str(exc), cors)
+        except Exception as exc:  # noqa: BLE001 - the settings (endpoint, bucket, region, credentials): say which
+            message = str(exc) if isinstance(exc, OssCallbackError) else f"{type(exc).__name__}: {exc}"
+            log.warning(json.dumps({"sts": "not_issued", "error": message}))
+            return _error(500, "StsNotIssued", message, cors)
+        log.info(json.dumps({"sts": "issued", "prefix": prefix, "origin": request.headers.get("origin"),
+                             "expiration": answer["Expiration"]}))
+        return _json(200, answer, cors)
+
+    def credentials(self, prefix: str, context: Any = None) -> dict[str, Any]:
+        """AssumeRole limited to uploading under ``prefix``, and the callback the client sends (:mod:`.sts`)."""
+        from osscallback.upload.postpolicy import bucket_url
+        from osscallback.upload.uploader import Uploader, UploadEvent, UploadSettings
+
+        event = UploadEvent(action="post_policy", key_prefix=prefix)
+        settings = UploadSettings.resolve(event, context, self._env())
+        spec = Uploader(settings).callback_spec(event)
+        policy = session_policy(settings.bucket, prefix)
+        creds = assume_role(self.sts, settings.credentials, settings.region, policy, session_name())
+        return sts_answer(creds, bucket=settings.bucket, region=settings.region, endpoint=settings.endpoint,
+                          host=self.config.host or bucket_url(settings.endpoint, settings.bucket), prefix=prefix,
+                          callback=spec, policy=policy)
 
     def sign(self, prefix: str, context: Any = None) -> dict[str, Any]:
         """The ``post_policy`` action of the upload function, for ``prefix``, reshaped for a browser."""
