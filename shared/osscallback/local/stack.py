@@ -114,7 +114,6 @@ class StackInfo:
     fc_version: int = 2  # of the template's functions (3: template.fc3.yml)
     account_id: str = ""  # the local FC account id (Serverless Devs' AccountID)
     upload_page_url: str = ""  # the policy function's upload page ("" when the template has none)
-    sts_url: str = ""  # the local STS (AssumeRole for the policy function's /sts)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -190,7 +189,7 @@ class LocalStack:
         self._pending_oss_events = 0
         self._oss: LocalOSS | None = None
         self._fc: LocalFCHost | None = None
-        self._sts: LocalSTS | None = None
+        self.local_sts: LocalSTS | None = None  # AssumeRole for the policy function's /sts, while running
         self.want_inspector = inspector
         #: Browser origins the bucket's CORS rule allows (LocalOSS.allow_origins); a page the stack serves adds its own.
         self.cors_origins = list(cors_origins)
@@ -250,7 +249,7 @@ class LocalStack:
             if self.inspector is not None:
                 self.inspector.attach(oss.callback_sender)
             key_id, secret, token = oss.issue_sts_token(ROLE_CREDENTIALS_TTL)
-            self._sts = LocalSTS(oss.credentials).start()  # the policy function's /sts assumes a role here
+            self.local_sts = LocalSTS(oss.credentials).start()
             preflight.check_store_reachable(self.store_url)  # a dead --store: one line now, not 503s on every callback
             fc = self._fc = LocalFCHost(
                 specs,
@@ -354,9 +353,9 @@ class LocalStack:
         if self._fc is not None:
             self._fc.stop()
             self._fc = None
-        if self._sts is not None:
-            self._sts.stop()
-            self._sts = None
+        if self.local_sts is not None:
+            self.local_sts.stop()
+            self.local_sts = None
         if self._oss is not None:
             self._oss.stop()
             self._oss = None
@@ -381,13 +380,6 @@ class LocalStack:
             return preflight.local_store_url(self.store, (self.bucket, TEMP_CODE_BUCKET), self.oss.endpoint,
                                              self.region)
         return wiring.local_oss_url(self.bucket, LOCAL_MARKER_PREFIX, self.region, self.oss.endpoint)
-
-    @property
-    def sts_url(self) -> str:
-        """The local STS's URL (``http://127.0.0.1:<port>``): ``UPLOAD_STS_ENDPOINT`` of the policy function."""
-        if self._sts is None:
-            raise LocalStackError("the local stack is not running: start() it first")
-        return self._sts.url
 
     @property
     def callback_function(self) -> FunctionSpec:
@@ -429,7 +421,6 @@ class LocalStack:
             fc_version=3 if self.callback_function.is_fc3 else 2,
             account_id=self.fc.account_id,
             upload_page_url=self.upload_page_url,
-            sts_url=self.sts_url,
         )
 
     # -- events --------------------------------------------------------------------------------------------

@@ -22,6 +22,11 @@ class _LocalOSSView(Protocol):
     def public_key_prefix(self) -> str: ...
 
 
+class _LocalSTSView(Protocol):
+    @property
+    def url(self) -> str: ...
+
+
 class StackView(Protocol):
     """What the wiring reads of a running :class:`~osscallback.local.stack.LocalStack` (which imports this module:
     a Protocol instead of the class keeps the import graph free of cycles)."""
@@ -37,7 +42,7 @@ class StackView(Protocol):
     @property
     def store_url(self) -> str: ...
     @property
-    def sts_url(self) -> str: ...
+    def local_sts(self) -> _LocalSTSView | None: ...
 
 GOSSPUBLIC = "http://gosspublic.alicdn.com/,https://gosspublic.alicdn.com/"
 #: Where the dead-letter function keeps the backstop's failed events: the templates' prefix.
@@ -72,7 +77,7 @@ def function_env(stack: StackView, fc: LocalFCHost) -> dict[str, str]:
         "CALLBACK_CONFIRM_ENDPOINT": stack.oss.endpoint,
         "CALLBACK_DEAD_LETTERS": dead_letters_url(stack),
         # GET /sts: AssumeRole at the local STS (plain HTTP, the function logs it as a local override)
-        "UPLOAD_STS_ENDPOINT": stack.sts_url,
+        "UPLOAD_STS_ENDPOINT": stack.local_sts.url if stack.local_sts is not None else "",
         "UPLOAD_STS_ROLE_ARN": f"acs:ram::{fc.account_id}:role/{LOCAL_UPLOAD_ROLE}",
     }
     wiring.update(stack.env)

@@ -85,6 +85,13 @@ def _error(status: int, code: str, message: str, headers: list[tuple[str, str]] 
     return _json(status, {"ok": False, "error": code, "message": message}, headers)
 
 
+def _failed(exc: Exception, what: str, outcome: str, code: str, cors: list[tuple[str, str]]) -> HttpResponse:
+    """A 500 naming the setting that failed (our errors say which; anything else by its type)."""
+    message = str(exc) if isinstance(exc, OssCallbackError) else f"{type(exc).__name__}: {exc}"
+    log.warning(json.dumps({what: outcome, "error": message}))
+    return _error(500, code, message, cors)
+
+
 def static_file(name: str) -> bytes:
     return resources.files("osscallback.upload.browser").joinpath("static").joinpath(name).read_bytes()
 
@@ -212,9 +219,7 @@ class PolicyApp:
         try:
             answer = self.sign(prefix, request.context)
         except Exception as exc:  # noqa: BLE001 - the settings (endpoint, bucket, region, credentials): say which
-            message = str(exc) if isinstance(exc, OssCallbackError) else f"{type(exc).__name__}: {exc}"
-            log.warning(json.dumps({"policy": "not_signed", "error": message}))
-            return _error(500, "PolicyNotSigned", message, cors)
+            return _failed(exc, "policy", "not_signed", "PolicyNotSigned", cors)
         log.info(json.dumps({"policy": "issued", "prefix": prefix, "origin": request.headers.get("origin"),
                              "expire": answer["expire"]}))
         return _json(200, answer, cors)
@@ -232,9 +237,7 @@ class PolicyApp:
             log.warning(json.dumps({"sts": "not_issued", "code": exc.code, "error": str(exc)}))
             return _error(502, "StsNotIssued", str(exc), cors)
         except Exception as exc:  # noqa: BLE001 - the settings (endpoint, bucket, region, credentials): say which
-            message = str(exc) if isinstance(exc, OssCallbackError) else f"{type(exc).__name__}: {exc}"
-            log.warning(json.dumps({"sts": "not_issued", "error": message}))
-            return _error(500, "StsNotIssued", message, cors)
+            return _failed(exc, "sts", "not_issued", "StsNotIssued", cors)
         log.info(json.dumps({"sts": "issued", "prefix": prefix, "origin": request.headers.get("origin"),
                              "expiration": answer["Expiration"]}))
         return _json(200, answer, cors)
