@@ -19,6 +19,7 @@ from osscallback.cli.snippets import bin_dir
 from osscallback.errors import ConfigError
 from osscallback.local.httpserver import CannotListen
 from osscallback.local.oss.localoss import DEFAULT_BUCKET, DEFAULT_REGION, LocalOSS, default_data_dir
+from osscallback.local.oss.sigversions import ALL_VERSIONS, DEFAULT_VERSIONS
 from osscallback.logconfig import quiet_client_libraries
 
 
@@ -46,6 +47,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="HOST=BUCKET",
         help="serve BUCKET at HOST, as for oss2's is_cname=True (repeatable)",
     )
+    p.add_argument(
+        "--allow-v1",
+        dest="oss_allow_v1",
+        action="store_true",
+        help="accept V1 and V2 signatures too, as a bucket created before 2025-09-01 does (default: V4 only, as a "
+        "bucket created today)",
+    )
     p.add_argument("--json", dest="oss_json", action="store_true", help="print one JSON line once ready")
     p.add_argument("--verbose", dest="oss_verbose", action="store_true", help="log every request to stderr")
 
@@ -70,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         buckets=list(dict.fromkeys([*(args.oss_buckets or [DEFAULT_BUCKET]), *cnames.values()])),
         region=args.oss_region,
         cnames=cnames,
+        signature_versions=ALL_VERSIONS if args.oss_allow_v1 else DEFAULT_VERSIONS,
     )
     stop = threading.Event()
     previous: Any = None

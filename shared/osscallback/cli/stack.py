@@ -56,6 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "templates deploy; e.g. redis://127.0.0.1:6379/0)")
     p.add_argument("--instances", type=int, default=1, metavar="N",
                    help="worker processes per HTTP-triggered function, behind one URL, as FC scales (default 1)")
+    p.add_argument("--allow-v1", action="store_true",
+                   help="local OSS: accept V1 and V2 signatures, as a bucket created before 2025-09-01 does "
+                        "(default: V4 only, as a bucket created today)")
 
 
 class _Style:
@@ -187,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         StoreSpec.parse(args.store, {"FC_REGION": "cn-hangzhou"})  # a bad URL: one line on stderr, exit 2
     stack = LocalStack(
         template=args.template, data_dir=args.data_dir, oss_port=args.oss_port, fc_port=args.fc_port,
-        bucket=args.bucket, log_sink=sink, store=args.store, instances=args.instances,
+        bucket=args.bucket, log_sink=sink, store=args.store, instances=args.instances, allow_v1=args.allow_v1,
         inspector=not (args.once or args.no_inspector), inspector_port=args.inspector_port,
     )
     # Every event read and parsed before any server starts: a typo is one line now, not 0/0 succeeded later.

@@ -163,6 +163,7 @@ class LocalStack:
         oss_event_delay: float = OSS_EVENT_DELAY,
         cors_origins: Sequence[str] = (),
         async_backoff: float | None = None,  # the FC host's first retry delay (tests shorten FC's 0.5 s)
+        allow_v1: bool = False,  # the local OSS accepts V1/V2 signatures too, as a bucket made before 2025-09-01
     ) -> None:
         self.template = Path(template) if template is not None else default_template()
         if not self.template.is_file():
@@ -186,6 +187,7 @@ class LocalStack:
         self._last_oss_event = time.monotonic()
         self.oss_event_delay = oss_event_delay
         self.async_backoff = async_backoff
+        self.allow_v1 = allow_v1
         self._pending_oss_events = 0
         self._oss: LocalOSS | None = None
         self._fc: LocalFCHost | None = None
@@ -227,7 +229,7 @@ class LocalStack:
         from osscallback.local.fc import LocalFCHost
         from osscallback.local.fc.context import FCCredentials
         from osscallback.local.fc.model.asyncinvoke import DEFAULT_BACKOFF
-        from osscallback.local.oss import LocalOSS
+        from osscallback.local.oss import ALL_VERSIONS, DEFAULT_VERSIONS, LocalOSS
         from osscallback.local.sts import LocalSTS
 
         specs = self.load_specs()
@@ -244,6 +246,7 @@ class LocalStack:
             oss = self._oss = LocalOSS(
                 data_dir=self.data_dir, port=self.oss_port, buckets=(self.bucket, TEMP_CODE_BUCKET),
                 callback_observers=observers, on_object_created=self._on_object_created,
+                signature_versions=ALL_VERSIONS if self.allow_v1 else DEFAULT_VERSIONS,
             )
             oss.start()
             if self.inspector is not None:

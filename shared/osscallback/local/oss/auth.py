@@ -1,13 +1,14 @@
 """Request authentication as OSS does it: V1 (HMAC-SHA1), V2 (``OSS2``, HMAC-SHA256) and V4 (OSS4-HMAC-SHA256)
 header signatures, presigned URLs of all three versions, ``AdditionalHeaders`` (V2, V4), STS security tokens, and
 PostObject form signatures. A request that carries no signature at all is anonymous: ACLs decide what it may do.
-The keys it checks against live in :mod:`.credentials` (re-exported here).
+:func:`signature_version` decides how a request is signed, and a version the bucket does not accept is refused
+before any check (:mod:`.sigversions`: V4 only by default, as a bucket created today). The keys it checks against
+live in :mod:`.credentials` (re-exported here).
 
 Each verifier rebuilds the string the SDK signed from what arrived on the wire, mirroring ``oss2.auth``
 (``ProviderAuth``, ``ProviderAuthV2`` and ``ProviderAuthV4``) and the v2 SDK's ``signer`` step for step, and
-compares HMACs in constant time. A mismatch is
-answered like OSS: 403 ``SignatureDoesNotMatch`` with the string to sign, so oss2 raises
-``oss2.exceptions.SignatureDoesNotMatch`` and a user can diff what they signed against what we expected.
+compares HMACs in constant time. A mismatch is answered like OSS: 403 ``SignatureDoesNotMatch`` with the string to
+sign, so oss2 raises ``oss2.exceptions.SignatureDoesNotMatch`` and a user can diff what they signed against ours.
 """
 
 from __future__ import annotations
@@ -18,18 +19,21 @@ import hmac
 import re
 import string
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 from osscallback.local.oss.credentials import Credential, CredentialStore
+from osscallback.local.oss.sigversions import DEFAULT_VERSIONS, V1, V2, V4, check_accepted
+from osscallback.local.oss.subresources_v1 import V1_SUBRESOURCES
 from osscallback.local.oss.xmlresp import OSSError, access_denied
 
 __all__ = [
     "MAX_SKEW_SECONDS", "MAX_V4_EXPIRES", "UNSIGNED_PAYLOAD", "V1_SUBRESOURCES", "V2_VERSION", "V4_ALGORITHM",
-    "Credential", "CredentialStore", "SignedRequest", "authenticate", "v1_string_to_sign", "v2_string_to_sign",
-    "v4_canonical_request", "v4_encode", "v4_signing_key", "v4_string_to_sign", "verify_post_signature",
+    "Credential", "CredentialStore", "SignedRequest", "authenticate", "signature_version", "v1_string_to_sign",
+    "v2_string_to_sign", "v4_canonical_request", "v4_encode", "v4_signing_key", "v4_string_to_sign",
+    "verify_post_signature",
 ]
 
 #: How far a request's Date may be from the server's clock (OSS: 15 minutes).
@@ -40,27 +44,6 @@ MAX_V4_EXPIRES = 7 * 24 * 3600
 V4_ALGORITHM = "OSS4-HMAC-SHA256"
 V2_VERSION = "OSS2"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
-
-#: Query parameters that are part of the V1 canonical resource (``oss2.auth.ProviderAuth._subresource_key_set``).
-V1_SUBRESOURCES = frozenset(
-    """response-content-type response-content-language response-cache-control logging response-content-encoding
-    acl uploadId uploads partNumber group link delete website location objectInfo objectMeta response-expires
-    response-content-disposition cors lifecycle restore qos referer stat bucketInfo append position security-token
-    live comp status vod startTime endTime x-oss-process symlink callback callback-var tagging encryption versions
-    versioning versionId policy requestPayment x-oss-traffic-limit qosInfo asyncFetch x-oss-request-payer
-    sequential inventory inventoryId continuation-token worm wormId wormExtend replication replicationLocation
-    replicationProgress transferAcceleration cname metaQuery x-oss-ac-source-ip x-oss-ac-subnet-mask
-    x-oss-ac-vpc-id x-oss-ac-forward-allow resourceGroup style styleName x-oss-async-process regionList
-    x-oss-write-get-object-response bucketArchiveDirectRead httpsConfig redundancyTransition
-    x-oss-target-redundancy-type x-oss-redundancy-transition-taskid accessPoint accessPointPolicy
-    publicAccessBlock x-oss-access-point-name requesterQosInfo qosRequester resourcePoolInfo resourcePool
-    resourcePoolBuckets""".split()
-) | frozenset(
-    # ... and those the v2 SDK's V1 signer adds per operation (its ``sub_resource`` lists).
-    """cloudboxes seal cleanRestoredObject action dataPipeline legalHold metadataConfiguration metadataInventoryTable
-    metadataJournalTable objectWorm overwriteConfig policyStatus quota retention rtc userDefinedLogFieldsConfig
-    MetaQuery""".split()
-)
 
 _V4_SAFE = frozenset(string.ascii_letters + string.digits + "_-~.")
 _V4_DEFAULT_SIGNED = ("content-type", "content-md5")
@@ -77,29 +60,46 @@ class SignedRequest:
     query: Sequence[tuple[str, str]]
 
 
-def authenticate(req: SignedRequest, store: CredentialStore, now: float | None = None) -> Credential | None:
+def authenticate(
+    req: SignedRequest,
+    store: CredentialStore,
+    now: float | None = None,
+    *,
+    accepted: frozenset[str] = DEFAULT_VERSIONS,
+) -> Credential | None:
     """Verify the request's signature and return the credential that signed it, or ``None`` for a request that
     carries no signature at all (anonymous: the bucket's and object's ACLs decide); raise :class:`OSSError` for
-    a signature that does not verify."""
+    a signature that does not verify, or of a version not in ``accepted`` (403, EC 0002-00000080)."""
     now = time.time() if now is None else now
-    params = dict(req.query)
+    signed = signature_version(req)
+    if signed is None:
+        return None
+    version, in_header = signed
+    check_accepted(version, accepted, "Authorization header" if in_header else "signed URL")
+    return _VERIFIERS[signed](req, store, now)
+
+
+def signature_version(req: SignedRequest) -> tuple[str, bool] | None:
+    """The one place that says how a request is signed: ``(version, in_header)``, or ``None`` when it is not
+    signed. An ``Authorization`` header wins over query parameters, as in OSS."""
     authorization = req.headers.get("authorization", "")
-    if authorization.startswith("OSS4-HMAC-SHA256"):
-        return _verify_v4_header(req, authorization, store, now)
+    if authorization.startswith(V4_ALGORITHM):
+        return V4, True
     if authorization.startswith("OSS2 "):
-        return _verify_v2_header(req, authorization, store, now)
+        return V2, True
     if authorization.startswith("OSS "):
-        return _verify_v1_header(req, authorization, store, now)
+        return V1, True
     if authorization:
         raise OSSError(
             400, "InvalidArgument", "Authorization header is invalid or uses an unsupported signature version."
         )
+    params = dict(req.query)
     if params.get("x-oss-signature-version") == V4_ALGORITHM:
-        return _verify_v4_query(req, store, now)
+        return V4, False
     if params.get("x-oss-signature-version") == V2_VERSION:
-        return _verify_v2_query(req, store, now)
+        return V2, False
     if "OSSAccessKeyId" in params or "Signature" in params:
-        return _verify_v1_query(req, store, now)
+        return V1, False
     return None
 
 
@@ -178,7 +178,8 @@ def _v1_signature(secret: str, data: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode("utf-8"), data, hashlib.sha1).digest()).decode("ascii")
 
 
-def _verify_v1_header(req: SignedRequest, authorization: str, store: CredentialStore, now: float) -> Credential:
+def _verify_v1_header(req: SignedRequest, store: CredentialStore, now: float) -> Credential:
+    authorization = req.headers["authorization"]
     access_key_id, sep, provided = authorization[4:].strip().rpartition(":")
     if not sep or not access_key_id:
         raise OSSError(400, "InvalidArgument", "Authorization header is invalid.")
@@ -252,7 +253,8 @@ def _v2_signature(secret: str, data: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode("utf-8"), data, hashlib.sha256).digest()).decode("ascii")
 
 
-def _verify_v2_header(req: SignedRequest, authorization: str, store: CredentialStore, now: float) -> Credential:
+def _verify_v2_header(req: SignedRequest, store: CredentialStore, now: float) -> Credential:
+    authorization = req.headers["authorization"]
     fields: dict[str, str] = {}
     for item in authorization[5:].split(","):
         name, _, value = item.strip().partition(":")
@@ -384,7 +386,8 @@ def _check_v4(
     return cred
 
 
-def _verify_v4_header(req: SignedRequest, authorization: str, store: CredentialStore, now: float) -> Credential:
+def _verify_v4_header(req: SignedRequest, store: CredentialStore, now: float) -> Credential:
+    authorization = req.headers["authorization"]
     fields: dict[str, str] = {}
     for item in authorization[len(V4_ALGORITHM) :].split(","):
         name, _, value = item.strip().partition("=")
@@ -422,15 +425,31 @@ def _verify_v4_query(req: SignedRequest, store: CredentialStore, now: float) -> 
     )
 
 
+#: The verifier for each ``(version, in_header)`` that :func:`signature_version` gives.
+_VERIFIERS: dict[tuple[str, bool], Callable[[SignedRequest, CredentialStore, float], Credential]] = {
+    (V1, True): _verify_v1_header, (V1, False): _verify_v1_query, (V2, True): _verify_v2_header,
+    (V2, False): _verify_v2_query, (V4, True): _verify_v4_header, (V4, False): _verify_v4_query,
+}
+
+
 # --- PostObject ------------------------------------------------------------------------------------------------------
 
 
-def verify_post_signature(fields: Mapping[str, str], store: CredentialStore, now: float | None = None) -> Credential:
-    """Check a PostObject form's signature over its base64 ``policy`` (V1 or V4 form fields, lower-case names)."""
+def verify_post_signature(
+    fields: Mapping[str, str],
+    store: CredentialStore,
+    now: float | None = None,
+    *,
+    accepted: frozenset[str] = DEFAULT_VERSIONS,
+) -> Credential:
+    """Check a PostObject form's signature over its base64 ``policy`` (V1 or V4 form fields, lower-case names);
+    a V1 form is refused first when ``accepted`` lacks V1 (403, EC 0002-00000080)."""
     now = time.time() if now is None else now
     policy = fields.get("policy", "")
     token = fields.get("x-oss-security-token")
-    if fields.get("x-oss-signature-version") == V4_ALGORITHM:
+    version = V4 if fields.get("x-oss-signature-version") == V4_ALGORITHM else V1
+    check_accepted(version, accepted, "PostObject form")
+    if version == V4:
         scope = _parse_credential(fields.get("x-oss-credential", ""))
         date_time = fields.get("x-oss-date", "")
         _parse_v4_time(date_time)

@@ -15,7 +15,7 @@ import os
 import secrets
 import string
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +35,7 @@ from osscallback.local.oss.model.cors import CorsConfig, CorsRule, parse_config
 from osscallback.local.oss.model.events import EventSink
 from osscallback.local.oss.model.store import Store, write_json_atomic
 from osscallback.local.oss.server import KEEP_ALIVE_TIMEOUT, PUB_KEY_PATH, LocalOSSHTTPServer, Router
+from osscallback.local.oss.sigversions import DEFAULT_VERSIONS, parse_versions
 
 log = logging.getLogger("osscallback.local.oss")
 
@@ -145,6 +146,11 @@ class LocalOSS:
 
     ``key_bits``: the size of the RSA key the callbacks are signed with (kept in the data directory). 512 by
     default, the size of OSS's own key (``callback_pub_key_v1.pem``), so a local run verifies what production does.
+
+    ``signature_versions``: the request signatures the buckets accept, of ``"v1"``, ``"v2"``, ``"v4"``. V4 only by
+    default, as a bucket created since 2025-09-01: a V1 or V2 signature (header, signed URL or PostObject form) is
+    refused with 403 and EC 0002-00000080 before it is checked. ``ALL_VERSIONS`` (``--allow-v1`` on the CLI) models
+    a bucket that predates the change (:mod:`.sigversions`).
     """
 
     def __init__(
@@ -164,6 +170,7 @@ class LocalOSS:
         on_object_created: EventSink | None = None,
         callback_observers: Sequence[CallbackObserver] = (),
         request_timeout: float = KEEP_ALIVE_TIMEOUT,
+        signature_versions: Iterable[str] = DEFAULT_VERSIONS,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.host = host
@@ -179,6 +186,8 @@ class LocalOSS:
         #: Sends (and records, replays, re-sends) the callbacks; set by :meth:`start`.
         self.callback_sender: CallbackSender | None = None
         self._request_timeout = request_timeout
+        #: The signature versions the buckets accept (checked here, so a typo fails at once).
+        self.signature_versions = parse_versions(signature_versions)
         self._wanted_key_id = access_key_id
         self._wanted_secret = access_key_secret
         self.access_key_id = ""
@@ -216,7 +225,14 @@ class LocalOSS:
             sender = CallbackSender(
                 private_key, "", timeout=self._callback_timeout, observers=self._callback_observers
             )
-            ops = Operations(self.store, self.credentials, sender, self.region, self.on_object_created)
+            ops = Operations(
+                self.store,
+                self.credentials,
+                sender,
+                self.region,
+                self.on_object_created,
+                signature_versions=self.signature_versions,
+            )
             server = LocalOSSHTTPServer(
                 (self.host, self.port),
                 ops,

@@ -283,7 +283,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             is_post_object = method == "POST" and bucket and not key and "authorization" not in headers
             is_post_object = is_post_object and headers.get("content-type", "").lower().startswith("multipart/")
             if not is_post_object:
-                cred = authenticate(SignedRequest(method, bucket, key, headers, query), self.server.ops.credentials)
+                cred = authenticate(
+                    SignedRequest(method, bucket, key, headers, query),
+                    self.server.ops.credentials,
+                    accepted=self.server.ops.backend.signature_versions,
+                )
                 req.access_key_id = cred.access_key_id if cred is not None else ""
             response = self.server.ops.handle(req)
         except OSSError as err:

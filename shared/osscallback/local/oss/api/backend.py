@@ -15,6 +15,7 @@ from osscallback.local.oss.callbacks import CallbackSender
 from osscallback.local.oss.model.cors import CorsTable
 from osscallback.local.oss.model.events import Notifier
 from osscallback.local.oss.model.store import StagedFile, Store
+from osscallback.local.oss.sigversions import DEFAULT_VERSIONS
 from osscallback.local.oss.xmlresp import OSSError
 
 #: The owner id the local OSS reports for every bucket and object (one account).
@@ -29,6 +30,8 @@ class Backend:
     sender: CallbackSender
     region: str
     notifier: Notifier
+    #: The signature versions the buckets accept (:mod:`..sigversions`; V4 only, as a bucket created today).
+    signature_versions: frozenset[str] = DEFAULT_VERSIONS
     #: Each bucket's CORS rules (:mod:`.cors` enforces them on every answer).
     cors: CorsTable = field(init=False)
 

@@ -37,6 +37,7 @@ from osscallback.local.oss.model import acl as acl_rules
 from osscallback.local.oss.model import subresources
 from osscallback.local.oss.model.events import EventSink, Notifier
 from osscallback.local.oss.model.store import ObjectReplaced, Store
+from osscallback.local.oss.sigversions import DEFAULT_VERSIONS
 from osscallback.local.oss.xmlresp import OSSError
 
 log = logging.getLogger("osscallback.local.oss")
@@ -245,8 +246,11 @@ class Operations:
         sender: CallbackSender,
         region: str,
         on_object_created: EventSink | None = None,
+        signature_versions: frozenset[str] = DEFAULT_VERSIONS,
     ) -> None:
-        self.backend = Backend(store, credentials, sender, region, Notifier(on_object_created))
+        self.backend = Backend(
+            store, credentials, sender, region, Notifier(on_object_created), signature_versions=signature_versions
+        )
 
     @property
     def store(self) -> Store:

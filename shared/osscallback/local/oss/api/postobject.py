@@ -50,7 +50,9 @@ def _post_object(backend: Backend, req: Request, form: PostForm, staged: StagedF
     if signed:
         if "policy" not in fields:
             raise xmlresp.invalid_argument("The policy form field is missing.", "policy", "")
-        req.access_key_id = verify_post_signature(fields, backend.credentials).access_key_id
+        req.access_key_id = verify_post_signature(
+            fields, backend.credentials, accepted=backend.signature_versions
+        ).access_key_id
     elif backend.store.bucket_acl(req.bucket) != "public-read-write":
         raise acl_rules.denied()  # an unsigned form: only a public-read-write bucket takes it
     key = fields.get("key", "").replace("${filename}", form.filename)
