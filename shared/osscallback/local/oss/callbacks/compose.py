@@ -80,7 +80,8 @@ def build_request(
         ("x-oss-signature-version", SIGNATURE_VERSION),
         ("x-oss-tag", CALLBACK_TAG),
     ]
-    return SentRequest(url, target, tuple(headers), body, string_to_sign(path, parts.query, body))
+    sni = params.sni and parts.scheme == "https"  # OSS sends SNI only when asked: "callbackSNI": true
+    return SentRequest(url, target, tuple(headers), body, string_to_sign(path, parts.query, body), sni=sni)
 
 
 def edited_request(
@@ -123,4 +124,4 @@ def edited_request(
         elif resign and lowered == "x-oss-pub-key-url":
             value = fresh["x-oss-pub-key-url"]
         headers.append((name, value))
-    return SentRequest(url=old.url, target=target, headers=tuple(headers), body=body, signed=signed)
+    return SentRequest(url=old.url, target=target, headers=tuple(headers), body=body, signed=signed, sni=old.sni)

@@ -33,6 +33,8 @@ class SentRequest:
     body: bytes
     signed: bytes
     method: str = "POST"
+    #: Whether the TLS ClientHello names the host (SNI): only for an https URL whose ``callbackSNI`` was true.
+    sni: bool = False
 
     @property
     def path(self) -> str:

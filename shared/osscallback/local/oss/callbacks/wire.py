@@ -41,10 +41,28 @@ MSG_TIMEOUT = "Cost too long time"
 MSG_NOT_JSON = "Response body is not valid json format."
 MSG_LENGTH = "Error Status : 400.User server return too long content-length value"
 MSG_IMAGE = "Get image info failed"
+# A TLS handshake that fails: what OSS answered when an https callback host needed SNI and OSS sent none
+# (cloudreve/cloudreve#448, #1693 and #1896: "Error status : 502." behind Cloudflare and, 2026-03-28, a Let's Encrypt
+# host; OSS's Callback reference: callbackSNI, default false).
+MSG_TLS = "Error status : 502."
 
 
 def msg_status(status: int) -> str:
     return f"Error status : {status}."
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    """An HTTPS connection that names the host in its ClientHello (SNI) only when asked, as OSS's callback client
+    does: by default OSS sends no SNI, and ``"callbackSNI": true`` turns it on (OSS, "Callback" API reference)."""
+
+    def __init__(self, host: str, port: int | None, *, timeout: float, context: ssl.SSLContext, sni: bool) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._tls = context
+        self._sni = sni
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)  # the TCP connection; the handshake below, with or without SNI
+        self.sock = self._tls.wrap_socket(self.sock, server_hostname=self.host if self._sni else None)
 
 
 class _Failed(Exception):
@@ -84,7 +102,7 @@ def _post(request: SentRequest, timeout: float, max_answer: int) -> tuple[Receiv
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE  # local development targets use self-signed certificates
-        conn = http.client.HTTPSConnection(parts.hostname, port, timeout=timeout, context=context)
+        conn = _HTTPSConnection(parts.hostname, port, timeout=timeout, context=context, sni=request.sni)
     else:
         conn = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
     try:
@@ -101,6 +119,8 @@ def _post(request: SentRequest, timeout: float, max_answer: int) -> tuple[Receiv
         raise
     except TimeoutError:
         raise _Failed(MSG_TIMEOUT) from None
+    except ssl.SSLError:  # the TLS handshake failed (a server that needs SNI refuses a ClientHello without it)
+        raise _Failed(MSG_TLS) from None
     except (OSError, http.client.HTTPException):
         raise _Failed(MSG_CONNECT) from None
     finally:
