@@ -19,7 +19,7 @@ from osscallback.cli.snippets import bin_dir
 from osscallback.errors import ConfigError
 from osscallback.local.httpserver import CannotListen
 from osscallback.local.oss.localoss import DEFAULT_BUCKET, DEFAULT_REGION, LocalOSS, default_data_dir
-from osscallback.local.oss.sigversions import ALL_VERSIONS, DEFAULT_VERSIONS
+from osscallback.local.oss.sigversions import ALL_VERSIONS
 from osscallback.logconfig import quiet_client_libraries
 
 
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         buckets=list(dict.fromkeys([*(args.oss_buckets or [DEFAULT_BUCKET]), *cnames.values()])),
         region=args.oss_region,
         cnames=cnames,
-        signature_versions=ALL_VERSIONS if args.oss_allow_v1 else DEFAULT_VERSIONS,
+        signature_versions=ALL_VERSIONS if args.oss_allow_v1 else None,
     )
     stop = threading.Event()
     previous: Any = None

@@ -28,6 +28,7 @@ from typing import Any
 from osscallback.cli.args import port_number
 from osscallback.local.httpserver import CannotListen
 from osscallback.local.oss.dirlock import DataDirInUse
+from osscallback.local.oss.sigversions import ALL_VERSIONS
 from osscallback.local.preflight import EVENT_RULE, event_functions, read_events
 from osscallback.local.stack import DEFAULT_BUCKET, EventResult, LocalStack, StackInfo, default_events
 
@@ -190,7 +191,8 @@ def run(args: argparse.Namespace) -> int:
         StoreSpec.parse(args.store, {"FC_REGION": "cn-hangzhou"})  # a bad URL: one line on stderr, exit 2
     stack = LocalStack(
         template=args.template, data_dir=args.data_dir, oss_port=args.oss_port, fc_port=args.fc_port,
-        bucket=args.bucket, log_sink=sink, store=args.store, instances=args.instances, allow_v1=args.allow_v1,
+        bucket=args.bucket, log_sink=sink, store=args.store, instances=args.instances,
+        signature_versions=ALL_VERSIONS if args.allow_v1 else None,
         inspector=not (args.once or args.no_inspector), inspector_port=args.inspector_port,
     )
     # Every event read and parsed before any server starts: a typo is one line now, not 0/0 succeeded later.

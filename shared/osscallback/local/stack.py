@@ -27,7 +27,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from osscallback.local.inspector import Inspector
     from osscallback.local.oss import LocalOSS
     from osscallback.local.sts import LocalSTS
-
 
 DEFAULT_BUCKET = "examplebucket"
 #: Lifetime of the functions' temporary (STS) credentials. FC hands each invocation fresh role credentials; the local
@@ -163,7 +162,7 @@ class LocalStack:
         oss_event_delay: float = OSS_EVENT_DELAY,
         cors_origins: Sequence[str] = (),
         async_backoff: float | None = None,  # the FC host's first retry delay (tests shorten FC's 0.5 s)
-        allow_v1: bool = False,  # the local OSS accepts V1/V2 signatures too, as a bucket made before 2025-09-01
+        signature_versions: Iterable[str] | None = None,  # the local OSS's (None: V4 only, as a bucket made today)
     ) -> None:
         self.template = Path(template) if template is not None else default_template()
         if not self.template.is_file():
@@ -186,8 +185,7 @@ class LocalStack:
         self._events_lock = threading.Lock()
         self._last_oss_event = time.monotonic()
         self.oss_event_delay = oss_event_delay
-        self.async_backoff = async_backoff
-        self.allow_v1 = allow_v1
+        self.async_backoff, self.signature_versions = async_backoff, signature_versions
         self._pending_oss_events = 0
         self._oss: LocalOSS | None = None
         self._fc: LocalFCHost | None = None
@@ -229,7 +227,7 @@ class LocalStack:
         from osscallback.local.fc import LocalFCHost
         from osscallback.local.fc.context import FCCredentials
         from osscallback.local.fc.model.asyncinvoke import DEFAULT_BACKOFF
-        from osscallback.local.oss import ALL_VERSIONS, DEFAULT_VERSIONS, LocalOSS
+        from osscallback.local.oss import LocalOSS
         from osscallback.local.sts import LocalSTS
 
         specs = self.load_specs()
@@ -246,7 +244,7 @@ class LocalStack:
             oss = self._oss = LocalOSS(
                 data_dir=self.data_dir, port=self.oss_port, buckets=(self.bucket, TEMP_CODE_BUCKET),
                 callback_observers=observers, on_object_created=self._on_object_created,
-                signature_versions=ALL_VERSIONS if self.allow_v1 else DEFAULT_VERSIONS,
+                signature_versions=self.signature_versions,
             )
             oss.start()
             if self.inspector is not None:

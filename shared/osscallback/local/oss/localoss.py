@@ -147,10 +147,10 @@ class LocalOSS:
     ``key_bits``: the size of the RSA key the callbacks are signed with (kept in the data directory). 512 by
     default, the size of OSS's own key (``callback_pub_key_v1.pem``), so a local run verifies what production does.
 
-    ``signature_versions``: the request signatures the buckets accept, of ``"v1"``, ``"v2"``, ``"v4"``. V4 only by
-    default, as a bucket created since 2025-09-01: a V1 or V2 signature (header, signed URL or PostObject form) is
-    refused with 403 and EC 0002-00000080 before it is checked. ``ALL_VERSIONS`` (``--allow-v1`` on the CLI) models
-    a bucket that predates the change (:mod:`.sigversions`).
+    ``signature_versions``: the request signatures the buckets accept, of ``"v1"``, ``"v2"``, ``"v4"``. By default
+    (``None``) V4 only, as a bucket created since 2025-09-01: a V1 or V2 signature (header, signed URL or PostObject
+    form) is refused with 403 and EC 0002-00000080 before it is checked. ``ALL_VERSIONS`` (``--allow-v1`` on the
+    CLI) models a bucket that predates the change (:mod:`.sigversions`).
     """
 
     def __init__(
@@ -170,7 +170,7 @@ class LocalOSS:
         on_object_created: EventSink | None = None,
         callback_observers: Sequence[CallbackObserver] = (),
         request_timeout: float = KEEP_ALIVE_TIMEOUT,
-        signature_versions: Iterable[str] = DEFAULT_VERSIONS,
+        signature_versions: Iterable[str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.host = host
@@ -187,7 +187,7 @@ class LocalOSS:
         self.callback_sender: CallbackSender | None = None
         self._request_timeout = request_timeout
         #: The signature versions the buckets accept (checked here, so a typo fails at once).
-        self.signature_versions = parse_versions(signature_versions)
+        self.signature_versions = parse_versions(DEFAULT_VERSIONS if signature_versions is None else signature_versions)
         self._wanted_key_id = access_key_id
         self._wanted_secret = access_key_secret
         self.access_key_id = ""
