@@ -48,3 +48,23 @@ def test_missing_credentials_and_an_unreachable_endpoint_are_one_line_each() -> 
 def test_a_bad_time_is_a_usage_error() -> None:
     proc = _run("--remote", "--since", "yesterday")
     assert proc.returncode == 2 and "not a time: 'yesterday'" in proc.stderr
+
+
+def test_remote_dead_letters_are_read_v4_in_the_region_the_endpoint_names(monkeypatch) -> None:
+    """--remote reads through the region's public endpoint (V4, region FC_REGION's); an --oss-endpoint that is a
+    standard endpoint names the region V4 signs with, whatever FC_REGION says."""
+    import argparse
+
+    from osscallback.cli.redeliver import _box
+
+    monkeypatch.setenv("FC_REGION", "cn-hangzhou")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "id")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "secret")
+    monkeypatch.delenv("OSS_ACCESS_KEY_ID", raising=False)
+    args = argparse.Namespace(dead_letters="oss://examplebucket/dl/", endpoint=None, remote=True, oss_endpoint=None)
+    box = _box(args, "template.yml", None)
+    assert (box.spec.region, box.spec.endpoint) == ("cn-hangzhou", "https://oss-cn-hangzhou.aliyuncs.com")
+    assert type(box.bucket.auth).__name__ == "ProviderAuthV4" and box.bucket.region == "cn-hangzhou"
+    args.oss_endpoint = "https://oss-cn-shanghai.aliyuncs.com"
+    box = _box(args, "template.yml", None)
+    assert (box.spec.region, box.bucket.region) == ("cn-shanghai", "cn-shanghai")

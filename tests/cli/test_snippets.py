@@ -129,6 +129,18 @@ def _check(title: str, stdout: str) -> None:
         assert result["ok"] is True and result["callback_status"] == "ok", stdout
 
 
+def test_what_signs_for_oss_signs_v4(printed: str) -> None:
+    """A bucket created since 2025-09-01 refuses V1 (403, EC 0002-00000080): the oss2 block signs as oss2 documents
+    V4 (AuthV4 and region=), the `osscallback upload` blocks give the region and leave the version at its default.
+    Run as pasted against the local OSS above, which refuses V1 as such a bucket does once it does."""
+    found = blocks(printed)
+    oss2_blocks = [b for b in found if "import oss2" in b]
+    assert oss2_blocks and all("oss2.AuthV4(" in b and "region='" in b for b in oss2_blocks), oss2_blocks
+    assert not [b for b in found if re.search(r"oss2\.(Auth|StsAuth|AuthV2)\(|OSS_AUTH_VERSION", b)]
+    uploads = [b for b in found if "/osscallback upload " in b]
+    assert uploads and all("OSS_REGION=" in b for b in uploads), uploads
+
+
 def test_fc3_snippets_name_the_fc3_template(printed: str) -> None:
     invoke = next(b for b in blocks(printed) if " invoke upload " in b)
     if "/2016-08-15/proxy/" in printed:  # FC 2.0: the stack's template.yml
@@ -173,6 +185,7 @@ def test_the_local_oss_snippet_runs_as_pasted(tmp_path: Path) -> None:
         printed = "".join(lines)
         block = printed[printed.index("\n# Try it"):]
         assert not [line for line in block.splitlines() if line[:1].isspace()], block
+        assert "oss2.AuthV4(" in block and "region='cn-hangzhou'" in block, block  # V4, as a new bucket requires
         out = clean_shell(block)
         assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr  # a fresh bucket
     finally:

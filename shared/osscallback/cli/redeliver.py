@@ -120,6 +120,7 @@ def _stack_dead_letters(args: argparse.Namespace, template: str, letters_fn: Any
 def _box(args: argparse.Namespace, template: str, letters_fn: Any) -> Any:
     from osscallback.callback.deadletter import BoxSpec
     from osscallback.callback.deadletter_oss import OssLetterBox
+    from osscallback.osslocation import region_from_endpoint
 
     raw = args.dead_letters
     if not raw and args.endpoint:  # a local stack tells where its function writes (its region: issue 29)
@@ -133,8 +134,8 @@ def _box(args: argparse.Namespace, template: str, letters_fn: Any) -> Any:
     if args.endpoint and not oss_endpoint and "endpoint=" not in raw:
         raise RedeliverError("give --oss-endpoint (the local OSS's endpoint, which `osscallback local` prints) to "
                              f"read the dead letters in {spec.url}")
-    if oss_endpoint:
-        spec = BoxSpec(spec.bucket, spec.prefix, spec.region, oss_endpoint)
+    if oss_endpoint:  # a standard endpoint names the region V4 signs with (osscallback.osslocation)
+        spec = BoxSpec(spec.bucket, spec.prefix, region_from_endpoint(oss_endpoint) or spec.region, oss_endpoint)
     elif args.remote and "endpoint=" not in raw:  # the function's internal endpoint is not reachable from here
         spec = BoxSpec(spec.bucket, spec.prefix, spec.region, f"https://oss-{spec.region}.aliyuncs.com")
     prefix = "OSS_" if args.endpoint else ("OSS_" if os.environ.get("OSS_ACCESS_KEY_ID") else "ALIBABA_CLOUD_")
