@@ -65,13 +65,15 @@ def run(args: argparse.Namespace) -> int:
     from oss2.exceptions import OssError
     from oss2.models import BucketCors, CorsRule
 
-    from osscallback.upload.uploader import UploadEvent, UploadSettings, describe_oss_error, make_bucket
+    from osscallback.cli.osserrors import OssSettings, explain
+    from osscallback.upload.uploader import UploadEvent, UploadSettings, make_bucket
 
     if args.show + args.remove + bool(args.origins) != 1:
         raise ConfigError("give ORIGIN(s), or --show, or --remove")
     origins = _checked(args.origins)
-    bucket = make_bucket(UploadSettings.resolve(UploadEvent(action="put")))
+    settings = UploadSettings.resolve(UploadEvent(action="put"))
     try:
+        bucket = make_bucket(settings)  # oss2 refuses a malformed bucket name here
         if args.remove:
             bucket.delete_bucket_cors()
             summary = f"bucket {bucket.bucket_name}: CORS rules removed"
@@ -85,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
             summary = f"bucket {bucket.bucket_name}: pages on {', '.join(origins)} may upload (rule {len(kept) + 1})"
         rules = [_describe(r) for r in _rules(bucket)]
     except OssError as exc:
-        raise ConfigError(f"bucket {bucket.bucket_name}: {describe_oss_error(exc)}") from None
+        used = OssSettings(settings.endpoint, settings.bucket, settings.credentials.access_key_id)
+        raise ConfigError(explain(exc, used)) from None
     if args.json:
         print(json.dumps({"bucket": bucket.bucket_name, "rules": rules}))
     elif args.show:

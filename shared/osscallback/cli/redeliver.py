@@ -24,6 +24,7 @@ from typing import Any
 
 from osscallback.cli import invoke as invoke_cli
 from osscallback.cli.fcsdk import check_reachable, describe_fc2_error, quiet_sdk
+from osscallback.cli.osserrors import OssSettings, explain
 from osscallback.errors import OssCallbackError
 
 
@@ -117,7 +118,7 @@ def _stack_dead_letters(args: argparse.Namespace, template: str, letters_fn: Any
     return str((env or {}).get("CALLBACK_DEAD_LETTERS") or "") or None
 
 
-def _box(args: argparse.Namespace, template: str, letters_fn: Any) -> Any:
+def _box(args: argparse.Namespace, template: str, letters_fn: Any) -> tuple[Any, OssSettings]:
     from osscallback.callback.deadletter import BoxSpec
     from osscallback.callback.deadletter_oss import OssLetterBox
     from osscallback.osslocation import region_from_endpoint
@@ -145,7 +146,12 @@ def _box(args: argparse.Namespace, template: str, letters_fn: Any) -> Any:
     token = os.environ.get(f"{prefix}SESSION_TOKEN" if prefix == "OSS_" else f"{prefix}SECURITY_TOKEN", "")
     env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": key_id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
            "ALIBABA_CLOUD_SECURITY_TOKEN": token}
-    return OssLetterBox(spec, env)
+    used = OssSettings(  # for an OSS error's message: what was used, and where it came from
+        spec.endpoint, spec.bucket, key_id, endpoint_name="--oss-endpoint" if oss_endpoint else "the endpoint",
+        bucket_name="--dead-letters (or the template's CALLBACK_DEAD_LETTERS)", key_id_name=f"{prefix}ACCESS_KEY_ID",
+        secret_name=f"{prefix}ACCESS_KEY_SECRET",
+        token_name=f"{prefix}SESSION_TOKEN" if prefix == "OSS_" else f"{prefix}SECURITY_TOKEN")
+    return OssLetterBox(spec, env), used
 
 
 def _invoker(args: argparse.Namespace, template: str, function: str) -> Callable[[bytes], dict[str, Any]]:
@@ -173,12 +179,15 @@ def _invoker(args: argparse.Namespace, template: str, function: str) -> Callable
 
 
 def run(args: argparse.Namespace) -> int:
+    import oss2
+
+    from osscallback.callback.deadletter_oss import LetterBoxError
     from osscallback.callback.redelivery import DELIVERED, FAILED, INVALID, PLANNED, redeliver
     from osscallback.local.stack import default_template
 
     template = args.template if args.template is not None else str(default_template())
     backstop, letters_fn = _template_functions(template)
-    box = _box(args, template, letters_fn)
+    box, used = _box(args, template, letters_fn)
     invoke = _invoker(args, template, args.function or backstop.name)
     outcomes = []
     try:
@@ -187,6 +196,11 @@ def run(args: argparse.Namespace) -> int:
             outcomes.append(outcome)
             if not args.json:
                 print(outcome.line(), flush=True)
+    except LetterBoxError as exc:  # the bucket refused the listing: which setting to change (issue 29, point 8)
+        cause = exc.__context__  # the oss2 error, kept by `raise ... from None` (which only hides it)
+        if isinstance(cause, oss2.exceptions.OssError):
+            raise RedeliverError(explain(cause, used)) from None
+        raise
     finally:
         box.close()
     summary = {

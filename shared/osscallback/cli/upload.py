@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     from oss2.exceptions import OssError
     from tqdm import tqdm
 
-    from osscallback.upload.uploader import Uploader, UploadEvent, UploadSettings, describe_oss_error
+    from osscallback.cli.osserrors import OssSettings, explain
+    from osscallback.upload.uploader import Uploader, UploadEvent, UploadSettings
 
     path = Path(args.file).resolve()
     if not path.is_file():
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(done - bar.n)
 
             result = uploader.run(event, progress).to_dict()
-    except OssError as exc:  # one readable line (osscallback: error: ...), not oss2's traceback
-        raise UploadError(describe_oss_error(exc, settings.endpoint, settings.bucket)) from None
+    except OssError as exc:  # one readable line (osscallback: error: ...) naming the setting, not oss2's traceback
+        raise UploadError(explain(exc, OssSettings(settings.endpoint, settings.bucket,
+                                                   settings.credentials.access_key_id))) from None
     print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
     return 0 if result["ok"] and result["callback_status"] != "failed" else 1
