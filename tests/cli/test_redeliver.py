@@ -62,9 +62,9 @@ def test_remote_dead_letters_are_read_v4_in_the_region_the_endpoint_names(monkey
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "secret")
     monkeypatch.delenv("OSS_ACCESS_KEY_ID", raising=False)
     args = argparse.Namespace(dead_letters="oss://examplebucket/dl/", endpoint=None, remote=True, oss_endpoint=None)
-    box = _box(args, "template.yml", None)
+    box, _ = _box(args, "template.yml", None)  # the box, and the settings an OSS error names
     assert (box.spec.region, box.spec.endpoint) == ("cn-hangzhou", "https://oss-cn-hangzhou.aliyuncs.com")
     assert type(box.bucket.auth).__name__ == "ProviderAuthV4" and box.bucket.region == "cn-hangzhou"
     args.oss_endpoint = "https://oss-cn-shanghai.aliyuncs.com"
-    box = _box(args, "template.yml", None)
+    box, _ = _box(args, "template.yml", None)  # the box, and the settings an OSS error names
     assert (box.spec.region, box.bucket.region) == ("cn-shanghai", "cn-shanghai")
