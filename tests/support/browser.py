@@ -17,6 +17,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from tests.support.inspector import wait_for
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 FLAGS = (
@@ -39,6 +41,8 @@ def chromium(width: int = 1500, height: int = 1000) -> Iterator[webdriver.Chrome
     profile = tempfile.mkdtemp(prefix="osscb-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    # keep the page's console (errors, failed loads such as a missing favicon) for console_errors()
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for flag in (*FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
@@ -60,3 +64,20 @@ def screenshot(driver: WebDriver, picture: Path, tmp_path: Path) -> None:
     if os.environ.get("OSSCB_UPDATE_SCREENSHOT"):
         picture.parent.mkdir(parents=True, exist_ok=True)
         picture.write_bytes(png)
+
+
+def console_errors(driver: WebDriver, url: str) -> list[str]:
+    """Open ``url`` afresh and return what its console logged as errors (Chromium's browser log at SEVERE: failed
+    loads such as a missing favicon, CSP refusals, uncaught exceptions) once the page and its icon are loaded.
+
+    The browser asks for the icon after the load event, so the log is read once the icon's request is in the
+    resource timings (where a 404 for /favicon.ico is too), or after 3 s if a cached icon was not asked for."""
+    driver.get_log("browser")  # drop what earlier pages logged
+    driver.get(url)
+    wait_for(lambda: driver.execute_script("return document.readyState") == "complete", what="the page")
+    icon = "return performance.getEntriesByType('resource').some(e => /favicon/.test(e.name))"
+    try:
+        wait_for(lambda: driver.execute_script(icon), timeout=3, what="the icon")
+    except AssertionError:
+        pass  # the browser used the icon it had: nothing was asked for, so nothing failed
+    return [f"{e['level']}: {e['message']}" for e in driver.get_log("browser") if e["level"] == "SEVERE"]

@@ -6,7 +6,8 @@ the action itself, tests/support/fixtures/actions/counting_action.py); on a buck
 the CORS failure and never reports the upload done; a callback URL that refuses connections gives OSS's 203
 CallbackFailed and the page's message with OSS's own words; a file over the policy's limit shows the size message
 (OSS's EntityTooLarge); a file named like markup shows as text and runs nothing; an authorizer that refuses shows
-its 403. The bucket's CORS rule for the page's origin is what the stack sets, as `osscallback local` does
+its 403; the browser's own file control is hidden behind the page's button, and the page says what was chosen
+and how it went; the console stays clean (no favicon 404). The bucket's CORS rule for the page's origin is what the stack sets, as `osscallback local` does
 (LocalOSS.allow_origins, the PutBucketCors rule DEPLOY.md gives for a deployed bucket).
 The test's browser also takes the README's screenshot: ``OSSCB_UPDATE_SCREENSHOT=1`` writes docs/img/upload-page.png.
 """
@@ -27,7 +28,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from osscallback.local.stack import LocalStack
 from tests.support import FIXTURES, ROOT
-from tests.support.browser import chromium, screenshot
+from tests.support.browser import chromium, console_errors, screenshot
 from tests.support.delivery import runs
 from tests.support.inspector import wait_for
 
@@ -113,6 +114,41 @@ def test_a_file_uploads_with_progress_and_the_callback_answer(stack: LocalStack,
     wait_for(lambda: [r for r in runs(action_log) if r["object"] == answer["object"]], what="the action's run")
     stack.settle()
     assert [r["source"] for r in runs(action_log) if r["object"] == answer["object"]] == ["callback"]  # once
+
+
+# The file control: the native input's drawn box, the label that stands for it, and the page's own line.
+_PICKER_JS = """
+const input = document.getElementById('files'), label = document.querySelector('label.pick');
+const box = input.getBoundingClientRect(), button = label.getBoundingClientRect();
+return {input: [box.width, box.height], label: label.textContent, labelFor: label.htmlFor,
+        inLabel: label.contains(input), button: [button.width, button.height],
+        chosen: document.getElementById('chosen').textContent};
+"""
+
+
+def test_the_file_control_is_the_pages_own_and_says_what_was_chosen(stack: LocalStack, driver: WebDriver,
+                                                                      files: Path) -> None:
+    """The issue: Chromium's "Choose Files / No file chosen" showed inside the styled button, and still said "No
+    file chosen" after an upload. The input is now visually hidden (1 px, clipped: still focusable and labelled),
+    the label is the button, and #chosen says what was picked, then how it went."""
+    _open(driver, stack)
+    before = driver.execute_script(_PICKER_JS)
+    assert before["input"][0] <= 1 and before["input"][1] <= 1, before  # not drawn
+    assert (before["label"], before["labelFor"], before["inLabel"]) == ("Choose files", "files", False)
+    assert before["button"][0] > 50 and before["chosen"] == "No files chosen yet."
+    _pick(driver, files / "photo.bin")
+    wait_for(lambda: driver.execute_script(_PICKER_JS)["chosen"] == "Uploaded photo.bin (200.0 KiB).",
+             what="the chosen line to say how it went")
+    _pick(driver, files / "too big.bin")
+    wait_for(lambda: driver.execute_script(_PICKER_JS)["chosen"] == "Not uploaded: too big.bin (257.0 KiB) (see below).",
+             what="the chosen line to follow the next file")
+
+
+def test_the_page_logs_no_console_errors(stack: LocalStack) -> None:
+    """The console after loading the page and its icon: a missing favicon was a 404 logged as an error (issue 29).
+    A browser of its own: one that loaded the page before remembers its icon (or its 404) and does not ask again."""
+    with chromium() as fresh:
+        assert console_errors(fresh, stack.info().upload_page_url) == []
 
 
 def test_a_name_with_markup_shows_as_text(stack: LocalStack, driver: WebDriver, files: Path) -> None:

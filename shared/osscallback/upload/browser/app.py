@@ -4,7 +4,7 @@ Routes (paths relative to the function; the adapters in :mod:`.http` translate F
 event into :class:`HttpRequest`)::
 
     GET     /                 the upload page (static/index.html), with a strict Content-Security-Policy
-    GET     /static/<file>    upload.js, upload.css
+    GET     /static/<file>    upload.js, upload.css, favicon.svg
     GET     /policy           the signed form fields for one upload, under the prefix the authorizer grants
     GET     /sts              temporary credentials that may only upload under that prefix, and the callback
                               (:mod:`.sts`; UPLOAD_STS_ROLE_ARN)
@@ -48,6 +48,8 @@ STATIC_TYPES = {
     "index.html": "text/html; charset=utf-8",
     "upload.js": "text/javascript; charset=utf-8",
     "upload.css": "text/css; charset=utf-8",
+    # the page's icon (<link rel="icon">): without one the browser asks for /favicon.ico and logs its 404 as an error
+    "favicon.svg": "image/svg+xml",
 }
 ALLOWED_METHODS = "GET, OPTIONS"
 

@@ -1,6 +1,9 @@
 // The upload page: for each file, a policy from this function (GET policy), then a PostObject straight to OSS with
 // XHR (for upload progress), then the callback's JSON answer. Every name and answer goes into the DOM through
 // textContent only, and the page is served with a CSP that allows no inline code.
+// Shape: start(files) takes a batch (picked or dropped) and says what was chosen (#chosen; the native input is
+// hidden), upload(file) runs one file and resolves to its final state ("done" or "failed"), post(...) is the
+// XHR to OSS. Another way to upload a file plugs in beside post() and resolves the same way.
 "use strict";
 
 (function () {
@@ -10,6 +13,8 @@
   const input = document.getElementById("files");
   const drop = document.getElementById("drop");
   const limits = document.getElementById("limits");
+  const chosen = document.getElementById("chosen");
+  let batches = 0;  // the newest batch owns the #chosen line
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -103,16 +108,8 @@
     return doc;
   }
 
-  async function upload(file) {
-    const item = row(file);
-    let policy;
-    try {
-      policy = await getPolicy();
-    } catch (e) {
-      finish(item, "failed", e.kind || "policy-denied", e.message || String(e));
-      return;
-    }
-    limits.textContent = "At most " + size(policy.max_size) + " per file; uploads go under " + policy.key_prefix;
+  // The PostObject to OSS for one file with its policy; resolves once the row shows the outcome.
+  function post(item, file, policy) {
     const form = new FormData();
     form.append("key", policy.key_prefix + file.name);
     for (const [name, value] of Object.entries(policy.fields)) form.append(name, value);
@@ -121,32 +118,67 @@
     const xhr = new XMLHttpRequest();
     item.dataset.state = "uploading";
     item.querySelector(".message").textContent = "uploading…";
-    xhr.upload.addEventListener("progress", (event) => {
-      item.dataset.progressEvents = String(Number(item.dataset.progressEvents) + 1);
-      if (event.lengthComputable) bar.value = Math.round((event.loaded / event.total) * 100);
+    return new Promise((resolve) => {
+      const end = (state, kind, message, answer) => { finish(item, state, kind, message, answer); resolve(); };
+      xhr.upload.addEventListener("progress", (event) => {
+        item.dataset.progressEvents = String(Number(item.dataset.progressEvents) + 1);
+        if (event.lengthComputable) bar.value = Math.round((event.loaded / event.total) * 100);
+      });
+      xhr.addEventListener("load", () => {
+        if (xhr.status === 200) {
+          bar.value = 100;
+          end("done", "done", "Uploaded as " + policy.key_prefix + file.name + "; the callback answered:",
+              pretty(xhr.responseText));
+          return;
+        }
+        const [kind, message] = explain(xhr.status, xhr.responseText, policy);
+        end("failed", kind, message);
+      });
+      // status 0: the browser withheld OSS's answer (or never sent the request after a refused preflight)
+      xhr.addEventListener("error", () => end("failed", "cors",
+        "The browser blocked the upload: the bucket's CORS rules do not allow this page's origin (" +
+        location.origin + "), or OSS is unreachable. Fix: allow the origin with `osscallback cors` (docs/DEPLOY.md)."));
+      xhr.addEventListener("timeout", () => end("failed", "timeout", "OSS did not answer in time. Fix: retry."));
+      xhr.open("POST", policy.host);
+      xhr.timeout = 10 * 60 * 1000;
+      xhr.send(form);
     });
-    xhr.addEventListener("load", () => {
-      if (xhr.status === 200) {
-        bar.value = 100;
-        finish(item, "done", "done", "Uploaded as " + policy.key_prefix + file.name + "; the callback answered:",
-               pretty(xhr.responseText));
-        return;
-      }
-      const [kind, message] = explain(xhr.status, xhr.responseText, policy);
-      finish(item, "failed", kind, message);
-    });
-    // status 0: the browser withheld OSS's answer (or never sent the request after a refused preflight)
-    xhr.addEventListener("error", () => finish(item, "failed", "cors",
-      "The browser blocked the upload: the bucket's CORS rules do not allow this page's origin (" +
-      location.origin + "), or OSS is unreachable. Fix: allow the origin with `osscallback cors` (docs/DEPLOY.md)."));
-    xhr.addEventListener("timeout", () => finish(item, "failed", "timeout", "OSS did not answer in time. Fix: retry."));
-    xhr.open("POST", policy.host);
-    xhr.timeout = 10 * 60 * 1000;
-    xhr.send(form);
   }
 
-  function start(files) {
-    for (const file of Array.from(files)) upload(file);
+  // One file: its row, a policy, the upload; resolves to the row's final state.
+  async function upload(file) {
+    const item = row(file);
+    let policy;
+    try {
+      policy = await getPolicy();
+    } catch (e) {
+      finish(item, "failed", e.kind || "policy-denied", e.message || String(e));
+      return item.dataset.state;
+    }
+    limits.textContent = "At most " + size(policy.max_size) + " per file; uploads go under " + policy.key_prefix;
+    await post(item, file, policy);
+    return item.dataset.state;
+  }
+
+  // "photo.bin (200.0 KiB)", or "3 files (1.2 MiB): a.bin, b.bin, c.bin"
+  function describe(files) {
+    const total = size(files.reduce((sum, f) => sum + f.size, 0));
+    if (files.length === 1) return files[0].name + " (" + total + ")";
+    return files.length + " files (" + total + "): " + files.map(f => f.name).join(", ");
+  }
+
+  async function start(files) {
+    const batch = Array.from(files);
+    if (!batch.length) return;
+    const mine = ++batches;
+    const what = describe(batch);
+    chosen.textContent = "Uploading " + what + "…";
+    const states = await Promise.all(batch.map(upload));
+    if (mine !== batches) return;  // a newer choice owns the line
+    const failed = states.filter(state => state !== "done").length;
+    if (failed === 0) chosen.textContent = "Uploaded " + what + ".";
+    else if (batch.length === 1) chosen.textContent = "Not uploaded: " + what + " (see below).";
+    else chosen.textContent = what + ": " + (batch.length - failed) + " uploaded, " + failed + " failed (see below).";
   }
 
   input.addEventListener("change", () => { start(input.files); input.value = ""; });
