@@ -3,7 +3,7 @@
 Routes::
 
     GET  /                               the page (static/index.html)
-    GET  /static/<file>                  dom.js, inspector.js, deadletters.js, inspector.css
+    GET  /static/<file>                  dom.js, inspector.js, deadletters.js, inspector.css, favicon.svg
     GET  /api/callbacks[?since=V]        newest first; with since=V and nothing new: {"version": V, "changed": false}
     GET  /api/callbacks/<id>             one callback, whole
     POST /api/callbacks/<id>/replay      send it again, identical; answers the new record (201)
@@ -39,6 +39,8 @@ STATIC_TYPES = {
     "inspector.css": "text/css; charset=utf-8",
     "deadletters.js": "text/javascript; charset=utf-8",
     "dom.js": "text/javascript; charset=utf-8",
+    # the page's icon (<link rel="icon">): without one the browser asks for /favicon.ico and logs its 404 as an error
+    "favicon.svg": "image/svg+xml",
 }
 SECURITY_HEADERS = [
     (

@@ -7,6 +7,9 @@
   const POLL_MS = 1000;
   const COLUMNS = ["number", "time", "operation", "bucket", "object", "url", "verification", "status", "latency",
     "uploader", "replays"];
+  // Columns shown on one line, cut with an ellipsis by the stylesheet (td.cut); the whole value is the cell's
+  // tooltip (title) and stays its text, and the details view shows it in full.
+  const ONE_LINE = new Set(["url"]);
   let version = null;
   let selected = null;   // id of the callback shown in the details view
   let eventsVersion = null;
@@ -51,7 +54,7 @@
       if (!tr) {
         tr = el("tr");
         tr.dataset.id = row.id;
-        for (const name of COLUMNS) tr.appendChild(el("td", "", "c-" + name));
+        for (const name of COLUMNS) tr.appendChild(el("td", "", "c-" + name + (ONE_LINE.has(name) ? " cut" : "")));
         tr.addEventListener("click", () => select(row.id));
       }
       tr.className = "row " + row.verification.outcome + (row.id === selected ? " selected" : "");
@@ -71,6 +74,7 @@
       COLUMNS.forEach((name, i) => {
         const text = String(texts[name]);
         if (tr.cells[i].textContent !== text) tr.cells[i].textContent = text;
+        if (ONE_LINE.has(name)) tr.cells[i].title = text;
       });
       body.appendChild(tr);  // moves an existing row into newest-first order
       keep.add(row.id);
