@@ -71,10 +71,11 @@ def test_an_oss_store_in_the_local_bucket_means_the_local_oss(tmp_path: Path) ->
     import oss2
 
     from osscallback.local.oss import LocalOSS
+    from tests.support.oss_clients import v4_bucket
 
     oss = LocalOSS(data_dir=tmp_path, buckets=("examplebucket",)).start()  # the same data directory, reopened
     try:
-        bucket = oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, "examplebucket")
+        bucket = v4_bucket(oss, "examplebucket")
         markers = [o.key for o in oss2.ObjectIterator(bucket, prefix="my-markers/")]
     finally:
         oss.stop()
