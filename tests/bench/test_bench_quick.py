@@ -23,10 +23,16 @@ FIGURES = [
 def test_quick_benchmark_suite_runs(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "bench/run.py", "--quick", "--json", str(tmp_path / "figures.json")],
                          cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stdout + out.stderr
     for name in FIGURES:
         assert name in out.stdout, name
     figures = json.loads((tmp_path / "figures.json").read_text())
+    # The exit status tells whether a target was missed (issue 29, point 9): it must agree with the figures, whatever
+    # they are on a shared machine (which target is met is never judged here).
+    missed = [f["name"] for f in figures if f["met"] is False]
+    assert out.returncode == (1 if missed else 0), out.stdout[-800:] + out.stderr[-2000:]
+    assert f"{len(missed)} targets missed" in out.stdout.splitlines()[-1]
+    # The bench's own servers keep their local-development warnings out of the table.
+    assert "UntrustedKeyUrlPrefix" not in out.stdout + out.stderr
     names = [f["name"] for f in figures]
     assert all(any(n.startswith(x) or x in n for n in names) for x in FIGURES), names
     assert "errors 0" in out.stdout
@@ -39,6 +45,6 @@ def test_quick_benchmark_suite_runs(tmp_path: Path) -> None:
 def test_python_dash_m_bench_is_the_same_entry_point(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "core", "--json",
                           str(tmp_path / "core.json")], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.returncode in (0, 1) and "targets missed" in out.stdout, out.stdout + out.stderr  # 1: a target missed
     assert "core verify+parse+act+render" in out.stdout
     assert [f["name"] for f in json.loads((tmp_path / "core.json").read_text())][0] == "core verify+parse+act+render"
