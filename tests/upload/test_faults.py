@@ -36,7 +36,7 @@ from osscallback.local.httpserver import WSGIServer
 from osscallback.local.oss import LocalOSS
 from osscallback.upload.uploader import MultipartAborted, Uploader, UploadEvent, UploadSettings, handle_event
 from tests.support import ROOT
-from tests.support.oss_clients import REGION, v4_bucket
+from tests.support.oss_clients import v4_bucket
 
 pytestmark = [pytest.mark.attack, pytest.mark.usefixtures("quiet_callback_logs")]
 
@@ -261,7 +261,7 @@ def _start_local_oss(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, A
 
 def _bucket(info: dict[str, Any]) -> oss2.Bucket:
     return oss2.Bucket(oss2.AuthV4(info["access_key_id"], info["access_key_secret"]), info["endpoint"], info["bucket"],
-                       region=REGION)  # `local oss` runs in cn-hangzhou unless told otherwise
+                       region=info["region"])  # the --json line names the region V4 signs with
 
 
 def test_oss_killed_during_writes_shows_no_partial_object_after_restart(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """``osscallback local oss``: run the local OSS in the foreground until Ctrl-C or SIGTERM.
 
 With ``--json`` exactly one line goes to stdout, once the server accepts requests:
-``{"endpoint", "bucket", "access_key_id", "access_key_secret", "public_key_url"}``; logs go to stderr.
+``{"endpoint", "bucket", "region", "access_key_id", "access_key_secret", "public_key_url"}`` (the region: what a V4
+client signs with, since the endpoint, an IP, names none); logs go to stderr.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         if args.oss_json:
             line = {
                 k: info.to_json()[k]
-                for k in ("endpoint", "bucket", "access_key_id", "access_key_secret", "public_key_url")
+                for k in ("endpoint", "bucket", "region", "access_key_id", "access_key_secret", "public_key_url")
             }
             print(json.dumps(line), flush=True)
         else:
