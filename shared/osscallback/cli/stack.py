@@ -101,6 +101,11 @@ def _sample_event(events_dir: str | None) -> Path:
     return chosen if chosen.is_file() else default_events().absolute() / "upload-put.json"
 
 
+#: Each worker's start-up warning about the local key URL it trusts: the LOCAL DEVELOPMENT line says it once, and
+#: it may arrive after start() returned, so a failed event's lines never include it.
+_STARTUP_NOTICE = '"UntrustedKeyUrlPrefix"'
+
+
 class _FunctionLogs:
     """Where the functions' log lines go: stderr as they come (serving, ``--function-logs``), nowhere
     (``--quiet-functions``), or (``--once``) kept for the event being run and printed only if it failed."""
@@ -118,7 +123,7 @@ class _FunctionLogs:
         text = self.style(f"{function} | {line}", "2")
         if self.mode == "live":
             print(text, file=sys.stderr, flush=True)
-        elif self.mode == "on-failure":
+        elif self.mode == "on-failure" and _STARTUP_NOTICE not in line:
             with self._lock:
                 self._kept.append(text)
 
@@ -207,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     scratch: str | None = None
     try:
         scratch = _start(stack, args)
-        sink.flush(failed=False)  # the workers' start-up notices: the LOCAL DEVELOPMENT line below says it once
+        sink.flush(failed=False)  # whatever the workers said while starting
         info = stack.info()
         if not args.json:
             print(style("LOCAL DEVELOPMENT: the callback function also trusts public keys from the local OSS at "
