@@ -222,7 +222,30 @@ def test_fc2_functions_share_one_service_with_a_least_privilege_role() -> None:
             actions.update(statement["Action"])
             for resource in statement["Resource"]:
                 assert resource.startswith(("acs:oss:*:*:", "acs:log:")) and "*:*:*" not in resource
-    assert actions == {"oss:PutObject", "oss:GetObject", "oss:AbortMultipartUpload", "log:PostLogStoreLogs"}
+            if "oss:ListObjects" in statement["Action"]:  # reconciliation lists the bucket: that bucket, nothing more
+                assert statement["Action"] == ["oss:ListObjects"]
+                assert statement["Resource"] == [f"acs:oss:*:*:{template.vars['bucket']}"]
+    assert actions == {"oss:PutObject", "oss:GetObject", "oss:AbortMultipartUpload", "oss:ListObjects",
+                       "log:PostLogStoreLogs"}
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=[p.name for p in TEMPLATES])
+def test_both_templates_run_reconcile_on_a_timer_over_the_backstops_prefix(path: Path) -> None:
+    """Issue 30: the reconcile function, timer-triggered every 10 minutes by default (vars), over the key prefix
+    of the OSS trigger, with the callback function's store and action, in the callback function's package."""
+    template = _load(path)
+    (fn,) = [f for f in template.functions if f.handler == "reconcile.handler"]
+    (timer,) = [t for t in fn.triggers if t.type == "timer"]
+    assert timer.config["cronExpression"] == template.vars["reconcile"]["schedule"] == "@every 10m"
+    assert timer.config["enable"] is True
+    backstop = next(f for f in template.functions if f.oss_triggers)
+    prefix = backstop.oss_triggers[0].oss.prefix  # type: ignore[union-attr]
+    assert fn.environment["CALLBACK_RECONCILE"].startswith(f"oss://{template.vars['bucket']}/{prefix}?")
+    for name in ("CALLBACK_IDEMPOTENCY_STORE", "CALLBACK_ACTION", "CALLBACK_IDEMPOTENCY_TTL"):
+        assert fn.environment[name] == backstop.environment[name]
+    assert fn.code_uri == backstop.code_uri
+    assert float(fn.environment["CALLBACK_RECONCILE_SETTLE"]) > 420 + 30 + float(
+        fn.environment["CALLBACK_IDEMPOTENCY_CLAIM_TTL"])
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=[p.name for p in TEMPLATES])

@@ -33,9 +33,9 @@ from osscallback.callback.deadletter import BoxSpec
 from osscallback.callback.idempotency.delivered import ListedObject
 from osscallback.callback.idempotency.oss_index import list_pages
 from osscallback.callback.ossclient import OssClient
-from osscallback.osslocation import resolve_location
 from osscallback.callback.reconcile import DEFAULT_MAX_ATTEMPTS, DEFAULT_SETTLE, Options, Reconciler, Report
 from osscallback.errors import ConfigError, StoreUnavailable
+from osscallback.osslocation import resolve_location
 
 log = logging.getLogger("osscallback.reconcile")
 

@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "osscallback.cli.local",
     "osscallback.cli.invoke",
     "osscallback.cli.redeliver",
+    "osscallback.cli.reconcile",
     "osscallback.cli.upload",
     "osscallback.cli.build",
     "osscallback.cli.doctor",

@@ -55,6 +55,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default=None, metavar="URL",
                    help="idempotency store every function shares (default: oss:// markers in the local OSS, as the "
                         "templates deploy; e.g. redis://127.0.0.1:6379/0)")
+    p.add_argument("--drop-events", action="append", default=[], metavar="GLOB",
+                   help="drop the OSS events of keys matching GLOB (repeatable), as if OSS never sent them: to "
+                        "rehearse `osscallback reconcile` (docs/DELIVERY.md)")
     p.add_argument("--instances", type=int, default=1, metavar="N",
                    help="worker processes per HTTP-triggered function, behind one URL, as FC scales (default 1)")
     p.add_argument("--allow-v1", action="store_true",
@@ -199,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
         bucket=args.bucket, log_sink=sink, store=args.store, instances=args.instances,
         signature_versions=ALL_VERSIONS if args.allow_v1 else None,
         inspector=not (args.once or args.no_inspector), inspector_port=args.inspector_port,
+        drop_events=args.drop_events,
     )
     # Every event read and parsed before any server starts: a typo is one line now, not 0/0 succeeded later.
     events_dir = Path(args.events) if args.events else (Path() if events else default_events())

@@ -40,6 +40,7 @@ from osscallback.errors import OssCallbackError
 from osscallback.local import preflight, wiring
 from osscallback.local.clientsteps import complete_client_step
 from osscallback.local.deliveries import Deliveries, Run
+from osscallback.local.faults import EventDrops
 from osscallback.local.preflight import function_of
 from osscallback.local.project import project_root
 from osscallback.logconfig import quiet_client_libraries
@@ -163,6 +164,7 @@ class LocalStack:
         cors_origins: Sequence[str] = (),
         async_backoff: float | None = None,  # the FC host's first retry delay (tests shorten FC's 0.5 s)
         signature_versions: Iterable[str] | None = None,  # the local OSS's (None: V4 only, as a bucket made today)
+        drop_events: Sequence[str] = (),  # globs of keys whose OSS events are dropped on purpose (local/faults.py)
     ) -> None:
         self.template = Path(template) if template is not None else default_template()
         if not self.template.is_file():
@@ -186,6 +188,7 @@ class LocalStack:
         self._last_oss_event = time.monotonic()
         self.oss_event_delay = oss_event_delay
         self.async_backoff, self.signature_versions = async_backoff, signature_versions
+        self.drops = EventDrops(drop_events)
         self._pending_oss_events = 0
         self._oss: LocalOSS | None = None
         self._fc: LocalFCHost | None = None
@@ -243,8 +246,8 @@ class LocalStack:
         try:
             oss = self._oss = LocalOSS(
                 data_dir=self.data_dir, port=self.oss_port, buckets=(self.bucket, TEMP_CODE_BUCKET),
-                callback_observers=observers, on_object_created=self._on_object_created,
-                signature_versions=self.signature_versions,
+                callback_observers=observers, signature_versions=self.signature_versions,
+                on_object_created=self.drops.wrap(self._on_object_created, self._log),  # --drop-events: faults.py
             )
             oss.start()
             if self.inspector is not None:

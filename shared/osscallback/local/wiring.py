@@ -34,6 +34,7 @@ class StackView(Protocol):
     bucket: str
     region: str
     env: dict[str, str]
+    started_at: float
 
     @property
     def oss(self) -> _LocalOSSView: ...
@@ -79,7 +80,15 @@ def function_env(stack: StackView, fc: LocalFCHost) -> dict[str, str]:
         # GET /sts: AssumeRole at the local STS (plain HTTP, the function logs it as a local override)
         "UPLOAD_STS_ENDPOINT": stack.local_sts.url if stack.local_sts is not None else "",
         "UPLOAD_STS_ROLE_ARN": f"acs:ram::{fc.account_id}:role/{LOCAL_UPLOAD_ROLE}",
+        # reconciliation lists the local OSS, and only what was uploaded since the stack started
+        "CALLBACK_RECONCILE_SINCE": f"{stack.started_at:.0f}",
     }
+    reconcile = next((s.env["CALLBACK_RECONCILE"] for s in fc.specs if s.env.get("CALLBACK_RECONCILE")), "")
+    if reconcile:
+        base, _, query = reconcile.partition("?")
+        keep = "&".join(p for p in query.split("&") if p and not p.startswith("endpoint="))
+        endpoint = urlencode({"endpoint": stack.oss.endpoint})
+        wiring["CALLBACK_RECONCILE"] = f"{base}?{keep}{'&' if keep else ''}{endpoint}"
     wiring.update(stack.env)
     return wiring
 

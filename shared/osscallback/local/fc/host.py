@@ -49,6 +49,7 @@ from osscallback.local.fc.model.asyncinvoke import DEFAULT_BACKOFF, DEFAULT_RETR
 from osscallback.local.fc.model.instances import INHERITED_ENV, Launcher
 from osscallback.local.fc.model.process import LogSink, WorkerProcess, print_sink
 from osscallback.local.fc.model.registry import Instances, Registry
+from osscallback.local.fc.model.timers import Timers
 from osscallback.local.fc.model.triggers import AsyncInvocations
 from osscallback.local.fc.protocol import H_ERROR_TYPE, H_INVOCATION_TYPE, H_LOG_TYPE, H_REQUEST_ID
 from osscallback.local.fc.spec import FunctionSpec
@@ -110,6 +111,7 @@ class LocalFCHost:
                                        backoff=async_backoff, observer=async_observer, region=region,
                                        account=account_id)
         self._server = WSGIServer(Router(self._api), host=host, port=port, threads=threads)
+        self.timers = Timers(lambda: self.registry.specs, self._async.submit)  # timer triggers, on their schedule
         self.control = ControlPlane(self.registry, region=region, account_id=account_id,
                                     code_root=None if code_root is None else Path(code_root),
                                     code_fetcher=code_fetcher, temp_bucket=temp_bucket)
@@ -221,6 +223,10 @@ class LocalFCHost:
         """
         return self._async.dispatch_oss_event(event)
 
+    def fire_timer(self, function: str, trigger: str | None = None) -> AsyncInvocation:
+        """Fire ``function``'s timer trigger now with FC's time-trigger event, as its schedule would."""
+        return self.timers.fire(function, trigger)
+
     # -------------------------------------------------------------------------------------------- invoke
     def invoke(
         self,
@@ -290,6 +296,7 @@ class LocalFCHost:
         self._server.start()
         for server in self.registry.url_servers():
             server.start()
+        self.timers.start()
         return self
 
     def serve_forever(self) -> None:
@@ -317,6 +324,7 @@ class LocalFCHost:
         if self._stopped:
             return
         self._stopped = True
+        self.timers.stop()
         self._server.stop()
         for server in self.registry.url_servers():
             server.stop()

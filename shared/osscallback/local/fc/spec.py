@@ -16,6 +16,7 @@ from osscallback.deploy import fcyaml
 from osscallback.deploy.asyncconfig import AsyncConfig
 from osscallback.local.fc.errors import LocalFCError
 from osscallback.local.fc.osstrigger import OssTrigger
+from osscallback.local.fc.timertrigger import TimerTrigger
 
 #: FC's defaults when a template leaves them out.
 DEFAULT_TIMEOUT = 3.0
@@ -61,6 +62,7 @@ class FunctionSpec:
     module: str = ""
     http_trigger: str = ""  # the HTTP trigger's name
     http_auth: str = "anonymous"
+    timer_triggers: tuple[TimerTrigger, ...] = ()  # fired on schedule by :mod:`.model.timers`
 
     @property
     def is_http(self) -> bool:
@@ -128,6 +130,8 @@ def load_specs(
                 module=fn.module,
                 http_trigger=fn.http_triggers[0].name if fn.http_triggers else "",
                 http_auth=(fn.http_triggers[0].auth_type or "anonymous") if fn.http_triggers else "anonymous",
+                timer_triggers=tuple(TimerTrigger.from_config(t.name, t.config) for t in fn.triggers
+                                     if t.type == "timer"),
             )
         )
     return specs

@@ -1,0 +1,111 @@
+"""Reconciliation end to end in the local stack (issue 30): uploads whose callback fails (its URL refuses
+connections: OSS's CallbackFailed) and whose OSS event is dropped on purpose (``drop_events``, the documented
+fault-injection option), a real ``redis-server`` or the ``oss://`` markers as the store, real worker processes.
+
+The reconcile function is fired by its timer trigger (``LocalFCHost.fire_timer``: FC's time-trigger event) and run
+by ``osscallback reconcile --endpoint`` as a user runs it: the action runs once per upload, a second run runs
+nothing, an upload the callback delivered is left alone; on FC 2.0 (template.yml) and FC 3.0 (template.fc3.yml).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import oss2
+import pytest
+
+from osscallback.local.stack import LocalStack
+from osscallback.upload.templates import build_callback
+from tests.support import ROOT
+from tests.support.delivery import FIXTURES, closed_port, runs
+
+CLI = [sys.executable, "-m", "osscallback.cli"]
+
+
+@pytest.fixture(params=[("template.yml", "redis"), ("template.fc3.yml", "oss")], ids=["fc2-redis", "fc3-oss"])
+def stack(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
+    template, store = request.param
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(FIXTURES), os.environ.get("PYTHONPATH")) if p))
+    redis_url = request.getfixturevalue("redis").url if store == "redis" else None
+    s = LocalStack(template=ROOT / template, data_dir=tmp_path / "oss", log_sink=lambda fn, line: None,
+                   inspector=False, store=redis_url, async_backoff=0.02, drop_events=["examples/lost-*"],
+                   env={"CALLBACK_ACTION": "counting_action:record", "COUNTING_ACTION_LOG": str(tmp_path / "runs.jsonl"),
+                        "CALLBACK_RECONCILE_SETTLE": "0", "FC_ROLE_ARN": ""})
+    s.start()
+    yield s
+    s.stop()
+
+
+def _bucket(stack: LocalStack) -> oss2.Bucket:
+    info = stack.info()
+    return oss2.Bucket(oss2.Auth(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket)
+
+
+def _upload(stack: LocalStack, key: str, callback_url: str) -> Any:
+    spec = build_callback("form-basic", {"callback_url": callback_url})
+    return _bucket(stack).put_object(key, b"payload of " + key.encode(), headers=spec.headers())
+
+
+def _reconcile(stack: LocalStack, template: str, *extra: str) -> tuple[int, dict[str, Any]]:
+    info = stack.info()
+    env = {**os.environ, "FC_ACCESS_KEY_ID": info.fc_access_key_id, "FC_ACCESS_KEY_SECRET": info.fc_access_key_secret,
+           "FC_SECURITY_TOKEN": info.fc_security_token}
+    proc = subprocess.run([*CLI, "reconcile", "--endpoint", info.fc_endpoint, "--template", template, "--json",
+                           *extra], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip(), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_a_lost_upload_runs_once_by_the_timer_and_never_again(stack: LocalStack, tmp_path: Path) -> None:
+    template = str(stack.template)
+    lost = _upload(stack, "examples/lost-1.txt", f"http://127.0.0.1:{closed_port()}/")
+    assert lost.status == 203  # CallbackFailed: the object is stored, the callback never ran
+    fine = _upload(stack, "examples/fine.txt", stack.info().callback_url)
+    assert fine.status == 200
+    stack.settle(timeout=30)
+    assert stack.drops.dropped == ["examples/lost-1.txt"]  # the event was dropped on purpose
+    assert [r["object"] for r in runs(tmp_path / "runs.jsonl")] == ["examples/fine.txt"]  # the lost one: not run
+    time.sleep(1.1)  # Last-Modified has whole seconds: the objects are older than "now" with settle 0
+
+    status, dry = _reconcile(stack, template, "--dry-run")
+    assert status == 0 and dry["summary"]["would_deliver"] == 1 and runs(tmp_path / "runs.jsonl")[1:] == []
+
+    invocation = stack.fc.fire_timer("reconcile")  # FC's time-trigger event, as the schedule would send it
+    assert invocation.source == "timer:reconcile-timer"
+    stack.fc.wait_async(60, [invocation.request_id])
+    done = stack.fc.async_invocation(invocation.request_id)
+    assert done is not None and done.status == "succeeded", done
+    delivered = runs(tmp_path / "runs.jsonl")
+    assert sorted((r["object"], r["source"]) for r in delivered) == [
+        ("examples/fine.txt", "callback"), ("examples/lost-1.txt", "reconcile")]
+
+    status, again = _reconcile(stack, template)
+    assert status == 0, again
+    assert again["summary"]["delivered"] == 0 and again["summary"]["already_delivered"] == 2
+    assert len(runs(tmp_path / "runs.jsonl")) == 2
+
+
+def test_timer_schedules_follow_fcs_syntax() -> None:
+    """``@every`` and six cron fields, seconds first (FC's TimerTriggerConfig), and FC's time-trigger event."""
+    from osscallback.local.fc.errors import LocalFCError
+    from osscallback.local.fc.timertrigger import Schedule, TimerTrigger
+
+    start = 1796630400.0  # 2026-12-07T08:00:00Z, a Monday
+    assert Schedule.parse("@every 10m").next_after(start) == start + 600
+    assert Schedule.parse("@every 1h30m").next_after(start) == start + 5400
+    assert Schedule.parse("0 */10 * * * *").next_after(start) == start + 600
+    assert Schedule.parse("0 0 4 * * *").next_after(start) == start + 20 * 3600
+    assert Schedule.parse("CRON_TZ=Asia/Shanghai 0 0 4 * * *").next_after(start) == start + 12 * 3600
+    for bad in ("@every", "*/10 * * * *", "0 0 25 * * *"):
+        with pytest.raises(LocalFCError):
+            Schedule.parse(bad)
+    trigger = TimerTrigger.from_config("reconcile-timer", {"cronExpression": "@every 10m", "enable": True})
+    assert json.loads(trigger.event(start)) == {"triggerTime": "2026-12-07T08:00:00Z",
+                                                "triggerName": "reconcile-timer", "payload": ""}
