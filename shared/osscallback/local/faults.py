@@ -26,6 +26,14 @@ class EventDrops:
     def matches(self, key: str) -> bool:
         return any(fnmatch.fnmatchcase(key, glob) for glob in self.globs)
 
+    def wrap(self, sink: Callable[[dict[str, Any]], None], log: Callable[[str, str], None]) \
+            -> Callable[[dict[str, Any]], None]:
+        """``sink`` (the stack's event sink), called with what is left of each document after the drops."""
+        def filtered(document: dict[str, Any]) -> None:
+            if (kept := self.filter(document, log)) is not None:
+                sink(kept)
+        return filtered
+
     def filter(self, document: dict[str, Any], log: Callable[[str, str], None]) -> dict[str, Any] | None:
         """The document without the dropped records (None when none is left)."""
         records = document.get("events")

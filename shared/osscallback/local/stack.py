@@ -354,18 +354,11 @@ class LocalStack:
         }
 
     def stop(self) -> None:
-        if self._fc is not None:
-            self._fc.stop()
-            self._fc = None
-        if self.local_sts is not None:
-            self.local_sts.stop()
-            self.local_sts = None
-        if self._oss is not None:
-            self._oss.stop()
-            self._oss = None
-        if self.inspector is not None:
-            self.inspector.stop()
-            self.inspector = None
+        for name in ("_fc", "local_sts", "_oss", "inspector"):  # in this order: the functions first
+            part = getattr(self, name)
+            if part is not None:
+                part.stop()
+                setattr(self, name, None)
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -8,6 +8,7 @@ store's markers, the dead letters) at the local OSS.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlencode
 
@@ -34,7 +35,6 @@ class StackView(Protocol):
     bucket: str
     region: str
     env: dict[str, str]
-    started_at: float
 
     @property
     def oss(self) -> _LocalOSSView: ...
@@ -80,8 +80,8 @@ def function_env(stack: StackView, fc: LocalFCHost) -> dict[str, str]:
         # GET /sts: AssumeRole at the local STS (plain HTTP, the function logs it as a local override)
         "UPLOAD_STS_ENDPOINT": stack.local_sts.url if stack.local_sts is not None else "",
         "UPLOAD_STS_ROLE_ARN": f"acs:ram::{fc.account_id}:role/{LOCAL_UPLOAD_ROLE}",
-        # reconciliation lists the local OSS, and only what was uploaded since the stack started
-        "CALLBACK_RECONCILE_SINCE": f"{stack.started_at:.0f}",
+        # reconciliation lists the local OSS, and only what was uploaded since the stack started (now: the host starts)
+        "CALLBACK_RECONCILE_SINCE": f"{time.time():.0f}",
     }
     reconcile = next((s.env["CALLBACK_RECONCILE"] for s in fc.specs if s.env.get("CALLBACK_RECONCILE")), "")
     if reconcile:
