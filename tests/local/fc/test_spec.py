@@ -16,7 +16,7 @@ from tests.support.fc import ROOT, TEMPLATE, TEMPLATE_ENV
 
 def test_specs_come_from_template_yml() -> None:
     specs = {s.name: s for s in load_specs(TEMPLATE, TEMPLATE_ENV, code_dirs=source_code_dirs(TEMPLATE))}
-    assert set(specs) == {"callback", "oss-events", "dead-letters", "upload", "policy"}
+    assert set(specs) == {"callback", "oss-events", "dead-letters", "reconcile", "upload", "policy"}
     callback, upload = specs["callback"], specs["upload"]
     assert specs["oss-events"].code_dir == callback.code_dir  # one package, three handlers (by code directory)
     assert specs["dead-letters"].code_dir == callback.code_dir and specs["dead-letters"].handler == "deadletter.handler"
@@ -28,6 +28,9 @@ def test_specs_come_from_template_yml() -> None:
     assert specs["oss-events"].handler == "oss_event.handler" and specs["oss-events"].http_methods is None
     assert callback.service == upload.service == "oss-callback-fc"
     assert callback.http_methods == ("POST",)
+    reconcile = specs["reconcile"]  # issue 30: same package, a timer trigger every 10 minutes
+    assert reconcile.code_dir == callback.code_dir and reconcile.handler == "reconcile.handler"
+    assert [(t.name, t.schedule.every, t.enable) for t in reconcile.timer_triggers] == [("reconcile-timer", 600.0, True)]
     assert upload.http_methods is None  # event function
     assert callback.handler == upload.handler == "index.handler"
     assert callback.code_dir == ROOT / "functions" / "callback"

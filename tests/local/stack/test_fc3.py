@@ -33,7 +33,7 @@ def test_the_stack_describes_fc3(stack: LocalStack) -> None:
     info = stack.info()
     assert info.fc_version == 3 and info.service == ""
     assert info.functions == ["oss-callback-fc-callback", "oss-callback-fc-dead-letters", "oss-callback-fc-oss-events",
-                              "oss-callback-fc-upload", "oss-callback-fc-policy"]
+                              "oss-callback-fc-reconcile", "oss-callback-fc-upload", "oss-callback-fc-policy"]
     # the upload page: the policy function's own function URL, another origin than the callback's and the OSS's
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", info.upload_page_url)
     assert len({info.upload_page_url.rsplit("/", 1)[0], info.callback_url.rsplit("/", 1)[0], info.oss_endpoint}) == 3
