@@ -64,9 +64,9 @@ def test_upload_command_says_what_failed_in_one_line(closed_endpoint: str, tmp_p
     path.write_text("x")
     out = _upload_cli(_env(closed_endpoint), path)
     assert out.returncode == 2
-    assert out.stderr == f"osscallback: error: cannot connect to OSS endpoint {closed_endpoint} (connection refused)\n"
+    assert out.stderr == f"osscallback: error: cannot connect to OSS endpoint {closed_endpoint} (connection refused); check OSS_ENDPOINT\n"
     out = _upload_cli(_env(closed_endpoint, "b"), path)
-    assert (out.returncode, out.stderr) == (2, f"osscallback: error: {BAD_BUCKET}\n")
+    assert (out.returncode, out.stderr) == (2, f"osscallback: error: {BAD_BUCKET}; check OSS_BUCKET\n")
 
 
 def test_invoke_through_the_local_stack(closed_endpoint: str, tmp_path: Path) -> None:
