@@ -214,8 +214,8 @@ def test_bad_requests_are_refused_clearly(stack: StackInfo) -> None:
     assert (caught.value.status_code, caught.value.code) == (409, "FunctionAlreadyExists")
     with pytest.raises(ClientException) as caught:
         client.create_trigger("oss-callback-fc-upload", models.CreateTriggerRequest(body=models.CreateTriggerInput(
-            trigger_name="tick", trigger_type="timer", trigger_config=json.dumps({"cronExpression": "@every 1m"}))))
-    assert caught.value.code == "InvalidArgument" and "timer" in caught.value.message
+            trigger_name="queue", trigger_type="mns_topic", trigger_config=json.dumps({"topicName": "t"}))))
+    assert caught.value.code == "InvalidArgument" and "mns_topic" in caught.value.message
     with pytest.raises(ClientException) as caught:
         client.get_trigger("oss-callback-fc-upload", "nope")
     assert (caught.value.status_code, caught.value.code) == (404, "TriggerNotFound")

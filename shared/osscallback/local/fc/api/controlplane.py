@@ -23,7 +23,8 @@ Code comes as a zip or from the local OSS (:class:`~.fc3resources.CodeStore`); o
 A function created here becomes a :class:`~osscallback.local.fc.spec.FunctionSpec` the registry runs like a
 template's (with the host's environment overrides, so it is wired to the local stack as a template function is);
 an HTTP trigger gives it a function URL of its own (``httpTrigger.urlInternet``), an OSS trigger makes it a target
-of ``dispatch_oss_event``. Other trigger types are refused: nothing local would fire them.
+of ``dispatch_oss_event``, a timer trigger fires on its schedule (:mod:`..model.timers`). Other trigger types
+are refused: nothing local would fire them.
 
 GetTempBucketToken is FC 2.0's: ``fc3`` asks it (through ``@alicloud/fc2``) where to upload code zips before
 CreateFunction/UpdateFunction with ``ossBucketName``/``ossObjectName``; it is answered with ``temp_bucket()``,

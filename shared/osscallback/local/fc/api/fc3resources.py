@@ -25,14 +25,15 @@ from urllib.parse import unquote
 
 from osscallback.deploy.fcyaml import OssTriggerConfig
 from osscallback.local.fc.api import fc3asyncconfig
-from osscallback.local.fc.errors import InvalidArgument
+from osscallback.local.fc.errors import InvalidArgument, LocalFCError
 from osscallback.local.fc.osstrigger import OssTrigger
 from osscallback.local.fc.spec import ALL_METHODS, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, FunctionSpec
+from osscallback.local.fc.timertrigger import TimerTrigger
 
 #: ``code_fetcher(bucket, key) -> bytes``: a code zip from (local) OSS.
 CodeFetcher = Callable[[str, str], bytes]
 
-SUPPORTED_TRIGGERS = ("http", "oss")
+SUPPORTED_TRIGGERS = ("http", "oss", "timer")
 FUNCTION_FIELDS = (
     "functionName", "handler", "runtime", "memorySize", "timeout", "cpu", "diskSize", "environmentVariables",
     "description", "internetAccess", "role", "logConfig", "instanceConcurrency", "layers", "vpcConfig",
@@ -146,6 +147,11 @@ def adopted(arn: Arn, spec: FunctionSpec) -> Function:
             "sourceArn": arn.bucket(trigger.bucket),
             "triggerConfig": json.dumps({"events": list(trigger.events),
                                          "filter": {"key": {"prefix": trigger.prefix, "suffix": trigger.suffix}}})})
+    for timer in spec.timer_triggers:  # FC 3.0's TimerTriggerConfig: cronExpression, enable, payload
+        fn.triggers[timer.name] = trigger_doc(arn, spec.name, {
+            "triggerName": timer.name, "triggerType": "timer", "qualifier": "LATEST",
+            "triggerConfig": json.dumps({"cronExpression": timer.schedule.expression, "enable": timer.enable,
+                                         "payload": timer.payload})})
     return fn
 
 
@@ -163,6 +169,11 @@ def spec_of(fn: Function) -> FunctionSpec:
         OssTrigger.from_config(t["triggerName"], OssTriggerConfig.parse(trigger_config(t), t["sourceArn"]))
         for t in fn.triggers.values() if t["triggerType"] == "oss"
     )
+    try:
+        timers = tuple(TimerTrigger.from_config(t["triggerName"], trigger_config(t))
+                       for t in fn.triggers.values() if t["triggerType"] == "timer")
+    except LocalFCError as exc:
+        raise InvalidArgument(str(exc)) from None
     env = doc.get("environmentVariables") or {}
     if not isinstance(env, Mapping):
         raise InvalidArgument("environmentVariables must be an object")
@@ -176,7 +187,7 @@ def spec_of(fn: Function) -> FunctionSpec:
                    timeout=timeout, memory_mb=memory or DEFAULT_MEMORY_MB,
                    env={str(k): str(v) for k, v in env.items()}, http_methods=methods,
                    http_trigger=http["triggerName"] if http else "", http_auth=auth, oss_triggers=oss,
-                   **fc3asyncconfig.spec_fields(fn.async_config))
+                   timer_triggers=timers, **fc3asyncconfig.spec_fields(fn.async_config))
 
 
 @dataclass(frozen=True)
