@@ -29,8 +29,8 @@ from urllib.parse import quote, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from osscallback.callback.keygen import OSS_KEY_BITS
-from osscallback.callback.signature import callback_headers, generate_private_key, public_pem
+from osscallback.callback.signature import callback_headers, public_pem
+from osscallback.keygen import OSS_KEY_BITS, generate_private_key
 
 __all__ = [
     "KEY_PATH",

@@ -106,7 +106,7 @@ def test_forged_signature_is_403(callback_server: WSGIServer, signer: OssSigner)
 
 
 def test_signature_from_another_key_is_403(callback_server: WSGIServer, key_server: KeyServer) -> None:
-    from osscallback.callback.signature import generate_private_key
+    from osscallback.keygen import generate_private_key
 
     forger = OssSigner(generate_private_key(), key_server.key_url)
     answer = post(forger.sign(callback_server.url + "/", form_body({"bucket": "b", "object": "o"})))
@@ -220,7 +220,7 @@ def test_key_fetch_failure_is_502(make_app, serve, signer: OssSigner, key_server
 
 def test_key_server_unreachable_is_502(serve) -> None:
     from osscallback.callback.core import CallbackApp
-    from osscallback.callback.signature import generate_private_key
+    from osscallback.keygen import generate_private_key
 
     with KeyServer() as dead:
         prefix, key_url = dead.prefix, dead.key_url

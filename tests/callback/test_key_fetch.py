@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from osscallback.callback.keys import KeyFetchError, fetch_pem
-from osscallback.callback.signature import generate_private_key, load_public_key, pem_public_key_loader, public_pem
+from osscallback.callback.signature import load_public_key, pem_public_key_loader, public_pem
+from osscallback.keygen import generate_private_key
 
 
 class RawServer:

@@ -27,9 +27,10 @@ from hypothesis import strategies as st
 
 from osscallback.callback.core import CallbackApp
 from osscallback.callback.keys import PublicKeyCache
-from osscallback.callback.signature import KeyUrlPolicy, generate_private_key
+from osscallback.callback.signature import KeyUrlPolicy
 from osscallback.callback.wsgi import make_wsgi_handler
 from osscallback.errors import CallbackRejected
+from osscallback.keygen import generate_private_key
 from osscallback.local.httpserver import WSGIServer
 from osscallback.testing import KeyServer, KeyServerBehaviour, OssSigner, form_body, post
 from tests.support.fuzz import check_answer, fuzz

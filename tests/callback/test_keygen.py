@@ -1,7 +1,7 @@
 """The 512-bit keys the local OSS and the test kit sign with: OSS's own size, which ``cryptography`` will not make.
 
 OSS signs callbacks with ``https://gosspublic.alicdn.com/callback_pub_key_v1.pem``, a 512-bit RSA key with
-e=65537 (issue 19). These tests check what :mod:`osscallback.callback.keygen` makes against that, and that our own
+e=65537 (issue 19). These tests check what :mod:`osscallback.keygen` makes against that, and that our own
 verifier (:func:`load_public_key` on the served PEM, then :func:`verify`) accepts what such a key signs.
 """
 
@@ -16,15 +16,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from osscallback.callback.keygen import OSS_KEY_BITS, generate_rsa_key, is_probable_prime
-from osscallback.callback.signature import (
-    generate_private_key,
-    load_public_key,
-    public_pem,
-    sign,
-    string_to_sign,
-    verify,
-)
+from osscallback.callback.signature import load_public_key, public_pem, sign, string_to_sign, verify
+from osscallback.keygen import OSS_KEY_BITS, generate_private_key, is_probable_prime
 
 
 def test_the_key_is_oss_s_size_and_exponent() -> None:
@@ -80,7 +73,7 @@ def test_a_512_bit_key_costs_no_more_than_the_2048_bit_key_the_local_oss_made_be
             times.append(time.perf_counter() - started)
         return statistics.median(times)
 
-    ours = median_seconds(lambda: generate_rsa_key(512))
+    ours = median_seconds(lambda: generate_private_key(512))
     openssl_2048 = median_seconds(lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
     assert ours < openssl_2048
 
@@ -94,7 +87,7 @@ def test_other_sizes_when_a_test_needs_them(bits: int) -> None:
 @pytest.mark.parametrize("bits", [0, 256, 510, 511, 513, 767])
 def test_sizes_it_cannot_make_are_refused(bits: int) -> None:
     with pytest.raises(ValueError, match="RSA key size"):
-        generate_rsa_key(bits)
+        generate_private_key(bits)
 
 
 def test_miller_rabin_tells_primes_from_composites() -> None:

@@ -244,7 +244,9 @@ def test_packages_hold_no_tests_caches_or_dev_tools(runtime_packages: dict[str, 
         names = {p.name for p in package.path.rglob("*")}
         assert "SelfTest" not in names
         library = {p.name for p in (package.path / "osscallback").iterdir()}
-        assert not library & {"local", "doctor", "deploy", "cli", "testing.py"}
+        assert not library & {"local", "doctor", "deploy", "cli", "testing.py", "keygen.py"}
+        # the 512-bit key generator is for the local OSS, the test kit and the doctor: no package carries it
+        assert not list(package.path.rglob("keygen.py"))
         assert not (package.path / "bin").exists()
         tag = f"cpython-{package.python_version.replace('.', '')}"
         for pyc in package.path.rglob("*.pyc"):  # only bytecode for the runtime, beside its own source
@@ -261,7 +263,7 @@ def test_each_package_ships_the_top_level_modules_and_its_own_subpackages(
     upload package the top-level modules plus ``upload/``; local tooling, deploy code and the CLI never ship."""
     shipped = {name: sorted(p.name for p in (pkg.path / "osscallback").iterdir() if p.name != "__pycache__")
                for name, pkg in runtime_packages.items()}
-    top = ["__init__.py", "_lazy.py", "errors.py", "logconfig.py", "py.typed"]
+    top = ["__init__.py", "_lazy.py", "errors.py", "logconfig.py", "osslocation.py", "py.typed"]  # no keygen.py
     assert shipped["callback"] == sorted([*top, "callback"])
     assert shipped["upload"] == sorted([*top, "upload"])
     callback_modules = {p.relative_to(runtime_packages["callback"].path).as_posix() for p in

@@ -37,7 +37,7 @@ def test_the_library_is_its_rooms_and_the_shared_top_level() -> None:
     rooms = sorted(p.name for p in LIBRARY.iterdir() if p.is_dir() and (p / "__init__.py").is_file())
     assert rooms == sorted(ROOMS)
     top = sorted(p.name for p in LIBRARY.glob("*.py"))
-    assert top == ["__init__.py", "_lazy.py", "errors.py", "logconfig.py", "osslocation.py", "testing.py"]
+    assert top == ["__init__.py", "_lazy.py", "errors.py", "keygen.py", "logconfig.py", "osslocation.py", "testing.py"]
 
 
 def test_architecture_md_names_every_room_and_module() -> None:

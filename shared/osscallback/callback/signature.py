@@ -263,17 +263,6 @@ def sign(private_key: rsa.RSAPrivateKey, data: bytes) -> bytes:
     return private_key.sign(data, _PKCS1V15, _MD5)
 
 
-def generate_private_key(bits: int = 512) -> rsa.RSAPrivateKey:
-    """A fresh RSA key pair (e=65537) like the one OSS signs callbacks with: 512 bits by default, OSS's size.
-
-    ``cryptography`` generates no key under 1024 bits; :mod:`osscallback.callback.keygen` makes those. Used by the
-    local OSS and the test kit, never by the deployed function.
-    """
-    from osscallback.callback.keygen import generate_rsa_key  # not on the callback function's cold path
-
-    return generate_rsa_key(bits)
-
-
 def public_pem(private_key: rsa.RSAPrivateKey) -> bytes:
     """The PEM (SubjectPublicKeyInfo) of a private key's public half: what a key URL serves."""
     from cryptography.hazmat.primitives import serialization  # not on the callback function's cold path

@@ -21,8 +21,9 @@ DEFAULT_SUBPACKAGES = ("callback",)
 #: Subpackages that never run on FC, whatever a function asks for: the local stand-ins, the doctor (it checks a
 #: deployed endpoint from outside), this build, the CLI.
 LOCAL_SUBPACKAGES = ("local", "doctor", "deploy", "cli")
-#: Top-level modules that never run on FC: the public test kit (it serves keys and signs like OSS, for tests).
-LOCAL_MODULES = ("testing.py",)
+#: Top-level modules that never run on FC: the public test kit (it serves keys and signs like OSS, for tests) and
+#: the key generator it, the local OSS and the doctor sign with.
+LOCAL_MODULES = ("testing.py", "keygen.py")
 JUNK_DIRS = ("__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache")
 #: Test suites inside installed distributions (never imported at run time), e.g. pycryptodome's SelfTest.
 TEST_DIRS = ("tests", "test", "SelfTest")

@@ -11,10 +11,11 @@ import ssl
 import time
 from collections.abc import Sequence
 
-from osscallback.callback.signature import generate_private_key, sign, string_to_sign
+from osscallback.callback.signature import sign, string_to_sign
 from osscallback.doctor.report import FAIL, OSS_TIMEOUT, PASS, WARN, Check, Probe, Report
 from osscallback.doctor.target import Resolver, classify_addresses, default_resolver, parse_target
 from osscallback.doctor.wire import certificate_names, is_json, name_matches, read_answer
+from osscallback.keygen import generate_private_key
 
 #: Answers slower than this share of the budget pass with a warning: a cold start may push them over.
 SLOW_SHARE = 0.6

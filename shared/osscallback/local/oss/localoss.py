@@ -23,9 +23,9 @@ from types import TracebackType
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from osscallback.callback.keygen import OSS_KEY_BITS
-from osscallback.callback.signature import generate_private_key, public_pem
+from osscallback.callback.signature import public_pem
 from osscallback.errors import ConfigError
+from osscallback.keygen import OSS_KEY_BITS, generate_private_key
 from osscallback.local.httpserver import CannotListen
 from osscallback.local.oss.api import Operations
 from osscallback.local.oss.auth import Credential, CredentialStore

@@ -8,9 +8,11 @@ candidates with the top two bits set (so ``n`` has exactly ``bits`` bits), sieve
 Miller–Rabin rounds (error below 4^-40), with ``gcd(e, p-1) = gcd(e, q-1) = 1``. A 512-bit key takes a few
 milliseconds. Sizes from 1024 bits up go to ``cryptography``'s own generator.
 
-These keys are for local signing only. Nothing deployed imports this module: it sits beside
-:mod:`osscallback.callback.signature` because both the local OSS (``local/``) and the test kit (``testing``) use it,
-and the import contracts let neither of those import the other.
+These keys are for local signing only, and the module never ships: the local OSS (``local/``), the test kit
+(``testing``) and the doctor's forged callback (``doctor/``) use it, and the import contracts let none of those
+import another, so it is a top-level module one layer below them, beside ``deploy/`` (``.importlinter``), that
+``osscallback build`` leaves out of every function package (``deploy/contents.py``'s ``LOCAL_MODULES``) and
+deployed code may not import.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ _SMALL_PRIMES = tuple(p for p in range(3, 2000, 2) if all(p % d for d in range(3
 _SMALL_PRODUCT = math.prod(_SMALL_PRIMES)
 
 
-def generate_rsa_key(bits: int = OSS_KEY_BITS) -> rsa.RSAPrivateKey:
-    """A fresh RSA private key of exactly ``bits`` bits with e=65537 (``bits`` even, at least 512)."""
+def generate_private_key(bits: int = OSS_KEY_BITS) -> rsa.RSAPrivateKey:
+    """A fresh RSA private key of exactly ``bits`` bits with e=65537 (``bits`` even, at least 512): by default
+    like the one OSS signs callbacks with."""
     if bits >= 1024:
         return rsa.generate_private_key(public_exponent=PUBLIC_EXPONENT, key_size=bits)
     if bits < MIN_BITS or bits % 2:
