@@ -303,7 +303,8 @@ class CallbackApp:
         return body, result, duplicate
 
     def deliver(
-        self, event: CallbackEvent, *, fingerprint: str | None = None, context: Any = None
+        self, event: CallbackEvent, *, fingerprint: str | None = None, context: Any = None,
+        covered: Callable[[], bool] | None = None,
     ) -> tuple[Any, bool]:
         """Run the action for one upload, once, through the store: ``(result, duplicate)``.
 
@@ -311,6 +312,9 @@ class CallbackApp:
         adapter (:mod:`osscallback.callback.oss_event`) call it. Raises the store's
         :class:`~osscallback.errors.IdempotencyError` subclasses, :class:`~osscallback.callback.confirm.
         ConfirmationFailed`, and whatever the action raises.
+
+        ``covered`` (reconciliation's) is asked inside the claim: True means another path delivered the upload
+        meanwhile, so it is a duplicate and the action does not run.
 
         A callback (``event.source == "callback"``) is confirmed with OSS first when ``CALLBACK_CONFIRM=head``:
         inside the claim, so a replay of a delivered upload gets its stored result without asking OSS again, and a
@@ -329,9 +333,9 @@ class CallbackApp:
         index = self.delivered if body.bucket and body.object and body.etag else None
         check = index if event.source != "reconcile" else None
         guard: Callable[[], None] | None = None
-        if check is not None or confirmer is not None:
-            def guard() -> None:
-                if check is not None and reconciled(check, body):
+        if check is not None or confirmer is not None or covered is not None:
+            def guard() -> None:  # inside the claim, before the action
+                if (check is not None and reconciled(check, body)) or (covered is not None and covered()):
                     raise _Reconciled
                 if confirmer is not None:
                     confirmer.confirm(body, event.request_id)

@@ -224,7 +224,10 @@ class Reconciler:
             for page in pages:
                 known = view.lookup(page)
                 for obj in page:
-                    self._one(obj, known.get(obj.key), run, state, report, options, invocation_id, context)
+                    acted = self._one(obj, known.get(obj.key), run, state, report, options, invocation_id, context)
+                    if acted:  # a delivery (or a failure) is a checkpoint of its own: a killed run resumes after it
+                        run["after"] = obj.key
+                        self._save(run, state, summary, options)
                     if deadline is not None and self.clock() > deadline:
                         run["after"] = obj.key
                         return
@@ -233,42 +236,46 @@ class Reconciler:
                 summary.list_requests += self.lister.requests - lister_before
                 summary.index_requests += view.requests - view_before
                 lister_before, view_before = self.lister.requests, view.requests
-                if not options.dry_run:
-                    self.index.save_state(self.state_name(options.prefix), {**state, "run": {
-                        **run, "counts": self._counts(summary)}})
+                self._save(run, state, summary, options)
             summary.complete = True
         finally:
             summary.list_requests += self.lister.requests - lister_before
             summary.index_requests += view.requests - view_before
 
+    def _save(self, run: dict[str, Any], state: dict[str, Any], summary: Summary, options: Options) -> None:
+        if not options.dry_run:
+            self.index.save_state(self.state_name(options.prefix), {**state, "run": {
+                **run, "counts": self._counts(summary)}})
+
     def _one(self, obj: ListedObject, entry: Any, run: dict[str, Any], state: dict[str, Any], report: Report,
-             options: Options, invocation_id: str, context: Any) -> None:
+             options: Options, invocation_id: str, context: Any) -> bool:
+        """Count or deliver one listed object; True when it was delivered or failed (worth a checkpoint)."""
         summary = report.summary
         if obj.key.startswith(OWN_PREFIX) or self.app.config.idempotency_store.covers(self.bucket, obj.key):
-            return
+            return False
         summary.seen += 1
         failures: dict[str, Any] = state["failures"]
         if entry is not None and entry.covers(obj):
             summary.already_delivered += 1
             failures.pop(obj.key, None)
-            return
+            return False
         if obj.last_modified < run["since"]:
             summary.before_since += 1
-            return
+            return False
         if obj.last_modified > run["until"]:
             summary.settling += 1
-            return
+            return False
         failure = failures.get(obj.key)
         if failure and (failure.get("etag"), failure.get("lm")) != (obj.etag, obj.last_modified):
             failures.pop(obj.key)  # another upload replaced the one that failed
             failure = None
         if failure and failure.get("dead_letter"):
             summary.dead_lettered += 1
-            return
+            return False
         if options.dry_run:
             summary.would_deliver += 1
             report.outcomes.append(Outcome(obj.key, obj.etag, obj.last_modified, PLANNED))
-            return
+            return False
         outcome = self._deliver(obj, failures, invocation_id, context)
         if outcome is not None:
             report.outcomes.append(outcome)
@@ -278,6 +285,7 @@ class Reconciler:
             summary.in_progress += outcome.outcome == BUSY
         else:
             summary.already_delivered += 1
+        return outcome is not None
 
     def event_for(self, obj: ListedObject, invocation_id: str) -> CallbackEvent:
         """The upload as the action gets it; its request id stands for the upload's (which no listing shows)."""
@@ -292,8 +300,12 @@ class Reconciler:
         event = self.event_for(obj, invocation_id)
         record = {"request_id": invocation_id, "source": "reconcile", "bucket": self.bucket, "object": obj.key,
                   "upload_request_id": event.body.req_id}
+        def covered() -> bool:  # asked inside the claim: a callback or event may have delivered it since the listing
+            entry = self.index.get_delivered(self.bucket, obj.key)
+            return entry is not None and entry.covers(obj)
+
         try:
-            _, duplicate = self.app.deliver(event, context=context)
+            _, duplicate = self.app.deliver(event, context=context, covered=covered)
         except ClaimInProgress as exc:
             log.info(json.dumps({**record, "outcome": BUSY, "reason": str(exc)}, ensure_ascii=False))
             return Outcome(obj.key, obj.etag, obj.last_modified, BUSY, str(exc))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from typing import Any
 
 from osscallback.cli import invoke as invoke_cli
@@ -80,13 +81,18 @@ def run(args: argparse.Namespace) -> int:
     if args.settle is not None:
         options["settle"] = args.settle
     via = invoke_cli._via_fc3 if target.fc_version == 3 else invoke_cli._via_fc2
-    with quiet_sdk():
-        report = via(target, endpoint, bool(args.remote), json.dumps({"reconcile": options}).encode())
+    try:
+        with quiet_sdk():
+            report = via(target, endpoint, bool(args.remote), json.dumps({"reconcile": options}).encode())
+    except invoke_cli.InvokeError as exc:  # the run itself failed (killed, timed out): not a usage error
+        print(f"osscallback: reconcile: {exc} (the next run resumes from its checkpoint)", file=sys.stderr)
+        return 1
     if report.get("ok") is False:
         message = report.get("message")
         if isinstance(message, dict):
             message = message.get("errorMessage") or json.dumps(message, ensure_ascii=False)
-        raise ReconcileError(f"the reconcile function failed: {report.get('error')}: {message}")
+        print(f"osscallback: reconcile: the function failed: {report.get('error')}: {message}", file=sys.stderr)
+        return 1
     summary: dict[str, Any] = report.get("summary") or {}
     if args.json:
         print(json.dumps(report, ensure_ascii=False))

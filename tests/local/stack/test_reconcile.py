@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +23,11 @@ from typing import Any
 import oss2
 import pytest
 
+from osscallback.local.inspector.history import EventEntry
+from osscallback.local.inspector.views import event_view
 from osscallback.local.stack import LocalStack
 from osscallback.upload.templates import build_callback
+from tests.callback.test_oss_event import event_for
 from tests.support import ROOT
 from tests.support.delivery import FIXTURES, closed_port, runs
 
@@ -37,7 +42,10 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
     s = LocalStack(template=ROOT / template, data_dir=tmp_path / "oss", log_sink=lambda fn, line: None,
                    inspector=False, store=redis_url, async_backoff=0.02, drop_events=["examples/lost-*"],
                    env={"CALLBACK_ACTION": "counting_action:record", "COUNTING_ACTION_LOG": str(tmp_path / "runs.jsonl"),
-                        "CALLBACK_RECONCILE_SETTLE": "0", "FC_ROLE_ARN": ""})
+                        "COUNTING_ACTION_STARTED": str(tmp_path / "started.jsonl"),
+                        "COUNTING_ACTION_DELAY": "2" if request.node.get_closest_marker("slow_reconcile") else "0",
+                        "COUNTING_ACTION_DELAY_SOURCE": "reconcile",
+                        "CALLBACK_IDEMPOTENCY_CLAIM_TTL": "2", "CALLBACK_RECONCILE_SETTLE": "0", "FC_ROLE_ARN": ""})
     s.start()
     yield s
     s.stop()
@@ -53,12 +61,17 @@ def _upload(stack: LocalStack, key: str, callback_url: str) -> Any:
     return _bucket(stack).put_object(key, b"payload of " + key.encode(), headers=spec.headers())
 
 
-def _reconcile(stack: LocalStack, template: str, *extra: str) -> tuple[int, dict[str, Any]]:
+def _cli(stack: LocalStack, template: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``osscallback reconcile --endpoint`` as a user runs it against the running stack."""
     info = stack.info()
     env = {**os.environ, "FC_ACCESS_KEY_ID": info.fc_access_key_id, "FC_ACCESS_KEY_SECRET": info.fc_access_key_secret,
            "FC_SECURITY_TOKEN": info.fc_security_token}
-    proc = subprocess.run([*CLI, "reconcile", "--endpoint", info.fc_endpoint, "--template", template, "--json",
+    return subprocess.run([*CLI, "reconcile", "--endpoint", info.fc_endpoint, "--template", template, "--json",
                            *extra], env=env, capture_output=True, text=True, timeout=120)
+
+
+def _reconcile(stack: LocalStack, template: str, *extra: str) -> tuple[int, dict[str, Any]]:
+    proc = _cli(stack, template, *extra)
     assert proc.stdout.strip(), proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
@@ -82,6 +95,8 @@ def test_a_lost_upload_runs_once_by_the_timer_and_never_again(stack: LocalStack,
     stack.fc.wait_async(60, [invocation.request_id])
     done = stack.fc.async_invocation(invocation.request_id)
     assert done is not None and done.status == "succeeded", done
+    row = event_view(EventEntry(1, done))  # the inspector's row for the run
+    assert row["event_name"].startswith("via reconcile: 1 delivered") and row["object"] == "examples/lost-1.txt"
     delivered = runs(tmp_path / "runs.jsonl")
     assert sorted((r["object"], r["source"]) for r in delivered) == [
         ("examples/fine.txt", "callback"), ("examples/lost-1.txt", "reconcile")]
@@ -90,6 +105,78 @@ def test_a_lost_upload_runs_once_by_the_timer_and_never_again(stack: LocalStack,
     assert status == 0, again
     assert again["summary"]["delivered"] == 0 and again["summary"]["already_delivered"] == 2
     assert len(runs(tmp_path / "runs.jsonl")) == 2
+
+    time.sleep(2.2)  # a newer Last-Modified (whole seconds; Redis entries allow 1 s of clock skew)
+    again_lost = _upload(stack, "examples/lost-1.txt", f"http://127.0.0.1:{closed_port()}/")  # the same bytes
+    assert again_lost.status == 203 and again_lost.etag == lost.etag
+    stack.settle(timeout=30)
+    time.sleep(1.1)
+    status, third = _reconcile(stack, template)
+    assert status == 0 and third["summary"]["delivered"] == 1, third  # a new upload: delivered, once
+    assert [r["object"] for r in runs(tmp_path / "runs.jsonl")].count("examples/lost-1.txt") == 2
+
+
+def _started(path: Path, count: int, timeout: float = 60) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+        if len(lines) >= count:
+            return lines
+        time.sleep(0.05)
+    raise AssertionError(f"{count} runs did not start")
+
+
+def _background(stack: LocalStack, *extra: str) -> tuple[threading.Thread, list[Any]]:
+    out: list[Any] = []
+    thread = threading.Thread(target=lambda: out.append(_cli(stack, str(stack.template), *extra)))
+    thread.start()
+    return thread, out
+
+
+@pytest.mark.slow_reconcile
+def test_an_event_delivered_during_a_run_runs_once(stack: LocalStack, tmp_path: Path) -> None:
+    """Reconcile lists both lost uploads, then spends 2 s on the first; meanwhile the second's OSS event arrives
+    and delivers it. Reached afterwards, the second is found delivered inside reconcile's claim: it runs once."""
+    refused = f"http://127.0.0.1:{closed_port()}/"
+    _upload(stack, "examples/lost-a.txt", refused)
+    late = _upload(stack, "examples/lost-b.txt", refused)
+    stack.settle(timeout=30)
+    time.sleep(1.1)
+    thread, out = _background(stack)
+    assert _started(tmp_path / "started.jsonl", 1)[0]["source"] == "reconcile"  # lost-a is being delivered
+    event = event_for(stack.bucket, "examples/lost-b.txt", late.etag, len(b"payload of examples/lost-b.txt"),
+                      late.request_id)
+    (invocation,) = stack.fc.dispatch_oss_event(event)  # the event OSS had not sent, arriving now
+    stack.fc.wait_async(30, [invocation.request_id])
+    assert [r["source"] for r in runs(tmp_path / "runs.jsonl")] == ["oss_event"]  # while reconcile still runs
+    thread.join(120)
+    assert out[0].returncode == 0, out[0].stderr
+    report = json.loads(out[0].stdout)
+    assert report["summary"]["delivered"] == 1 and report["summary"]["already_delivered"] == 1
+    assert sorted((r["object"], r["source"]) for r in runs(tmp_path / "runs.jsonl")) == [
+        ("examples/lost-a.txt", "reconcile"), ("examples/lost-b.txt", "oss_event")]
+
+
+@pytest.mark.slow_reconcile
+def test_a_run_killed_midway_resumes_from_its_checkpoint(stack: LocalStack, tmp_path: Path) -> None:
+    refused = f"http://127.0.0.1:{closed_port()}/"
+    keys = [f"examples/lost-{i}.txt" for i in range(4)]
+    for key in keys:
+        _upload(stack, key, refused)
+    stack.settle(timeout=30)
+    time.sleep(1.1)
+    thread, out = _background(stack)
+    third = _started(tmp_path / "started.jsonl", 3, timeout=90)[2]  # two delivered, the third in its action
+    os.kill(third["pid"], signal.SIGKILL)  # the function dies mid-run (as FC's timeout would end it)
+    thread.join(120)
+    assert out[0].returncode == 1 and "Process exited unexpectedly" in out[0].stderr  # the invocation failed
+    assert sorted(r["object"] for r in runs(tmp_path / "runs.jsonl")) == keys[:2]
+    time.sleep(2.2)  # the killed run's claim lapses (claim TTL 2 s here, 60 s deployed)
+    status, report = _reconcile(stack, str(stack.template))
+    assert status == 0, report
+    assert report["summary"]["resumed_after"] == keys[1]  # from the checkpoint, not from the start
+    assert [u["key"] for u in report["uploads"]] == keys[2:]
+    assert sorted(r["object"] for r in runs(tmp_path / "runs.jsonl")) == keys  # each once
 
 
 def test_timer_schedules_follow_fcs_syntax() -> None:

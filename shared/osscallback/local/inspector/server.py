@@ -34,8 +34,9 @@ class Inspector:
         self.history.add(record)
 
     def observe_invocation(self, invocation: AsyncInvocation) -> None:
-        """The local FC host's asynchronous-invocation observer: remember the OSS-trigger deliveries among them."""
-        if invocation.source.startswith("oss:"):
+        """The local FC host's asynchronous-invocation observer: remember the OSS-trigger deliveries among them, and
+        the timer-fired runs (reconciliation: its rows say ``via reconcile``)."""
+        if invocation.source.startswith(("oss:", "timer:")):
             self.history.add_event(invocation)
 
     def watch_fc(self, host: LocalFCHost) -> None:
