@@ -27,6 +27,11 @@ UNDECLARED = {
     "ALIBABA_CLOUD_SECURITY_TOKEN": "as above",
     "FC_REGION": "set by FC in every instance: the oss:// store's default region",
     "UPLOAD_HOST": "optional: the policy function's custom OSS domain; unset means the bucket's own URL",
+    "UPLOAD_STS_ENDPOINT": "optional: GET /sts's STS endpoint; unset means the region's (the local stack sets its own)",
+    # GET /sts is opt-in until the templates declare its role (docs/DEPLOY.md, 'Mobile and large uploads'):
+    # unset, it answers a JSON 403 saying how to set it; its duration defaults to 3600 s
+    "UPLOAD_STS_ROLE_ARN": "optional: the role GET /sts assumes; unset means GET /sts answers 403 StsNotConfigured",
+    "UPLOAD_STS_DURATION": "optional: GET /sts's credential lifetime; unset means 3600 s",
 }
 #: Python runtimes FC offers (https://www.alibabacloud.com/help/en/functioncompute/fc/python/).
 FC2_RUNTIMES = {"python3.9", "python3.10"}
