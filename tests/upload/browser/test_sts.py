@@ -138,6 +138,7 @@ def test_an_expired_token_is_refused(stack: LocalStack) -> None:
         _bucket(sts).put_object(sts["key_prefix"] + "late.txt", b"late")
     assert (refused.value.status, refused.value.code) == (403, "SecurityTokenExpired")
     assert refused.value.message == "The security token you provided has expired."
+    assert refused.value.ec == "0002-00000007"
 
 
 # --- configuration and the cold path ------------------------------------------------------------------------------

@@ -119,7 +119,9 @@ def _credential(store: CredentialStore, access_key_id: str, token: str | None, n
         if not token or not hmac.compare_digest(token.encode(), cred.security_token.encode()):
             raise OSSError(403, "InvalidSecurityToken", "The security token you provided is invalid.")
         if cred.expires_at is not None and now > cred.expires_at:
-            raise OSSError(403, "SecurityTokenExpired", "The security token you provided has expired.")
+            # EC as a captured OSS answer has it (developer.aliyun.com/ask/553273; OSS error page 0002-00000007)
+            raise OSSError(403, "SecurityTokenExpired", "The security token you provided has expired.",
+                           ec="0002-00000007")
     return cred
 
 
