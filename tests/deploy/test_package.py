@@ -174,6 +174,37 @@ def test_upload_package_runs_in_isolation(
 
 
 @pytest.mark.parametrize(("kind", "python"), _interpreters())
+def test_policy_package_hands_out_sts_credentials_in_isolation(
+    kind: str, python: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """GET /sts from the isolated upload package: the STS SDK it ships (FC's python3.10 has none of it) calls
+    AssumeRole at the local STS, and the credentials may upload under the prefix only."""
+    import oss2
+
+    from osscallback.local.oss import LocalOSS
+    from osscallback.local.sts import LocalSTS
+
+    fn = TEMPLATE.function("policy")
+    package = _packages(kind, request)[Path(fn.code_uri).name]
+    assert (package.path / "alibabacloud_sts20150401").is_dir()
+    with LocalOSS(tmp_path / "oss", port=0, buckets=("isolated-bucket",)) as oss, LocalSTS(oss.credentials) as sts:
+        key_id, secret, token = oss.issue_sts_token(3600)  # the function's role credentials, as FC gives them
+        env = {**fn.environment, "OSS_ENDPOINT": oss.endpoint, "OSS_ACCESS_KEY_ID": key_id,
+               "OSS_ACCESS_KEY_SECRET": secret, "OSS_SESSION_TOKEN": token, "UPLOAD_AUTHORIZER": "anonymous",
+               "UPLOAD_STS_ENDPOINT": sts.url, "UPLOAD_STS_ROLE_ARN": "acs:ram::1:role/uploader",
+               "CALLBACK_URL": "https://callback.example.com/"}
+        spec = _spec(fn, "wsgi", method="GET", path="/sts", body="", headers={})
+        out = _run(python, package.path, spec, env, tmp_path)
+        assert out["status"].startswith("200"), out
+        answer = json.loads(out["body"])
+        auth = oss2.StsAuth(answer["AccessKeyId"], answer["AccessKeySecret"], answer["SecurityToken"], "v4")
+        bucket = oss2.Bucket(auth, oss.endpoint, "isolated-bucket", region=answer["region"])
+        assert bucket.put_object(answer["key_prefix"] + "a.txt", b"ok").status == 200
+        with pytest.raises(oss2.exceptions.AccessDenied):
+            bucket.put_object("elsewhere.txt", b"no")
+
+
+@pytest.mark.parametrize(("kind", "python"), _interpreters())
 def test_upload_package_against_local_oss(
     kind: str, python: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -69,7 +69,7 @@ def main() -> None:
     foreign = sorted(
         name
         for name, mod in list(sys.modules.items())
-        if name != "__main__"
+        if name not in ("__main__", "__mp_main__")  # multiprocessing (the STS SDK's deps) aliases __main__ so
         and getattr(mod, "__file__", None)
         and not any(os.path.realpath(str(mod.__file__)).startswith(r) for r in roots)
     )

@@ -16,7 +16,10 @@ DISTRIBUTION = "oss-callback-fc"
 #: A function not listed here may list its needs in ``functions/<name>/requirements.txt``.
 FUNCTION_REQUIREMENTS: Mapping[str, tuple[str, ...]] = {
     "callback": ("cryptography", "jinja2"),  # never oss2: it would only slow the cold start OSS waits on
-    "upload": ("oss2", "jinja2"),
+    # alibabacloud-sts20150401: the policy function's GET /sts (same package). FC's python3.9 and python3.10
+    # preinstall only the 1.0-generation aliyun-python-sdk-sts (FC's Python runtime page, "Built-in modules"), not
+    # this SDK, so it ships; it is imported on the first /sts request only.
+    "upload": ("oss2", "jinja2", "alibabacloud-sts20150401"),
 }
 
 #: The client each ``CALLBACK_IDEMPOTENCY_STORE`` scheme needs, added to the package of every function whose

@@ -47,6 +47,12 @@ def install(
     cmd += ["--find-links", str(wheelhouse), *pip_args, *requirements]
     while True:
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode == 0 and (more := runtime_only_requirements(target, python_version)):
+            cmd += [m for m in more if m not in cmd]  # install again with what only FC's Python needs
+            if len(tried) > 20:
+                raise BuildError(f"dependencies for Python {python_version} keep changing: {', '.join(more)}")
+            tried.update(more)
+            continue
         if result.returncode == 0:
             used = {canonical(d) for d in installed_distributions(target)}
             return {b for b in built if canonical(b) in used}
@@ -121,3 +127,34 @@ def installed_distributions(site: Path) -> dict[str, str]:
         if "Name" in fields:
             out[fields["Name"]] = fields.get("Version", "")
     return out
+
+
+def runtime_only_requirements(site: Path, python_version: str) -> list[str]:
+    """Requirements of the installed distributions whose markers hold on FC's CPython ``python_version`` (Linux
+    x86_64) and that are not installed: pip evaluates environment markers against the interpreter running it, even
+    with ``--python-version`` (which only selects wheels), so building for python3.10 on 3.11 drops aiohttp's
+    ``async-timeout; python_version < "3.11"`` and the package fails on FC with ``No module named 'async_timeout'``.
+    """
+    from packaging.markers import default_environment
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    environment = {**default_environment(), "python_version": python_version,
+                   "python_full_version": f"{python_version}.0", "sys_platform": "linux", "platform_system": "Linux",
+                   "platform_machine": "x86_64", "os_name": "posix", "implementation_name": "cpython",
+                   "platform_python_implementation": "CPython", "extra": ""}
+    installed = {canonical(name) for name in installed_distributions(site)}
+    missing: dict[str, str] = {}
+    for meta in sorted(site.glob("*.dist-info/METADATA")):
+        for line in meta.read_text(encoding="utf-8").splitlines():
+            if not line.startswith("Requires-Dist:"):
+                continue
+            try:
+                requirement = Requirement(line.split(":", 1)[1].strip())
+            except InvalidRequirement:
+                continue
+            if requirement.marker is None or canonical(requirement.name) in installed:
+                continue
+            if requirement.marker.evaluate(environment):
+                requirement.marker = None
+                missing.setdefault(canonical(requirement.name), str(requirement))
+    return sorted(missing.values())
