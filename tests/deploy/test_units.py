@@ -171,3 +171,20 @@ def test_the_build_ships_oss2_when_confirmation_is_on(tmp_path: Path) -> None:
 
     assert store_clients(template("head")) == {"callback": ("oss2",)}
     assert store_clients(template("none")) == {}
+
+
+def test_requirements_only_fcs_python_needs(tmp_path: Path) -> None:
+    """pip evaluates markers against its own interpreter: what FC's older Python needs is found from the metadata
+    (aiohttp's ``async-timeout; python_version < "3.11"``), extras and what is installed are left out."""
+    from osscallback.deploy.wheels import runtime_only_requirements
+
+    for name, requires in (("aiohttp", ['async-timeout<6.0,>=4.0; python_version < "3.11"',
+                                        'aiodns>=3.3.0; extra == "speedups"', "yarl<2.0,>=1.17.0",
+                                        'typing-extensions>=4.1; python_version < "3.13"']),
+                           ("typing_extensions", [])):
+        info = tmp_path / f"{name}-1.0.dist-info"
+        info.mkdir()
+        lines = [f"Name: {name}", "Version: 1.0", *(f"Requires-Dist: {r}" for r in requires)]
+        (info / "METADATA").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert runtime_only_requirements(tmp_path, "3.10") == ["async-timeout<6.0,>=4.0"]
+    assert runtime_only_requirements(tmp_path, "3.11") == []

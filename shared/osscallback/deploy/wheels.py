@@ -138,10 +138,12 @@ def runtime_only_requirements(site: Path, python_version: str) -> list[str]:
     from packaging.markers import default_environment
     from packaging.requirements import InvalidRequirement, Requirement
 
-    environment = {**default_environment(), "python_version": python_version,
-                   "python_full_version": f"{python_version}.0", "sys_platform": "linux", "platform_system": "Linux",
-                   "platform_machine": "x86_64", "os_name": "posix", "implementation_name": "cpython",
-                   "platform_python_implementation": "CPython", "extra": ""}
+    environment = {k: str(v) for k, v in default_environment().items()}
+    environment.update({
+        "python_version": python_version, "python_full_version": f"{python_version}.0", "sys_platform": "linux",
+        "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix", "implementation_name": "cpython",
+        "platform_python_implementation": "CPython", "extra": "",
+    })
     installed = {canonical(name) for name in installed_distributions(site)}
     missing: dict[str, str] = {}
     for meta in sorted(site.glob("*.dist-info/METADATA")):
