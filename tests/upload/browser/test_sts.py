@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import oss2
@@ -26,7 +27,7 @@ from osscallback.errors import ConfigError
 from osscallback.local.stack import LocalStack
 from osscallback.upload.browser.app import HttpRequest, PolicyApp
 from osscallback.upload.browser.sts import ANSWER_FIELDS, UPLOAD_ACTIONS, StsConfig
-from tests.support import ROOT
+from tests.support import FIXTURES, ROOT
 
 DENIED = "Access denied by authorizer's policy."
 
@@ -139,6 +140,21 @@ def test_an_expired_token_is_refused(stack: LocalStack) -> None:
     assert (refused.value.status, refused.value.code) == (403, "SecurityTokenExpired")
     assert refused.value.message == "The security token you provided has expired."
     assert refused.value.ec == "0002-00000007"
+
+
+def test_a_client_that_skips_the_callback_is_delivered_by_the_backstop(tmp_path: Path) -> None:
+    """Under the OSS trigger's prefix (the templates' ``vars.backstop.keyPrefix``, examples/), an upload with no
+    callback at all still runs the action once: the OSS event reaches the backstop function."""
+    env = {"UPLOAD_AUTHORIZER": "page_authorizers:examples_user", "PYTHONPATH": str(FIXTURES / "authorizers")}
+    with LocalStack(template=ROOT / "template.fc3.yml", data_dir=tmp_path, log_sink=lambda f, line: None,
+                    inspector=False, env=env) as stack:
+        sts = _sts(stack)
+        key = sts["key_prefix"] + "no-callback.bin"
+        assert sts["key_prefix"] == "examples/alice/"
+        assert _bucket(sts).put_object(key, b"sent without x-oss-callback").status == 200
+        stack.settle()
+        runs = [run for run in stack.deliveries.runs if run.object == key]
+    assert [run.source for run in runs] == ["oss_event"]
 
 
 # --- configuration and the cold path ------------------------------------------------------------------------------
