@@ -198,3 +198,26 @@ def test_expired_caller_credentials_cannot_assume_a_role(oss_sts: tuple[LocalOSS
     expired = oss.credentials.issue_sts(-1.0)
     client = _client(sts, expired.access_key_id, expired.access_key_secret, expired.security_token)
     assert _sts_error(lambda: _assume(client))[0] == "InvalidSecurityToken.Expired"
+
+
+def test_post_object_is_checked_against_the_policy_too(oss_sts: tuple[LocalOSS, LocalSTS]) -> None:
+    """A browser's PostObject signed with the session credentials: inside the prefix it uploads; a form whose own
+    policy allows any key is still refused outside the session policy (OSS checks the credentials' policy too)."""
+    import requests
+
+    from osscallback.upload.postpolicy import PostPolicy
+    from osscallback.upload.settings import Credentials
+
+    oss, sts = oss_sts
+    creds = _assume(_client(sts, *oss.issue_sts_token(3600))).credentials
+    signer = Credentials(creds.access_key_id, creds.access_key_secret, creds.security_token)
+    form = PostPolicy(bucket=oss.bucket, key_prefix="").sign(signer, region=REGION)
+
+    def post(key: str) -> requests.Response:
+        fields = [("key", (None, key)), *((k, (None, v)) for k, v in form["fields"].items())]
+        return requests.post(f"{oss.endpoint}/{oss.bucket}", files=[*fields, ("file", ("f", b"x"))], timeout=30)
+
+    assert post("uploads/alice/form.txt").status_code in (200, 204)
+    refused = post("uploads/bob/form.txt")
+    assert refused.status_code == 403 and b"<EC>0003-00000301</EC>" in refused.content
+    assert b"Access denied by authorizer's policy." in refused.content
