@@ -18,7 +18,8 @@ CLI = [sys.executable, "-m", "osscallback.cli"]
 
 
 def test_one_upload_s_function_logs_hold_no_oss2_exception_lines(tmp_path: Path) -> None:
-    out = subprocess.run([*CLI, "local", "--once", "--event", "events/upload-put.json", "--data-dir", str(tmp_path)],
+    out = subprocess.run([*CLI, "local", "--once", "--function-logs", "--event", "events/upload-put.json", "--data-dir",
+                          str(tmp_path)],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout + out.stderr
