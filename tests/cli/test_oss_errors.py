@@ -79,3 +79,28 @@ def test_redeliver_remote_names_the_setting(oss: LocalOSS, tmp_path: Path) -> No
     assert "NoSuchBucket" in line and "check --dead-letters" in line and "'nosuchbucket'" in line, line
     line = _run(oss, tmp_path, redeliver("examplebucket"), FC_ENDPOINT=oss.endpoint, OSS_ACCESS_KEY_ID="LTAInosuch")
     assert "InvalidAccessKeyId" in line and "check OSS_ACCESS_KEY_ID='LTAInosuch'" in line, line
+
+
+def _oss_error(body: bytes) -> Exception:
+    """oss2's own exception for an error document OSS answers (parsed by oss2, as from the wire)."""
+    import oss2
+
+    details = oss2.exceptions._parse_error_body(body)
+    return oss2.exceptions.AccessDenied(403, {"x-oss-request-id": "r"}, body, details)
+
+
+def test_access_denied_for_another_regions_endpoint_names_oss_endpoint() -> None:
+    """OSS's AccessDenied for a bucket addressed through another region's endpoint (message as OSS's 403 guide
+    gives it: alibabacloud.com/help/en/oss/how-to-troubleshoot-403-status-code-when-you-access-oss); the local OSS
+    has one region, so this one is built from OSS's error document."""
+    from osscallback.cli.osserrors import OssSettings, explain
+
+    used = OssSettings("https://oss-cn-shanghai.aliyuncs.com", "b", "LTAIid")
+    line = explain(_oss_error(
+        b"<Error><Code>AccessDenied</Code><Message>The bucket you are attempting to access must be addressed using the "
+        b"specified endpoint. Please send all future requests to this endpoint.</Message><RequestId>r</RequestId>"
+        b"<Endpoint>oss-cn-hangzhou.aliyuncs.com</Endpoint></Error>"), used)
+    assert "check OSS_ENDPOINT='https://oss-cn-shanghai.aliyuncs.com'" in line, line
+    line = explain(_oss_error(b"<Error><Code>AccessDenied</Code><Message>You have no right to access this object."
+                              b"</Message><RequestId>r</RequestId></Error>"), used)
+    assert "check what OSS_ACCESS_KEY_ID='LTAIid' may do on bucket 'b'" in line, line

@@ -53,6 +53,8 @@ def explain(exc: Any, used: OssSettings) -> str:
         "SecurityTokenExpired": f"renew {used.token_name} and the temporary keys with it",
         "AccessKeyIdAndSecurityTokenNotMatch": f"check {used.token_name} (it belongs to other keys than {key})",
     }.get(code)
+    if code == "AccessDenied" and "OSS_AUTH_VERSION" in said:  # a bucket refusing V1: the verdict names the fix
+        return said
     if code == "AccessDenied":
         fix = (f"check {where} (use the bucket's own region's endpoint)" if "specified endpoint" in message
                else f"check what {key} may do on bucket {used.bucket!r} (its RAM policy)")
