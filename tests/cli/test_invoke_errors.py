@@ -138,10 +138,15 @@ def test_quiet_sdk_drops_only_fc2s_records_and_urllib3s_retries(caplog: pytest.L
             "after the call"} <= set(messages)
 
 
+def _template_functions() -> str:
+    from osscallback.deploy.fcyaml import load_template
+
+    return ", ".join(f.module for f in load_template(ROOT / "template.yml", {}).functions)
+
+
 @pytest.mark.parametrize(("function", "event", "says"), [
     ("upload", '{"action": "put",\n "key": }\n', "line 2 column 9: Expecting value"),
-    ("nosuch", '{"action": "put"}', "template.yml has no function 'nosuch'; its functions: callback, dead-letters, "
-                                    "oss-events, upload, policy"),
+    ("nosuch", '{"action": "put"}', f"template.yml has no function 'nosuch'; its functions: {_template_functions()}"),
 ])
 def test_invoke_checks_the_event_and_the_function_before_starting_anything(
         tmp_path: Path, function: str, event: str, says: str) -> None:
