@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from osscallback.errors import ConfigError
 
-METHODS = ["POST", "PUT", "GET", "HEAD"]
+METHODS = ["POST", "PUT", "GET", "DELETE", "HEAD"]  # DELETE: a page aborts a failed multipart upload
 EXPOSE = ["ETag", "x-oss-request-id"]
 MAX_RULES = 10  # OSS's limit per bucket (PutBucketCors reference)
 

@@ -101,7 +101,8 @@ def test_the_page_and_its_files(stack: LocalStack) -> None:
     csp = page.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "default-src 'none'" in csp
     assert stack.oss.endpoint in csp  # connect-src: itself and the local OSS, nothing else
-    for name, kind in (("upload.js", "text/javascript"), ("upload.css", "text/css"), ("favicon.svg", "image/svg+xml")):
+    for name, kind in (("upload.js", "text/javascript"), ("multipart.js", "text/javascript"),
+                       ("ossv4.js", "text/javascript"), ("upload.css", "text/css"), ("favicon.svg", "image/svg+xml")):
         got = requests.get(url + "static/" + name, timeout=10)
         assert got.status_code == 200 and got.headers["Content-Type"].startswith(kind)
     assert requests.get(url + "static/../policy", timeout=10).status_code in (200, 404)

@@ -352,7 +352,7 @@ class LocalOSS:
         ``x-oss-request-id`` readable). ``[]`` removes the bucket's rules."""
         rule = CorsRule(
             allowed_origins=tuple(origins),
-            allowed_methods=("GET", "PUT", "POST", "HEAD"),
+            allowed_methods=("GET", "PUT", "POST", "DELETE", "HEAD"),
             allowed_headers=("*",),
             expose_headers=("ETag", "x-oss-request-id"),
             max_age_seconds=600,

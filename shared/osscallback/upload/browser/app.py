@@ -29,7 +29,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
-from osscallback.errors import OssCallbackError
+from osscallback.errors import ConfigError, OssCallbackError
 from osscallback.upload.browser.authorizer import (
     Authorizer,
     UploadRefused,
@@ -47,6 +47,8 @@ log = logging.getLogger("osscallback.upload.browser")
 STATIC_TYPES = {
     "index.html": "text/html; charset=utf-8",
     "upload.js": "text/javascript; charset=utf-8",
+    "ossv4.js": "text/javascript; charset=utf-8",  # the V4 signer of the page's multipart mode
+    "multipart.js": "text/javascript; charset=utf-8",  # the page's multipart upload (with /sts credentials)
     "upload.css": "text/css; charset=utf-8",
     # the page's icon (<link rel="icon">): without one the browser asks for /favicon.ico and logs its 404 as an error
     "favicon.svg": "image/svg+xml",
@@ -106,6 +108,17 @@ class PolicyApp:
         self.env = env
         self.authorizer: Authorizer = load_authorizer(config.authorizer)
         self.sts = StsConfig.from_env(env)
+        if config.multipart_threshold and not self.sts.role_arn:
+            raise ConfigError("UPLOAD_MULTIPART_THRESHOLD needs GET /sts: set UPLOAD_STS_ROLE_ARN too "
+                              "(docs/DEPLOY.md, 'Mobile and large uploads'), or leave the threshold unset")
+
+    @property
+    def multipart_threshold(self) -> int | None:
+        """The size from which the page uploads in parts with ``/sts`` credentials (None: never): the setting, else
+        anything over ``UPLOAD_MAX_SIZE`` once ``/sts`` is configured."""
+        if self.config.multipart_threshold == 0 or not self.sts.role_arn:
+            return None
+        return self.config.multipart_threshold or self.config.max_size + 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PolicyApp:
@@ -276,6 +289,7 @@ class PolicyApp:
             "expire": result["expire"],
             "min_size": event.min_size,
             "max_size": event.max_size,
+            "multipart_threshold": self.multipart_threshold,
             "success_action_status": fields.get("success_action_status", "200"),
             "callback": result["callback"],
             "policy": result["policy"],

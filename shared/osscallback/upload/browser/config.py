@@ -22,14 +22,17 @@ PREFLIGHT_MAX_AGE = 600
 
 @dataclass(frozen=True)
 class PageConfig:
-    """``UPLOAD_AUTHORIZER``, ``UPLOAD_ALLOWED_ORIGINS``, ``UPLOAD_MAX_SIZE``, ``UPLOAD_POLICY_EXPIRES`` and
-    ``UPLOAD_HOST``."""
+    """``UPLOAD_AUTHORIZER``, ``UPLOAD_ALLOWED_ORIGINS``, ``UPLOAD_MAX_SIZE``, ``UPLOAD_POLICY_EXPIRES``,
+    ``UPLOAD_HOST`` and ``UPLOAD_MULTIPART_THRESHOLD``."""
 
     authorizer: str = ""
     allowed_origins: tuple[str, ...] = ()
     max_size: int = DEFAULT_MAX_SIZE
     expires: int = DEFAULT_EXPIRES
     host: str = ""  # the URL the page posts to, when not the bucket's own (a custom domain bound to the bucket)
+    # files of at least this many bytes go up in parts with /sts credentials; None: automatic (over max_size when
+    # /sts is configured), 0: never ("off")
+    multipart_threshold: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PageConfig:
@@ -49,12 +52,20 @@ class PageConfig:
         max_size = _int(env, "UPLOAD_MAX_SIZE", DEFAULT_MAX_SIZE)
         if max_size < 1:
             raise ConfigError(f"UPLOAD_MAX_SIZE={max_size}: give a positive number of bytes")
+        threshold: int | None = None
+        if env.get("UPLOAD_MULTIPART_THRESHOLD", "").strip().lower() == "off":
+            threshold = 0
+        elif env.get("UPLOAD_MULTIPART_THRESHOLD", "").strip():
+            threshold = _int(env, "UPLOAD_MULTIPART_THRESHOLD", 0)
+            if threshold < 1:
+                raise ConfigError(f"UPLOAD_MULTIPART_THRESHOLD={threshold}: give a positive number of bytes, or off")
         return cls(
             authorizer=env.get("UPLOAD_AUTHORIZER", "").strip(),
             allowed_origins=origins,
             max_size=max_size,
             expires=expires,
             host=host,
+            multipart_threshold=threshold,
         )
 
     def allows(self, origin: str | None) -> bool:

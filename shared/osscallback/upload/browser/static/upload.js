@@ -3,7 +3,8 @@
 // textContent only, and the page is served with a CSP that allows no inline code.
 // Shape: start(files) takes a batch (picked or dropped) and says what was chosen (#chosen; the native input is
 // hidden), upload(file) runs one file and resolves to its final state ("done" or "failed"), post(...) is the
-// XHR to OSS. Another way to upload a file plugs in beside post() and resolves the same way.
+// XHR to OSS. Beside it, large(...): a file of at least the policy's multipart_threshold goes up in parts with
+// credentials from GET sts (multipart.js, signed by ossv4.js), resumable after a reload.
 "use strict";
 
 (function () {
@@ -14,6 +15,8 @@
   const drop = document.getElementById("drop");
   const limits = document.getElementById("limits");
   const chosen = document.getElementById("chosen");
+  const status = document.getElementById("status");
+  const session = new OssMultipart.Session(base + "sts");
   let batches = 0;  // the newest batch owns the #chosen line
 
   function el(tag, cls, text) {
@@ -38,7 +41,7 @@
     const bar = el("progress");
     bar.max = 100;
     bar.value = 0;
-    item.append(head, bar, el("p", "message", "asking for a policy…"), el("pre", "answer"));
+    item.append(head, bar, el("p", "parts"), el("p", "message", "asking for a policy…"), el("pre", "answer"));
     list.prepend(item);
     return item;
   }
@@ -155,9 +158,67 @@
       finish(item, "failed", e.kind || "policy-denied", e.message || String(e));
       return item.dataset.state;
     }
-    limits.textContent = "At most " + size(policy.max_size) + " per file; uploads go under " + policy.key_prefix;
-    await post(item, file, policy);
+    const threshold = policy.multipart_threshold;
+    limits.textContent = threshold ? "Files of " + size(threshold) + " or more go up in parts and can resume; " +
+      "smaller ones at most " + size(policy.max_size) + "." :
+      "At most " + size(policy.max_size) + " per file; uploads go under " + policy.key_prefix;
+    if (threshold && file.size >= threshold) await large(item, file);
+    else await post(item, file, policy);
     return item.dataset.state;
+  }
+
+  // A large file: a multipart upload with credentials from GET sts; resolves once the row shows the outcome.
+  async function large(item, file) {
+    const bar = item.querySelector("progress");
+    const message = item.querySelector(".message");
+    const parts = item.querySelector(".parts");
+    item.dataset.state = "uploading";
+    item.dataset.mode = "multipart";
+    const view = {
+      progress: (fraction) => {
+        item.dataset.progressEvents = String(Number(item.dataset.progressEvents) + 1);
+        bar.value = Math.min(100, Math.floor(fraction * 100));
+      },
+      parts: (done, total, resumed) => {
+        Object.assign(item.dataset, { partsDone: done, partsTotal: total, partsResumed: resumed });
+        parts.textContent = "Part " + done + " of " + total + " done" + (resumed ? " (" + resumed + " resumed)" : "");
+      },
+      message: (text) => { message.textContent = text; },
+    };
+    let result;
+    try {
+      result = await OssMultipart.upload(file, session, view);
+    } catch (e) {
+      if (e.kind === "interrupted") {
+        finish(item, "failed", "interrupted", "The connection to OSS dropped after " + (item.dataset.partsDone || 0) +
+          " of " + (item.dataset.partsTotal || "?") + " parts. Pick the same file again to resume: the finished " +
+          "parts are kept. (If no part ever went, the bucket's CORS rules may not allow this page's origin (" +
+          location.origin + "): `osscallback cors`, docs/DEPLOY.md.)");
+      } else {
+        finish(item, "failed", e.kind || "oss", e.message || String(e));
+      }
+      return;
+    }
+    if (result.status === 200) {
+      bar.value = 100;
+      finish(item, "done", "done", "Uploaded in " + item.dataset.partsTotal + " parts as " + result.key +
+        "; the callback answered:", pretty(result.text));
+      return;
+    }
+    const [kind, text] = explain(result.status, result.text, {});
+    finish(item, "failed", kind, text);
+  }
+
+  // Uploads a reload interrupted: say so, so the user picks the same file again.
+  function pending() {
+    const names = [];
+    for (let i = 0; i < localStorage.length; i++) {
+      const key = localStorage.key(i);
+      if (!key || !key.startsWith("osscb.multipart:")) continue;
+      try { const [name, bytes] = JSON.parse(key.slice("osscb.multipart:".length)); names.push(name + " (" + size(bytes) + ")"); }
+      catch (e) { /* not ours */ }
+    }
+    status.textContent = names.length ? "Not finished: " + names.join(", ") + ". Pick the same file again to resume." : "";
   }
 
   // "photo.bin (200.0 KiB)", or "3 files (1.2 MiB): a.bin, b.bin, c.bin"
@@ -174,6 +235,7 @@
     const what = describe(batch);
     chosen.textContent = "Uploading " + what + "…";
     const states = await Promise.all(batch.map(upload));
+    pending();
     if (mine !== batches) return;  // a newer choice owns the line
     const failed = states.filter(state => state !== "done").length;
     if (failed === 0) chosen.textContent = "Uploaded " + what + ".";
@@ -181,6 +243,7 @@
     else chosen.textContent = what + ": " + (batch.length - failed) + " uploaded, " + failed + " failed (see below).";
   }
 
+  pending();
   input.addEventListener("change", () => { start(input.files); input.value = ""; });
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
