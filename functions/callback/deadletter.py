@@ -1,4 +1,4 @@
-"""Dead-letter function: the OSS-event backstop's on-failure destination (template.yml / template.fc3.yml).
+"""Dead-letter function: the OSS-event backstop's on-failure destination (template.yml / template.fc2.yml).
 
 When FC gives up on a backstop event (every retry failed, or the event outlived ``maxAsyncEventAgeInSeconds``), it
 invokes this function with its record of the failure; the function keeps the event, the reason and the attempts as

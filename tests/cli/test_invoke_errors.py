@@ -25,6 +25,7 @@ from tests.support import ROOT
 
 OSSCALLBACK = str(Path(sys.executable).parent / "osscallback")
 EVENT = str(ROOT / "events" / "upload-put.json")
+FC2 = str(ROOT / "template.fc2.yml")  # fc2's behaviour is what these tests pin; template.yml is FC 3.0
 
 
 @contextmanager
@@ -57,13 +58,13 @@ def invoke(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def fc2_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
-    with running_stack(tmp_path_factory.mktemp("fc2")) as info:
+    with running_stack(tmp_path_factory.mktemp("fc2"), "--template", FC2) as info:
         yield info
 
 
 def test_bad_credentials_print_no_token_and_no_signature(fc2_stack: dict[str, object]) -> None:
     token = "SECRET-TOKEN-" + "x" * 24
-    out = invoke("--endpoint", str(fc2_stack["fc_endpoint"]),
+    out = invoke("--endpoint", str(fc2_stack["fc_endpoint"]), "--template", FC2,
                  FC_ACCESS_KEY_ID="bad-key-id", FC_ACCESS_KEY_SECRET="bad-secret", FC_SECURITY_TOKEN=token)
     assert out.returncode == 2
     both = out.stdout + out.stderr
@@ -81,7 +82,8 @@ def test_a_dead_endpoint_fails_within_seconds_without_retry_warnings() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     started = time.monotonic()
-    out = invoke("--endpoint", f"http://127.0.0.1:{port}", FC_ACCESS_KEY_ID="id", FC_ACCESS_KEY_SECRET="secret")
+    out = invoke("--endpoint", f"http://127.0.0.1:{port}", "--template", FC2, FC_ACCESS_KEY_ID="id",
+                 FC_ACCESS_KEY_SECRET="secret")
     elapsed = time.monotonic() - started
     assert out.returncode == 2
     assert "Retrying" not in out.stderr and "urllib3" not in out.stderr
@@ -91,22 +93,23 @@ def test_a_dead_endpoint_fails_within_seconds_without_retry_warnings() -> None:
 
 
 def test_fc2_template_against_an_fc3_stack_names_the_template(tmp_path: Path) -> None:
-    with running_stack(tmp_path, "--template", str(ROOT / "template.fc3.yml")) as info:
-        out = invoke("--endpoint", str(info["fc_endpoint"]), FC_ACCESS_KEY_ID=str(info["fc_access_key_id"]),
+    with running_stack(tmp_path) as info:  # the default template.yml: FC 3.0
+        out = invoke("--endpoint", str(info["fc_endpoint"]), "--template", FC2,
+                     FC_ACCESS_KEY_ID=str(info["fc_access_key_id"]),
                      FC_ACCESS_KEY_SECRET=str(info["fc_access_key_secret"]),
                      FC_SECURITY_TOKEN=str(info["fc_security_token"]))
         assert out.returncode == 2
         lines = out.stderr.strip().splitlines()
-        assert len(lines) == 1 and "--template template.fc3.yml" in lines[0], out.stderr
+        assert len(lines) == 1 and "--template template.yml" in lines[0], out.stderr
         assert str(info["fc_security_token"]) not in out.stderr
         # the FC 3.0 SDK with bad credentials: one line, no token, no signature either
         token = "SECRET-TOKEN-" + "y" * 24
-        bad = invoke("--endpoint", str(info["fc_endpoint"]), "--template", "template.fc3.yml",
+        bad = invoke("--endpoint", str(info["fc_endpoint"]), "--template", "template.yml",
                      FC_ACCESS_KEY_ID="bad-key-id", FC_ACCESS_KEY_SECRET="bad-secret", FC_SECURITY_TOKEN=token)
         assert bad.returncode == 2 and token not in bad.stdout + bad.stderr, bad.stderr
         assert "authorization" not in bad.stderr.lower() and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
         # ... and with the template it names, the same call succeeds
-        ok = invoke("--endpoint", str(info["fc_endpoint"]), "--template", "template.fc3.yml",
+        ok = invoke("--endpoint", str(info["fc_endpoint"]), "--template", "template.yml",
                     FC_ACCESS_KEY_ID=str(info["fc_access_key_id"]),
                     FC_ACCESS_KEY_SECRET=str(info["fc_access_key_secret"]),
                     FC_SECURITY_TOKEN=str(info["fc_security_token"]))

@@ -78,7 +78,7 @@ def test_the_docs_say_how_to_quiet_the_functions_and_reset_the_data_directory() 
 def test_the_fc3_inspector_names_functions_without_a_leading_slash(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [OSSCALLBACK, "local", "--json", "--quiet-functions", "--data-dir", str(tmp_path), "--template",
-         str(ROOT / "template.fc3.yml"), "--event", str(ROOT / "events" / "upload-put.json")],
+         str(ROOT / "template.yml"), "--event", str(ROOT / "events" / "upload-put.json")],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:

@@ -48,7 +48,7 @@ def blocks(printed: str) -> list[str]:
     return [b for b in text.split("\n\n") if re.match(r"\s*# \d+\. ", b)]
 
 
-@pytest.fixture(scope="module", params=["template.yml", "template.fc3.yml"])
+@pytest.fixture(scope="module", params=["template.fc2.yml", "template.yml"])
 def printed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc, text = _printed(request.param, tmp_path_factory.mktemp("stack"))
     try:
@@ -143,10 +143,10 @@ def test_what_signs_for_oss_signs_v4(printed: str) -> None:
 
 def test_fc3_snippets_name_the_fc3_template(printed: str) -> None:
     invoke = next(b for b in blocks(printed) if " invoke upload " in b)
-    if "/2016-08-15/proxy/" in printed:  # FC 2.0: the stack's template.yml
-        assert "--template " + str(ROOT / "template.yml") in invoke
+    if "/2016-08-15/proxy/" in printed:  # FC 2.0: the stack's template.fc2.yml
+        assert "--template " + str(ROOT / "template.fc2.yml") in invoke
     else:
-        assert "--template " + str(ROOT / "template.fc3.yml") in invoke
+        assert "--template " + str(ROOT / "template.yml") in invoke
 
 
 def test_the_environment_is_clean() -> None:

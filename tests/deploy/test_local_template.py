@@ -1,4 +1,4 @@
-"""template.fc3.local.yml: template.fc3.yml for `s deploy` into the local stack, through Serverless Devs' `extend`."""
+"""template.local.yml: template.yml for `s deploy` into the local stack, through Serverless Devs' `extend`."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ EMPTY_LOGS = {"project": "", "logstore": "", "enableRequestMetrics": False, "ena
 
 
 def test_local_template_differs_only_where_the_cloud_is_needed() -> None:
-    cloud = load_template(ROOT / "template.fc3.yml", ENV)
-    local = load_template(ROOT / "template.fc3.local.yml", ENV)
+    cloud = load_template(ROOT / "template.yml", ENV)
+    local = load_template(ROOT / "template.local.yml", ENV)
     assert local.edition == cloud.edition and local.name == cloud.name
     assert [f.name for f in local.functions] == [f.name for f in cloud.functions]
     for fc, fl in zip(cloud.functions, local.functions, strict=True):

@@ -18,9 +18,19 @@ from osscallback.deploy.fcyaml import FunctionDef, load_template
 from osscallback.testing import KeyServer, OssSigner, form_body
 from tests.support.deploy import HOST_VERSION, ROOT, RUNNER
 
-DEPLOY_ENV = {"FC_REGION": "cn-hangzhou", "OSS_BUCKET": "isolated-bucket", "CALLBACK_URL": ""}
+DEPLOY_ENV = {"FC_REGION": "cn-hangzhou", "OSS_BUCKET": "isolated-bucket", "CALLBACK_URL": "",
+              "FC_ROLE_ARN": "acs:ram::1234567890123456:role/oss-callback-fc-role"}
 TEMPLATE = load_template(ROOT / "template.yml", DEPLOY_ENV, strict=True)
 RUNTIME_VERSION = TEMPLATE.functions[0].python_version or "3.10"
+
+
+#: How the template's HTTP functions are called: FC 3.0's HTTP event (template.yml) or FC 2.0's WSGI.
+HTTP = "fc3" if TEMPLATE.is_fc3 else "wsgi"
+
+
+def _module(key: str) -> FunctionDef:
+    """The function declared under resource ``key`` (FC 3.0 names it oss-callback-fc-<key>)."""
+    return next(f for f in TEMPLATE.functions if f.module == key)
 
 
 def _find_python(version: str) -> str | None:
@@ -92,7 +102,7 @@ def test_callback_package_verifies_a_signed_request_in_isolation(
     """With the memory store and no confirmation, the callback package answers without importing oss2, which it
     ships only because the template's store is oss:// and its confirmation is head (never redis: no redis:// store
     is configured)."""
-    fn = TEMPLATE.function("callback")
+    fn = _module("callback")
     package = _packages(kind, request)[Path(fn.code_uri).name]
     assert fn.environment["CALLBACK_IDEMPOTENCY_STORE"].startswith("oss://")
     assert (package.path / "oss2").is_dir(), "the oss:// store needs oss2 in the callback package"
@@ -102,7 +112,7 @@ def test_callback_package_verifies_a_signed_request_in_isolation(
         signed = signer.sign("http://127.0.0.1:9000/", form_body({"bucket": "isolated-bucket", "object": "a.txt"}))
         env = {**fn.environment, "CALLBACK_KEY_URL_PREFIXES": keys.prefix, "CALLBACK_IDEMPOTENCY_STORE": "memory",
                "CALLBACK_CONFIRM": "none"}
-        spec = _spec(fn, "wsgi", path="/", headers=signed.headers, body=signed.body.decode("latin-1"))
+        spec = _spec(fn, HTTP, path="/", headers=signed.headers, body=signed.body.decode("latin-1"))
         out = _run(python, package.path, spec, env, tmp_path)
 
         forged = dict(signed.headers, Authorization=signed.headers["Authorization"][:-8] + "AAAAAAA=")
@@ -126,8 +136,8 @@ def test_callback_and_event_packages_share_the_oss_store_in_isolation(
 
     from osscallback.local.oss import LocalOSS
 
-    fn = TEMPLATE.function("callback")
-    events_fn = TEMPLATE.function("oss-events")
+    fn = _module("callback")
+    events_fn = _module("oss-events")
     package = _packages(kind, request)[Path(fn.code_uri).name]
     with KeyServer() as keys, LocalOSS(tmp_path / "oss", port=0, buckets=("isolated-bucket",)) as oss:
         key_id, secret, token = oss.issue_sts_token()
@@ -142,7 +152,7 @@ def test_callback_and_event_packages_share_the_oss_store_in_isolation(
         fields = {"bucket": "isolated-bucket", "object": "examples/a.txt", "etag": "0CC175B9C0F1B6A831C399E269772661",
                   "size": "1", "reqId": "5F2A000000000000000000AB"}
         signed = OssSigner(keys.private_key, keys.key_url).sign("http://127.0.0.1:9000/", form_body(fields))
-        spec = _spec(fn, "wsgi", path="/", headers=signed.headers, body=signed.body.decode("latin-1"))
+        spec = _spec(fn, HTTP, path="/", headers=signed.headers, body=signed.body.decode("latin-1"))
         out = _run(python, package.path, spec, env, tmp_path)
         event = {"events": [{"eventName": "ObjectCreated:PutObject", "region": "cn-hangzhou",
                              "oss": {"bucket": {"name": "isolated-bucket"},
@@ -158,7 +168,7 @@ def test_callback_and_event_packages_share_the_oss_store_in_isolation(
 def test_upload_package_runs_in_isolation(
     kind: str, python: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    fn = TEMPLATE.function("upload")
+    fn = _module("upload")
     package = _packages(kind, request)[Path(fn.code_uri).name]
     env = {
         **fn.environment,
@@ -215,7 +225,7 @@ def test_upload_package_against_local_oss(
     from osscallback.local.httpserver import WSGIServer
     from osscallback.local.oss import LocalOSS
 
-    fn = TEMPLATE.function("upload")
+    fn = _module("upload")
     package = _packages(kind, request)[Path(fn.code_uri).name]
     with LocalOSS(tmp_path / "oss", port=0, buckets=("isolated-bucket",)) as oss:
         app = CallbackApp.from_env({"CALLBACK_KEY_URL_PREFIXES": oss.public_key_prefix})
@@ -242,14 +252,15 @@ def test_policy_function_runs_from_the_upload_package(
     kind: str, python: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """The policy function (policy.handler in the upload package) serves its page from the package's own static
-    files and signs a V4 policy, with nothing but the package: FC 2.0's WSGI call, as the template declares it."""
-    fn = TEMPLATE.function("policy")
+    files and signs a V4 policy, with nothing but the package: called as the template declares it (FC 3.0's HTTP
+    event)."""
+    fn = _module("policy")
     package = _packages(kind, request)[Path(fn.code_uri).name]
     env = {**fn.environment, "OSS_ACCESS_KEY_ID": "isolated-key-id", "OSS_ACCESS_KEY_SECRET": "isolated-key-secret",
            "OSS_SESSION_TOKEN": "isolated-token"}
-    page = _run(python, package.path, _spec(fn, "wsgi", method="GET", path="/", body="", headers={}), env, tmp_path)
+    page = _run(python, package.path, _spec(fn, HTTP, method="GET", path="/", body="", headers={}), env, tmp_path)
     assert page["status"].startswith("200") and "<script src=\"static/upload.js\"" in page["body"]
-    ask = _spec(fn, "wsgi", method="GET", path="/policy", body="", headers={})
+    ask = _spec(fn, HTTP, method="GET", path="/policy", body="", headers={})
     first = _run(python, package.path, ask, env, tmp_path)  # the first deploy: CALLBACK_URL is not known yet
     assert first["status"].startswith("500") and "set CALLBACK_URL" in json.loads(first["body"])["message"]
     answer = _run(python, package.path, ask, {**env, "CALLBACK_URL": "https://callback.example.test/"}, tmp_path)

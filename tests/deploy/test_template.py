@@ -1,5 +1,5 @@
-"""template.yml (and template.fc3.yml) agree with the code: handlers exist and are of the trigger's kind, every
-environment variable the code reads is declared (and nothing else), trigger methods are what the callback
+"""template.yml (FC 3.0) and template.fc2.yml (FC 2.0) agree with the code: handlers exist and are of the trigger's
+kind, every environment variable the code reads is declared (and nothing else), trigger methods are what the callback
 function accepts, the role is least-privilege, and the deploy docs cover what the template needs."""
 
 from __future__ import annotations
@@ -209,12 +209,11 @@ def test_pre_deploy_builds_the_functions_own_code_dir(template: Template) -> Non
         runs = [a["run"] for a in modules[fn.module]["actions"]["pre-deploy"]]
         name = Path(fn.code_uri).name
         assert any(r.startswith("osscallback build") and f"--function {name}" in r and "--check-env" in r for r in runs)
-        if template.path.name != "template.yml":
-            assert any(f"--template {template.path.name}" in r for r in runs)
+        assert any(f"--template {template.path.name}" in r for r in runs)  # each builds from its own template
 
 
 def test_fc2_functions_share_one_service_with_a_least_privilege_role() -> None:
-    template = _load(ROOT / "template.yml")
+    template = _load(ROOT / "template.fc2.yml")
     services = template.services()
     assert len(services) == 1
     (service_fns,) = services.values()

@@ -114,19 +114,30 @@ def test_wheel_tags_are_matched_against_the_fc_runtime(tag: str, fits: bool) -> 
     assert tag_fits(tag, "3.10") is fits
 
 
+def _cli(*command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "osscallback.cli", *command], capture_output=True, text=True,
+                          env=env, timeout=60, check=False, cwd=ROOT)
+
+
 def test_build_check_env_names_what_a_deploy_lacks() -> None:
+    """FC 2.0's edition 1.0.0 has no defaults: every ${env(NAME)} must be exported, CALLBACK_URL too."""
     env = {k: v for k, v in os.environ.items() if k not in ("FC_REGION", "OSS_BUCKET", "CALLBACK_URL")}
-    command = ["build", "--check-env", "--function", "callback", "--root", str(ROOT)]
-    proc = subprocess.run(
-        [sys.executable, "-m", "osscallback.cli", *command],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    proc = _cli("build", "--check-env", "--function", "callback", "--root", str(ROOT),
+                "--template", str(ROOT / "template.fc2.yml"), env=env)
     assert proc.returncode == 2
     assert "FC_REGION" in proc.stderr and "OSS_BUCKET" in proc.stderr and "CALLBACK_URL" in proc.stderr
+
+
+@pytest.mark.parametrize("command", [["build", "--check-env"], ["invoke", "upload", "--event-file", "events/upload-put.json"],
+                                     ["local", "--once"], ["redeliver", "--endpoint", "http://127.0.0.1:9"]])
+@pytest.mark.parametrize(("old", "new"), [("template.fc3.yml", "template.yml"),
+                                          ("template.fc3.local.yml", "template.local.yml")])
+def test_an_old_template_name_is_answered_with_the_new_one(command: list[str], old: str, new: str) -> None:
+    """Issue 27 renamed the FC 3.0 template: the old name gets one line naming the new file, never another file."""
+    proc = _cli(*command, "--template", old)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{old} is now {new}" in lines[0], proc.stderr
 
 
 def test_the_build_ships_the_client_the_configured_store_needs(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from tests.support import FIXTURES as _FIXTURES
 from tests.support import ROOT
 
-TEMPLATE = ROOT / "template.yml"
+TEMPLATE = ROOT / "template.fc2.yml"  # FC 2.0: services, proxy URLs (template.yml is FC 3.0)
 #: The small fixture functions (echo, broken) and the host runner script of the lifecycle tests.
 FIXTURES = _FIXTURES / "fc"
 SERVICE = "oss-callback-fc"

@@ -5,6 +5,7 @@ PYTHONPATH, user site or script directory), so the only non-stdlib code it can i
 the stdlib; prints one JSON line: the handler's answer and every module loaded from outside the package/stdlib.
 """
 
+import base64
 import importlib
 import io
 import json
@@ -63,6 +64,26 @@ def main() -> None:
         out["status"] = captured["status"]
         out["headers"] = captured["headers"]
         out["body"] = b"".join(chunks).decode("utf-8")
+    elif spec["kind"] == "fc3":  # FC 3.0's HTTP event (docs: "HTTP trigger event format"), body base64-encoded
+        body = spec["body"].encode("latin-1")
+        event = {
+            "version": "v1",
+            "rawPath": spec["path"],
+            "body": base64.b64encode(body).decode("ascii"),
+            "isBase64Encoded": True,
+            "headers": dict(spec["headers"]),
+            "queryParameters": {},
+            "requestContext": {"accountId": "0", "domainName": "127.0.0.1", "requestId": "isolated-run",
+                               "http": {"method": spec.get("method", "POST"), "path": spec["path"],
+                                        "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": ""}},
+        }
+        result = handler(json.dumps(event).encode("utf-8"), context)
+        answer = result.get("body") or ""
+        if result.get("isBase64Encoded"):
+            answer = base64.b64decode(answer).decode("utf-8")
+        out["status"] = str(result["statusCode"])
+        out["headers"] = result.get("headers") or {}
+        out["body"] = answer
     else:
         out["result"] = handler(spec["event"].encode("utf-8"), context)
     roots = [code_dir] + [os.path.realpath(sysconfig.get_path(n)) for n in ("stdlib", "platstdlib")]

@@ -42,7 +42,7 @@ def _require_ali_oss() -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     _require_ali_oss()
-    with LocalStack(template=ROOT / "template.fc3.yml", data_dir=tmp_path_factory.mktemp("oss"),
+    with LocalStack(template=ROOT / "template.yml", data_dir=tmp_path_factory.mktemp("oss"),
                     log_sink=lambda f, line: None, inspector=False,
                     env={"UPLOAD_AUTHORIZER": "anonymous"}) as running:
         yield running

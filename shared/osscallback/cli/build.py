@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from osscallback.deploy.build import DEFAULT_OUT, DEFAULT_PLATFORMS, BuildOptions, build, describe
+from osscallback.deploy.templates import TEMPLATE, check_not_renamed
 
 
 def register(sub: Any) -> None:
@@ -44,7 +45,8 @@ def register(sub: Any) -> None:
         help=f"wheel platform tag to accept; repeatable (default {' '.join(DEFAULT_PLATFORMS)})",
     )
     p.add_argument("--root", default=".", metavar="DIR", help="project root holding functions/ (default: .)")
-    p.add_argument("--template", default=None, metavar="FILE", help="Serverless Devs template (default: template.yml)")
+    p.add_argument("--template", default=None, metavar="FILE",
+                   help="Serverless Devs template (default: template.yml; FC 2.0: template.fc2.yml)")
     p.add_argument(
         "--check-env",
         action="store_true",
@@ -56,7 +58,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve()
-    template = Path(args.template) if args.template else root / "template.yml"
+    template = Path(args.template) if args.template else root / TEMPLATE
+    check_not_renamed(template)  # template.fc3.yml -> one line naming template.yml, exit 2
     if args.check_env:
         from osscallback.deploy.fcyaml import load_template
 

@@ -41,7 +41,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument("function", help="the template's module key or FC function name, e.g. upload")
     p.add_argument("--event-file", required=True, help="JSON event file, e.g. events/upload-put.json")
-    p.add_argument("--template", default=None, help="Serverless Devs template (default: the repository's template.yml)")
+    p.add_argument("--template", default=None,
+                   help="Serverless Devs template (default: the repository's template.yml, FC 3.0)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--endpoint",
                        help="FC endpoint of a running `osscallback local` (credentials: FC_ACCESS_KEY_ID / "
@@ -146,8 +147,8 @@ def _via_fc2(target: Target, endpoint: str, remote: bool, payload: bytes) -> dic
     except Exception as exc:  # noqa: BLE001 - fc2 raises plain Exception subclasses (and requests' errors)
         hint = ""
         if getattr(exc, "err_code", "") in _NOT_FOUND:
-            hint = ("; if that stack runs FC 3.0 (`osscallback local --template template.fc3.yml`), invoke it with "
-                    "--template template.fc3.yml too")
+            hint = ("; if that stack runs FC 3.0 (`osscallback local`, whose default is template.yml), invoke it "
+                    "with --template template.yml too")
         raise InvokeError(f"invoking {target.service}/{target.function} at {endpoint} failed: "
                           f"{describe_fc2_error(exc)}{hint}") from None
     return _result(resp.headers.get("X-Fc-Error-Type") or resp.headers.get("x-fc-error-type"), resp.data)
@@ -177,8 +178,8 @@ def _via_fc3(target: Target, endpoint: str, remote: bool, payload: bytes) -> dic
     except AlibabaCloudException as exc:
         hint = ""
         if exc.code in _NOT_FOUND:
-            hint = ("; if that stack runs FC 2.0 (`osscallback local` with template.yml), invoke it with "
-                    "--template template.yml")
+            hint = ("; if that stack runs FC 2.0 (`osscallback local --template template.fc2.yml`), invoke it "
+                    "with --template template.fc2.yml")
         raise InvokeError(f"invoking {target.function} at {endpoint} failed: {exc.code}: {exc.message}{hint}") from None
     except Exception as exc:  # noqa: BLE001 - connection errors from the SDK's HTTP stack
         raise InvokeError(f"invoking {target.function} at {endpoint} failed: {exc}") from None

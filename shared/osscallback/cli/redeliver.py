@@ -45,7 +45,9 @@ def register(sub: Any) -> None:
     where.add_argument("--remote", action="store_true",
                        help="the deployment (FC_ENDPOINT, or FC_ACCOUNT_ID + FC_REGION; ALIBABA_CLOUD_ACCESS_KEY_ID / "
                             "_SECRET [/ ALIBABA_CLOUD_SECURITY_TOKEN])")
-    p.add_argument("--template", default=None, help="Serverless Devs template (default: the repository's template.yml)")
+    p.add_argument("--template", default=None,
+                   help="Serverless Devs template (default: the repository's template.yml, FC 3.0; "
+                   "template.fc2.yml for FC 2.0)")
     p.add_argument("--fc-version", type=int, choices=(2, 3), default=None, help="FC API (default: the template's)")
     p.add_argument("--service", default=None, help="FC 2.0 service name (default: the template's)")
     p.add_argument("--function", default=None, help="the backstop (default: the template's OSS-triggered function)")

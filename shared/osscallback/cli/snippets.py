@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from osscallback.deploy.templates import TEMPLATE_LOCAL
 from osscallback.local.stack import StackInfo
 
 
@@ -110,7 +111,7 @@ PY"""))
                 f"--AccountID {info.account_id} -a local\n"
                 f"FC_CLIENT_CUSTOM_ENDPOINT={_q(info.fc_endpoint)} FC_CODE_TEMP_OSS_ENDPOINT={_q(info.oss_endpoint)} "
                 f"\\\nFC_REGION={info.region} OSS_BUCKET={info.bucket} FC_ROLE_ARN= "
-                f"s deploy -t {_q(template.parent / 'template.fc3.local.yml')} -a local -y"),
+                f"s deploy -t {_q(template.parent / TEMPLATE_LOCAL)} -a local -y"),
     ]
     return out
 

@@ -36,7 +36,9 @@ from osscallback.local.stack import DEFAULT_BUCKET, EventResult, LocalStack, Sta
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--once", action="store_true", help="run every event once, then exit (0 only if all succeeded)")
     p.add_argument("--json", action="store_true", help="machine-readable output: one JSON line per event / endpoint")
-    p.add_argument("--template", default=None, help="Serverless Devs template (default: the repository's template.yml)")
+    p.add_argument("--template", default=None,
+                   help="Serverless Devs template (default: the repository's template.yml, FC 3.0; "
+                   "template.fc2.yml for FC 2.0)")
     p.add_argument("--events", default=None, help="directory of <function>-<name>.json events (default: the "
                    "repository's events/)")
     p.add_argument("--event", action="append", default=[], metavar="FILE",

@@ -1,8 +1,9 @@
 """Getting the functions onto Function Compute: the package builder and the Serverless Devs template reader.
 
 Never deployed itself (it needs PyYAML and pip). :mod:`~osscallback.deploy.build` decides what goes into each
-function's code package by subpackage; :mod:`~osscallback.deploy.fcyaml` reads ``template.yml`` /
-``template.fc3.yml``, for the build and for the local FC host. It imports only ``osscallback.errors``.
+function's code package by subpackage; :mod:`~osscallback.deploy.fcyaml` reads ``template.yml`` (FC 3.0)
+and ``template.fc2.yml`` (FC 2.0), for the build and for the local FC host; :mod:`~osscallback.deploy.templates`
+names them. It imports only ``osscallback.errors``.
 
 The public names below are re-exported lazily (PEP 562, :mod:`osscallback._lazy`). ``build()`` itself is
 ``osscallback.deploy.build.build``: a re-export would hide the ``build`` module.

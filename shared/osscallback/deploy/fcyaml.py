@@ -1,4 +1,5 @@
-"""A small typed reader of Serverless Devs templates (``template.yml``): functions, handlers, runtime, env, triggers.
+"""A small typed reader of Serverless Devs templates (``template.yml`` and the others): functions, handlers, runtime,
+env, triggers.
 
 One reader is shared by the package build, the template/code consistency test and the local FC host, so the
 three can never disagree about what ``template.yml`` means. It understands the two formats this project ships:
@@ -26,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from osscallback.deploy.templates import check_not_renamed
 from osscallback.errors import ConfigError
 
 FC2_COMPONENTS = ("devsapp/fc", "fc")
@@ -290,6 +292,7 @@ def load_template(
     one of them instead: what a deployment wants before anything is sent to the cloud.
     """
     file = Path(path)
+    check_not_renamed(file)
     try:
         doc = yaml.safe_load(file.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -9,10 +9,10 @@ deployment would configure:
 - the callback function also trusts the local OSS's public-key URL prefix (a local override it logs loudly);
 - the bucket allows (CORS) the upload page's origin (the policy function's, not the local OSS's) and ``cors_origins``.
 
-Both templates run: ``template.yml`` (FC 2.0: HTTP functions behind proxy URLs) and ``template.fc3.yml`` (FC 3.0:
-function URLs and FC 3.0's HTTP event), events through each one's InvokeFunction. Either way the host also serves
-the FC 3.0 control plane, with code read from the local OSS and a temporary code bucket (:data:`TEMP_CODE_BUCKET`)
-for ``s deploy``.
+Both templates run: ``template.yml`` (FC 3.0, the default: function URLs and FC 3.0's HTTP event) and
+``template.fc2.yml`` (FC 2.0: HTTP functions behind proxy URLs), events through each one's InvokeFunction. Either
+way the host also serves the FC 3.0 control plane, with code read from the local OSS and a temporary code bucket
+(:data:`TEMP_CODE_BUCKET`) for ``s deploy``.
 
 :meth:`LocalStack.run_event` runs ``events/<function>-<name>.json``, playing the client for ``presign_put`` and
 ``post_policy``. Delivery is as deployed: one shared idempotency store (the ``oss://`` store on the local OSS, or
@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 from osscallback.callback.actions import upload_key
 from osscallback.callback.idempotency.base import redact_url
+from osscallback.deploy.templates import check_not_renamed
 from osscallback.errors import OssCallbackError
 from osscallback.local import preflight, wiring
 from osscallback.local.clientsteps import complete_client_step
@@ -73,7 +74,7 @@ class LocalStackError(OssCallbackError):
 
 
 def default_template() -> Path:
-    """The repository's ``template.yml``: the default of ``--template`` (a clear error when installed)."""
+    """The repository's ``template.yml`` (FC 3.0): the default of ``--template`` (a clear error when installed)."""
     return project_root() / "template.yml"
 
 
@@ -111,7 +112,7 @@ class StackInfo:
     inspector_url: str = ""  # the callback inspector page ("" when it is off)
     idempotency_store: str = ""  # the store every function shares (password hidden)
     instances: int = 1  # worker processes per HTTP-triggered function
-    fc_version: int = 2  # of the template's functions (3: template.fc3.yml)
+    fc_version: int = 3  # of the template's functions (2: template.fc2.yml)
     account_id: str = ""  # the local FC account id (Serverless Devs' AccountID)
     upload_page_url: str = ""  # the policy function's upload page ("" when the template has none)
 
@@ -167,6 +168,7 @@ class LocalStack:
         drop_events: Sequence[str] = (),  # globs of keys whose OSS events are dropped on purpose (local/faults.py)
     ) -> None:
         self.template = Path(template) if template is not None else default_template()
+        check_not_renamed(self.template)  # template.fc3.yml -> "is now template.yml", not "no such template"
         if not self.template.is_file():
             raise LocalStackError(f"no such template: {self.template}")
         self.data_dir = data_dir

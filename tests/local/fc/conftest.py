@@ -40,7 +40,7 @@ def log_lines() -> LogLines:
 
 @pytest.fixture(scope="module")
 def fc_host(credentials: FCCredentials, key_server: KeyServer, log_lines: LogLines) -> Iterator[LocalFCHost]:
-    """template.yml's functions (run from functions/<name>/) and the fixture functions, behind one host."""
+    """template.fc2.yml's functions (run from functions/<name>/) and the fixture functions, behind one host."""
     specs = []
     for spec in load_specs(TEMPLATE, TEMPLATE_ENV, code_dirs=source_code_dirs(TEMPLATE)):
         if spec.name == "callback":  # trust the local key server, as the local stack does for the local OSS

@@ -31,7 +31,7 @@ from osscallback.local.stack import StackInfo
 from tests.support.fc import ROOT, LogLines
 
 pytestmark = pytest.mark.slow
-TEMPLATE = ROOT / "template.fc3.yml"
+TEMPLATE = ROOT / "template.yml"
 
 
 def zipped(package: FunctionPackage) -> bytes:

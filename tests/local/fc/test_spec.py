@@ -1,4 +1,4 @@
-"""template.yml → what the host runs, and the FC API signature matching fc2's."""
+"""template.fc2.yml → what the host runs, and the FC API signature matching fc2's."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def test_specs_come_from_template_yml() -> None:
     callback, upload = specs["callback"], specs["upload"]
     assert specs["oss-events"].code_dir == callback.code_dir  # one package, three handlers (by code directory)
     assert specs["dead-letters"].code_dir == callback.code_dir and specs["dead-letters"].handler == "deadletter.handler"
-    # the backstop's asynchronous invocation (template.yml's asyncConfiguration)
+    # the backstop's asynchronous invocation (template.fc2.yml's asyncConfiguration)
     backstop = specs["oss-events"]
     assert (backstop.async_retry_attempts, backstop.async_max_event_age) == (8, 420.0)
     assert backstop.async_on_failure.endswith(":services/oss-callback-fc.LATEST/functions/dead-letters")

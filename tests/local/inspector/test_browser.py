@@ -70,7 +70,8 @@ def functions_log() -> FunctionLog:
 
 
 def _start(data_dir: Path, log: FunctionLog) -> LocalStack:
-    return LocalStack(data_dir=data_dir, log_sink=log, env={"CALLBACK_ACTION": "log"})
+    return LocalStack(template=ROOT / "template.fc2.yml", data_dir=data_dir, log_sink=log,  # FC 2.0 proxy paths
+                      env={"CALLBACK_ACTION": "log"})
 
 
 @pytest.fixture(scope="module")

@@ -86,7 +86,7 @@ def callback_lines(lines: list[tuple[str, str]], key: str, wait: float = 10.0) -
     deadline = time.monotonic() + wait
     while True:
         found = [json.loads(line[line.index("{"):]) for fn, line in list(lines)
-                 if fn.startswith("callback") and '"outcome"' in line and json.dumps(key) in line]
+                 if fn.startswith(("callback", "oss-callback-fc-callback")) and '"outcome"' in line and json.dumps(key) in line]
         if found or time.monotonic() > deadline:
             return found
         time.sleep(0.05)

@@ -9,12 +9,14 @@ import oss2
 import requests
 
 from osscallback.local.stack import LocalStack
+from tests.support import ROOT
 
 PAGE = "http://127.0.0.1:8765"
 
 
 def test_the_stack_bucket_allows_the_given_origins(tmp_path: Path) -> None:
-    with LocalStack(data_dir=tmp_path / "oss", inspector=False, cors_origins=[PAGE], log_sink=lambda fn, line: None) as stack:
+    with LocalStack(template=ROOT / "template.fc2.yml", data_dir=tmp_path / "oss", inspector=False,
+                    cors_origins=[PAGE], log_sink=lambda fn, line: None) as stack:
         oss = stack.oss
         url = f"{oss.endpoint}/{stack.bucket}"
 

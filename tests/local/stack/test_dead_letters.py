@@ -38,13 +38,14 @@ CLI = [sys.executable, "-m", "osscallback.cli"]
 
 @pytest.fixture()
 def make_stack(tmp_path: Path, redis: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., LocalStack]]:
-    """A local stack (template.yml) over the Redis store, the counting action, short retries and claim TTL."""
+    """A local stack (template.fc2.yml unless told; the FC 3.0 test passes template.yml) over the Redis store, the
+    counting action, short retries and claim TTL."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(FIXTURES), os.environ.get("PYTHONPATH")) if p))
     started: list[LocalStack] = []
 
     def make(template: Path | None = None, **env: str) -> LocalStack:
-        stack = LocalStack(template=template, data_dir=tmp_path / "oss", log_sink=lambda fn, line: None, instances=2,
-                           inspector=False, store=redis.url, async_backoff=BACKOFF, env={
+        stack = LocalStack(template=template or ROOT / "template.fc2.yml", data_dir=tmp_path / "oss",
+                           log_sink=lambda fn, line: None, instances=2, inspector=False, store=redis.url, async_backoff=BACKOFF, env={
                                "CALLBACK_ACTION": "counting_action:record",
                                "COUNTING_ACTION_LOG": str(tmp_path / "runs.jsonl"),
                                "COUNTING_ACTION_STARTED": str(tmp_path / "started.jsonl"),
@@ -86,7 +87,7 @@ def _redeliver(stack: LocalStack, *extra: str) -> tuple[int, dict[str, Any]]:
            "FC_SECURITY_TOKEN": info.fc_security_token, "OSS_ACCESS_KEY_ID": info.access_key_id,
            "OSS_ACCESS_KEY_SECRET": info.access_key_secret}
     proc = subprocess.run([*CLI, "redeliver", "--endpoint", info.fc_endpoint, "--oss-endpoint", info.oss_endpoint,
-                           "--json", *extra], env=env, capture_output=True, text=True, timeout=120)
+                           "--json", "--template", str(stack.template), *extra], env=env, capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip(), proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
@@ -250,9 +251,9 @@ def test_when_the_dead_letter_write_fails_too_the_event_is_lost_loudly(make_stac
 
 def test_fc3_the_same_with_fc3s_asyncinvokeconfig(make_stack: Callable[..., LocalStack], redis: RedisServer,
                                                  tmp_path: Path) -> None:
-    """template.fc3.yml: the destination is named by FC 3.0's ARN (acs:fc:<region>::functions/<name>), the record
+    """template.yml (FC 3.0): the destination is named by FC 3.0's ARN (acs:fc:<region>::functions/<name>), the record
     by the function's FC 3.0 ARN, and redeliver goes through FC 3.0's InvokeFunction (the FC 3.0 SDK)."""
-    stack = make_stack(template=ROOT / "template.fc3.yml")
+    stack = make_stack(template=ROOT / "template.yml")
     redis.stop()
     _upload(stack, "examples/fc3.txt")
     stack.settle(timeout=60)
@@ -260,7 +261,7 @@ def test_fc3_the_same_with_fc3s_asyncinvokeconfig(make_stack: Callable[..., Loca
     assert letter.function_arn == f"acs:fc:cn-hangzhou:{stack.fc.account_id}:functions/oss-callback-fc-oss-events"
     assert letter.attempts == 9
     redis.restart()
-    status, report = _redeliver(stack, "--template", str(ROOT / "template.fc3.yml"))
+    status, report = _redeliver(stack, "--template", str(ROOT / "template.yml"))
     assert status == 0 and report["summary"]["ran"] == 1
     (run,) = runs(tmp_path / "runs.jsonl")
     assert run["object"] == "examples/fc3.txt" and _dead_letters(stack) == []

@@ -31,8 +31,8 @@ CLI = [sys.executable, "-m", "osscallback.cli"]
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with LocalStack(data_dir=tmp_path_factory.mktemp("oss"), log_sink=lambda fn, line: None, instances=2,
-                    inspector=False) as running:
+    with LocalStack(template=ROOT / "template.fc2.yml", data_dir=tmp_path_factory.mktemp("oss"),  # FC 2.0 names
+                    log_sink=lambda fn, line: None, instances=2, inspector=False) as running:
         yield running
 
 
@@ -121,7 +121,7 @@ def test_replays_over_both_instances_run_nothing_more(stack: LocalStack, results
     assert len(stack.deliveries.runs) == before
     assert stack.deliveries.duplicates >= duplicates + 8
     answered = {label for label, n in stack.deliveries.duplicates_by.items()
-                if n > by_instance.get(label, 0) and label.startswith("callback")}
+                if n > by_instance.get(label, 0) and label.startswith(("callback", "oss-callback-fc-callback"))}
     assert len(answered) == 2, stack.deliveries.duplicates_by  # both instances answered replays from the store
 
 

@@ -1,4 +1,4 @@
-"""template.fc3.yml runs locally: the callback function at its FC 3.0 function URL, events through FC 3.0's API."""
+"""template.yml (FC 3.0) runs locally: the callback function at its FC 3.0 function URL, events through FC 3.0's API."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from osscallback.local.stack import LocalStack
 from osscallback.upload.templates import build_callback
 from tests.support import ROOT
 
-TEMPLATE = ROOT / "template.fc3.yml"
+TEMPLATE = ROOT / "template.yml"
 EVENTS = sorted((ROOT / "events").glob("upload-*.json"))
 CLI = [sys.executable, "-m", "osscallback.cli"]
 
@@ -105,10 +105,10 @@ def test_invoke_endpoint_picks_the_sdk_by_template(stack: LocalStack) -> None:
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout)["callback_status"] == "ok"
     # FC 2.0 template against this FC 3.0 stack: fc2 asks for service oss-callback-fc, which it does not have
-    proc = _invoke(["upload", "--template", str(ROOT / "template.yml"), "--endpoint", info.fc_endpoint], local)
+    proc = _invoke(["upload", "--template", str(ROOT / "template.fc2.yml"), "--endpoint", info.fc_endpoint], local)
     assert proc.returncode == 2 and "ServiceNotFound" in proc.stderr
     # ... unless told to use FC 3.0 for a function the template does not name
-    proc = _invoke(["oss-callback-fc-upload", "--template", str(ROOT / "template.yml"), "--fc-version", "3",
+    proc = _invoke(["oss-callback-fc-upload", "--template", str(ROOT / "template.fc2.yml"), "--fc-version", "3",
                     "--endpoint", info.fc_endpoint], local)
     assert proc.returncode == 0, proc.stderr
 

@@ -4,7 +4,7 @@ fault-injection option), a real ``redis-server`` or the ``oss://`` markers as th
 
 The reconcile function is fired by its timer trigger (``LocalFCHost.fire_timer``: FC's time-trigger event) and run
 by ``osscallback reconcile --endpoint`` as a user runs it: the action runs once per upload, a second run runs
-nothing, an upload the callback delivered is left alone; on FC 2.0 (template.yml) and FC 3.0 (template.fc3.yml).
+nothing, an upload the callback delivered is left alone; on FC 2.0 (template.fc2.yml) and FC 3.0 (template.yml).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from tests.support.delivery import FIXTURES, closed_port, runs
 CLI = [sys.executable, "-m", "osscallback.cli"]
 
 
-@pytest.fixture(params=[("template.yml", "redis"), ("template.fc3.yml", "oss")], ids=["fc2-redis", "fc3-oss"])
+@pytest.fixture(params=[("template.fc2.yml", "redis"), ("template.yml", "oss")], ids=["fc2-redis", "fc3-oss"])
 def stack(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
     template, store = request.param
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(FIXTURES), os.environ.get("PYTHONPATH")) if p))

@@ -26,7 +26,9 @@ CLI = [sys.executable, "-m", "osscallback.cli"]
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory):
-    with LocalStack(data_dir=tmp_path_factory.mktemp("oss"), log_sink=lambda fn, line: None) as running:
+    """The FC 2.0 bundle (template.fc2.yml: fc2's InvokeFunction, proxy paths); test_fc3.py runs template.yml."""
+    with LocalStack(template=ROOT / "template.fc2.yml", data_dir=tmp_path_factory.mktemp("oss"),
+                    log_sink=lambda fn, line: None) as running:
         yield running
 
 
@@ -127,8 +129,9 @@ def _read_json_lines(proc: subprocess.Popen[str], want: str, timeout: float = 12
 
 
 def test_local_serving_json_then_sigterm_leaves_no_child(tmp_path: Path) -> None:
-    proc = subprocess.Popen([*CLI, "local", "--json", "--quiet-functions", "--data-dir", str(tmp_path)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen([*CLI, "local", "--json", "--quiet-functions", "--data-dir", str(tmp_path),
+                             "--template", "template.fc2.yml"],  # FC 2.0: invoked with fc2 below
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         lines = _read_json_lines(proc, "fc_endpoint")
         events, ready = lines[:-1], lines[-1]

@@ -37,7 +37,7 @@ def _stack(tmp: Path, template: Path, authorizer: str, **env: str) -> LocalStack
                            "TEST_UPLOAD_TOKEN": TOKEN, "UPLOAD_ALLOWED_ORIGINS": ORIGIN, **env})
 
 
-@pytest.fixture(scope="module", params=["template.yml", "template.fc3.yml"])
+@pytest.fixture(scope="module", params=["template.fc2.yml", "template.yml"])
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with _stack(tmp_path_factory.mktemp("oss"), ROOT / request.param, "anonymous") as running:
         yield running
@@ -86,7 +86,7 @@ def test_a_key_outside_the_prefix_is_refused_by_oss(stack: LocalStack) -> None:
 
 
 def test_a_file_over_the_limit_is_entity_too_large(tmp_path_factory: pytest.TempPathFactory) -> None:
-    with _stack(tmp_path_factory.mktemp("oss"), ROOT / "template.yml", "anonymous",
+    with _stack(tmp_path_factory.mktemp("oss"), ROOT / "template.fc2.yml", "anonymous",
                 UPLOAD_MAX_SIZE="10") as running:
         policy = requests.get(running.info().upload_page_url + "policy", timeout=10).json()
         assert policy["max_size"] == 10
@@ -132,7 +132,7 @@ def test_cors_on_answers_and_preflights(stack: LocalStack) -> None:
     assert post.status_code == 403  # the trigger lists GET and OPTIONS only: FC itself refuses the rest
 
 
-@pytest.mark.parametrize("template", ["template.yml", "template.fc3.yml"])
+@pytest.mark.parametrize("template", ["template.fc2.yml", "template.yml"])
 def test_unset_authorizer_refuses_and_says_how(template: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     with _stack(tmp_path_factory.mktemp("oss"), ROOT / template, "") as running:
         answer = requests.get(running.info().upload_page_url + "policy", timeout=10)
@@ -143,7 +143,7 @@ def test_unset_authorizer_refuses_and_says_how(template: str, tmp_path_factory: 
 
 
 def test_a_bearer_authorizer(tmp_path_factory: pytest.TempPathFactory) -> None:
-    with _stack(tmp_path_factory.mktemp("oss"), ROOT / "template.yml", "page_authorizers:bearer") as running:
+    with _stack(tmp_path_factory.mktemp("oss"), ROOT / "template.fc2.yml", "page_authorizers:bearer") as running:
         url = running.info().upload_page_url + "policy"
         missing = requests.get(url, timeout=10)
         assert missing.status_code == 401 and missing.json()["error"] == "Unauthorized"
@@ -155,14 +155,14 @@ def test_a_bearer_authorizer(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 def test_an_authorizer_that_escapes_is_refused(tmp_path_factory: pytest.TempPathFactory) -> None:
-    with _stack(tmp_path_factory.mktemp("oss"), ROOT / "template.yml", "page_authorizers:escaping") as running:
+    with _stack(tmp_path_factory.mktemp("oss"), ROOT / "template.fc2.yml", "page_authorizers:escaping") as running:
         answer = requests.get(running.info().upload_page_url + "policy", timeout=10)
         assert answer.status_code == 500 and answer.json()["error"] == "AuthorizerFailed"
         assert "'..'" in answer.json()["message"]
 
 
 def test_an_expired_policy_is_refused_by_oss(tmp_path_factory: pytest.TempPathFactory) -> None:
-    with _stack(tmp_path_factory.mktemp("oss"), ROOT / "template.yml", "anonymous",
+    with _stack(tmp_path_factory.mktemp("oss"), ROOT / "template.fc2.yml", "anonymous",
                 UPLOAD_POLICY_EXPIRES="1") as running:
         policy = requests.get(running.info().upload_page_url + "policy", timeout=10).json()
         deadline = policy["expire"] + 1.2  # past the policy's expiration (whole seconds), on this machine's clock

@@ -32,7 +32,7 @@ from tests.support import FIXTURES, ROOT
 DENIED = "Access denied by authorizer's policy."
 
 
-@pytest.fixture(scope="module", params=["template.yml", "template.fc3.yml"])
+@pytest.fixture(scope="module", params=["template.fc2.yml", "template.yml"])
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with LocalStack(template=ROOT / request.param, data_dir=tmp_path_factory.mktemp("oss"),
                     log_sink=lambda f, line: None, inspector=False,
