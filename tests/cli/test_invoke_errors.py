@@ -144,7 +144,8 @@ def test_quiet_sdk_drops_only_fc2s_records_and_urllib3s_retries(caplog: pytest.L
 def _template_functions() -> str:
     from osscallback.deploy.fcyaml import load_template
 
-    return ", ".join(f.module for f in load_template(ROOT / "template.yml", {}).functions)
+    functions = load_template(ROOT / "template.yml", {}).functions  # FC 3.0: "module (FC function name)"
+    return ", ".join(f.module if f.module == f.name else f"{f.module} ({f.name})" for f in functions)
 
 
 @pytest.mark.parametrize(("function", "event", "says"), [

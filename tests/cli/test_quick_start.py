@@ -71,7 +71,7 @@ def test_once_prints_a_failed_events_function_logs_and_only_those(tmp_path: Path
                          env=_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert out.returncode == 1
     logs = out.stderr.splitlines()
-    assert any(line.startswith("upload | ") and '"upload_error"' in line and "/etc/passwd" in line for line in logs)
+    assert any(line.startswith(("upload | ", "oss-callback-fc-upload | ")) and '"upload_error"' in line and "/etc/passwd" in line for line in logs)
     assert not any("UntrustedKeyUrlPrefix" in line for line in logs)  # start-up notices: the first line says it
     assert not any("examples/put/" in line for line in logs)  # the event that succeeded keeps its lines
 
@@ -80,5 +80,6 @@ def test_function_logs_prints_them_all_as_they_come(tmp_path: Path) -> None:
     out = subprocess.run([OSSCALLBACK, "local", "--once", "--function-logs", "--event", EVENT], cwd=ROOT,
                          env=_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    functions = {line.split(" | ", 1)[0] for line in out.stderr.splitlines() if " | " in line}
+    functions = {line.split(" | ", 1)[0].removeprefix("oss-callback-fc-")  # FC 3.0 (template.yml) names
+                 for line in out.stderr.splitlines() if " | " in line}
     assert {"upload", "callback"} <= functions, out.stderr[:800]
