@@ -146,7 +146,7 @@ def test_a_client_that_skips_the_callback_is_delivered_by_the_backstop(tmp_path:
     """Under the OSS trigger's prefix (the templates' ``vars.backstop.keyPrefix``, examples/), an upload with no
     callback at all still runs the action once: the OSS event reaches the backstop function."""
     env = {"UPLOAD_AUTHORIZER": "page_authorizers:examples_user", "PYTHONPATH": str(FIXTURES / "authorizers")}
-    with LocalStack(template=ROOT / "template.fc3.yml", data_dir=tmp_path, log_sink=lambda f, line: None,
+    with LocalStack(template=ROOT / "template.yml", data_dir=tmp_path, log_sink=lambda f, line: None,
                     inspector=False, env=env) as stack:
         sts = _sts(stack)
         key = sts["key_prefix"] + "no-callback.bin"
