@@ -32,9 +32,10 @@ BENCH = Path(__file__).resolve().parent
 PY = sys.executable
 
 if __package__:  # python -m bench
-    from bench import confirmation
+    from bench import confirmation, reconcile
 else:  # python bench/run.py: this directory is sys.path[0]
     import confirmation
+    import reconcile
 
 
 @dataclass
@@ -647,6 +648,16 @@ def bench_memory(quick: bool) -> None:
            at_100 / at_10, "flat (<= 1.2x)", at_100 / at_10 <= 1.2, f"peak {peak / 1024:.1f} MiB, errors {result['errors']}")
 
 
+def bench_reconcile(quick: bool) -> None:
+    """Reconciliation over 100,000 stored objects (2,000 with --quick), against one lookup per object."""
+    with tempfile.TemporaryDirectory() as tmp:
+        redis_server = _RedisServer(Path(tmp) / "redis")
+        try:
+            reconcile.bench_reconcile(quick, record, Path(tmp), redis_server.url)
+        finally:
+            redis_server.stop()
+
+
 BENCHES: dict[str, Callable[[bool], None]] = {
     "callback_http": bench_callback_http,
     "core": bench_core,
@@ -655,6 +666,7 @@ BENCHES: dict[str, Callable[[bool], None]] = {
     "coldstart": bench_coldstart,
     "uploads": bench_uploads,
     "memory": bench_memory,
+    "reconcile": bench_reconcile,
 }
 
 

@@ -53,9 +53,13 @@ def _roll_up(key: str, prefix: str, delimiter: str) -> str | None:
 def walk(backend: Backend, bucket: str, prefix: str, after: str, delimiter: str, max_keys: int) -> Listing:
     listing = Listing()
     count = 0
-    for meta in backend.store.sorted_objects(bucket):
+    for meta in backend.store.objects_from(bucket, max(prefix, after)):  # no walk over the keys before the page
         key = meta.key
-        if key <= after or not key.startswith(prefix):
+        if not key.startswith(prefix):
+            if key > prefix:
+                break  # sorted: no later key has the prefix either
+            continue
+        if key <= after:
             continue
         common = _roll_up(key, prefix, delimiter)
         if common is not None and (common <= after or (listing.prefixes and listing.prefixes[-1] == common)):

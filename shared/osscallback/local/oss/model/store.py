@@ -24,6 +24,7 @@ import from here are re-exported.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import logging
@@ -77,6 +78,7 @@ class Store:
         self._buckets: dict[str, float] = {}
         self._bucket_acls: dict[str, str] = {}
         self._objects: dict[str, dict[str, ObjectMeta]] = {}
+        self._sorted: dict[str, list[str]] = {}  # explicit cache: each bucket's keys in order, until one comes or goes
         self._load()
 
     # --- start-up ------------------------------------------------------------------------------------------------
@@ -164,6 +166,7 @@ class Store:
             self._buckets[bucket] = created
             self._bucket_acls[bucket] = acl
             self._objects[bucket] = {}
+            self._sorted.pop(bucket, None)
             return True
 
     def bucket_acl(self, bucket: str) -> str:
@@ -196,6 +199,7 @@ class Store:
             self._buckets.pop(bucket, None)
             self._bucket_acls.pop(bucket, None)
             self._objects.pop(bucket, None)
+            self._sorted.pop(bucket, None)
 
     def bucket_is_empty(self, bucket: str) -> bool:
         with self._lock:
@@ -254,6 +258,8 @@ class Store:
                     (objects_dir / data_file).unlink()
                 raise FileNotFoundError(f"bucket {bucket} was deleted")
             old = self._objects[bucket].get(key)
+            if old is None:
+                self._sorted.pop(bucket, None)
             if expect is not None and (old.data_file if old is not None else "") != expect:
                 with contextlib.suppress(OSError):
                     (objects_dir / data_file).unlink()
@@ -355,6 +361,7 @@ class Store:
         objects_dir = self._bucket_dir(bucket) / "objects"
         with self._lock:
             meta = self._objects.get(bucket, {}).pop(key, None)
+            self._sorted.pop(bucket, None)
             if meta is None:
                 return False
             with contextlib.suppress(OSError):
@@ -362,6 +369,19 @@ class Store:
         with contextlib.suppress(OSError):
             (objects_dir / meta.data_file).unlink()
         return True
+
+    def objects_from(self, bucket: str, start: str = "") -> Iterator[ObjectMeta]:
+        """The bucket's objects in key order from ``start`` on: a page of a listing costs its own length, not the
+        bucket's (the sorted keys are kept until a key is added or removed)."""
+        with self._lock:
+            keys = self._sorted.get(bucket)
+            if keys is None:
+                keys = self._sorted[bucket] = sorted(self._objects.get(bucket, {}))
+            objects = self._objects.get(bucket, {})
+        for i in range(bisect.bisect_left(keys, start), len(keys)):
+            meta = objects.get(keys[i])
+            if meta is not None:
+                yield meta
 
     def sorted_objects(self, bucket: str) -> list[ObjectMeta]:
         with self._lock:
