@@ -2,12 +2,13 @@
 
 A page that posts straight to OSS can only read OSS's answer (the callback's JSON, or the error) when the bucket's
 CORS rules allow the page's origin (docs/DEPLOY.md, "The upload page"). This adds one rule for the given origins:
-PostObject, PUT, GET and HEAD, any request header, ``ETag`` and ``x-oss-request-id`` exposed (a browser's multipart
-upload must read each part's ETag). PutBucketCors replaces a bucket's whole configuration, so the existing rules are
-read first and kept; a rule for exactly the same origins is replaced rather than duplicated. ``--show`` prints the
-rules, ``--remove`` deletes them all (DeleteBucketCors). Endpoint, bucket and credentials come from the variables
-``osscallback upload`` reads (``OSS_ENDPOINT``, ``OSS_BUCKET``, ``OSS_ACCESS_KEY_ID``, ``OSS_ACCESS_KEY_SECRET``
-[, ``OSS_SESSION_TOKEN``, ``OSS_REGION``, ``OSS_AUTH_VERSION``]); the user needs ``oss:PutBucketCors`` on the bucket.
+PostObject, PUT, GET, DELETE (to abort) and HEAD, any request header, ``ETag`` and ``x-oss-request-id`` exposed (a
+browser's multipart upload must read each part's ETag). PutBucketCors replaces a bucket's whole configuration, so the
+existing rules are read first and kept; a rule for exactly the same origins is replaced rather than duplicated.
+``--show`` prints the rules, ``--remove`` deletes them all (DeleteBucketCors). Endpoint, bucket and credentials come
+from the variables ``osscallback upload`` reads (``OSS_ENDPOINT``, ``OSS_BUCKET``, ``OSS_ACCESS_KEY_ID``,
+``OSS_ACCESS_KEY_SECRET`` [, ``OSS_SESSION_TOKEN``, ``OSS_REGION``, ``OSS_AUTH_VERSION``]); the user needs
+``oss:PutBucketCors`` on the bucket.
 """
 
 from __future__ import annotations

@@ -38,6 +38,9 @@ SCREENSHOT = ROOT / "docs" / "img" / "upload-page-multipart.png"
 MiB = 1024 * 1024
 THRESHOLD = MiB  # a low threshold keeps the test quick: a few MB are already "large"
 PARTS = 4  # 3.5 MiB in the page's 1 MiB parts
+# Interrupted uploads: 7 parts, the page sends 3 at a time, on a link slowed to 1.5 MiB/s: the first three are in
+# OSS after about 2 s, the next three still on their way for about 2 s more, when the test interrupts.
+SLOW_PARTS, SLOW_LINK = 7, 3 * MiB // 2
 
 _ROW_JS = """
 const li = Array.from(document.querySelectorAll('#uploads li.file'))
@@ -164,9 +167,9 @@ def test_an_upload_interrupted_by_a_reload_resumes_without_resending_parts(stack
                                                                             tmp_path: Path, action_log: Path) -> None:
     """The upload link is slowed (DevTools' network emulation) so the page can be reloaded once a part is in OSS;
     picking the same file again lists the parts OSS holds and sends only the others."""
-    big = _file(tmp_path, "resumed.bin")
+    big = _file(tmp_path, "resumed.bin", SLOW_PARTS * MiB - MiB // 2)
     _open(driver, stack)
-    _network(driver, upload_throughput=2 * MiB)
+    _network(driver, upload_throughput=SLOW_LINK)
     try:
         driver.find_element(By.ID, "files").send_keys(str(big))
         record = wait_for(lambda: next((r for r in driver.execute_script(_RECORDS_JS) if r["parts"]), None),
@@ -176,21 +179,21 @@ def test_an_upload_interrupted_by_a_reload_resumes_without_resending_parts(stack
         _network(driver)
     wait_for(lambda: driver.execute_script("return document.readyState") == "complete", what="the page")
     assert driver.find_element(By.ID, "status").text == (
-        "Not finished: resumed.bin (3.5 MiB). Pick the same file again to resume.")
+        "Not finished: resumed.bin (6.5 MiB). Pick the same file again to resume.")
     held = [p.part_number for p in _owner(stack).list_parts(record["key"], record["uploadId"]).parts]
-    assert 1 <= len(held) < PARTS, held  # what OSS has: some parts, not all
+    assert 1 <= len(held) < SLOW_PARTS, held  # what OSS has: some parts, not all
 
     driver.find_element(By.ID, "files").send_keys(str(big))
     row = _finished(driver, big.name)
     assert row["state"] == "done", row["message"]
     key = _object(row["answer"])
-    assert key == record["key"] and (row["done"], row["total"]) == (PARTS, PARTS)
+    assert key == record["key"] and (row["done"], row["total"]) == (SLOW_PARTS, SLOW_PARTS)
     assert row["resumed"] >= len(held) and f"({row['resumed']} resumed)" in row["parts"]
     sent = _sent(driver, stack, key)  # this page's requests only: the reload started a fresh record
     assert "uploads" not in sent[0] and sent[0]["uploadId"] == [record["uploadId"]]  # ListParts first
     resent = {int(q["partNumber"][0]) for q in sent if "partNumber" in q}
     assert resent and not resent & set(held), (resent, held)  # no finished part went twice
-    assert len(resent) == PARTS - row["resumed"]
+    assert len(resent) == SLOW_PARTS - row["resumed"]
     assert hashlib.md5(_owner(stack).get_object(key).read()).digest() == hashlib.md5(big.read_bytes()).digest()
     assert _runs_of(stack, action_log, key) == ["callback"]
     assert driver.execute_script(_RECORDS_JS) == []
@@ -201,9 +204,9 @@ def test_a_dropped_connection_is_kept_for_a_resume(stack: LocalStack, driver: We
                                                     action_log: Path) -> None:
     """The browser goes offline mid-upload: after its retries the page says the connection dropped and keeps the
     upload; back online, the same file resumes and completes once."""
-    big = _file(tmp_path, "offline.bin")
+    big = _file(tmp_path, "offline.bin", SLOW_PARTS * MiB - MiB // 2)
     _open(driver, stack)
-    _network(driver, upload_throughput=2 * MiB)
+    _network(driver, upload_throughput=SLOW_LINK)
     try:
         driver.find_element(By.ID, "files").send_keys(str(big))
         wait_for(lambda: any(r["parts"] for r in driver.execute_script(_RECORDS_JS)), what="a first part in OSS")
@@ -213,15 +216,45 @@ def test_a_dropped_connection_is_kept_for_a_resume(stack: LocalStack, driver: We
         _network(driver)
     assert (row["state"], row["kind"]) == ("failed", "interrupted"), row["message"]
     assert row["message"].startswith("The connection to OSS dropped after ") and "Pick the same file again" in row[
-        "message"]
+        "message"] and 1 <= row["done"] < SLOW_PARTS, row
     assert len(driver.execute_script(_RECORDS_JS)) == 1
 
     driver.find_element(By.ID, "files").send_keys(str(big))
     wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#uploads li.file")) == 2, what="a second row")
     row = _finished(driver, big.name)  # the newest row (the page prepends)
-    assert row["state"] == "done" and row["resumed"] >= 1, row
+    assert row["state"] == "done" and 1 <= row["resumed"] < SLOW_PARTS, row
+    screenshot(driver, tmp_path / "resumed.png", tmp_path)  # the failed row, then the resumed one
     key = _object(row["answer"])
     assert _runs_of(stack, action_log, key) == ["callback"]
+
+
+def test_a_file_under_the_threshold_still_goes_by_post_object(stack: LocalStack, driver: WebDriver,
+                                                              tmp_path: Path) -> None:
+    small = _file(tmp_path, "note.bin", THRESHOLD - 1)
+    _open(driver, stack)
+    driver.find_element(By.ID, "files").send_keys(str(small))
+    row = _finished(driver, small.name)
+    assert (row["state"], row["mode"], row["parts"]) == ("done", "", ""), row
+    key = _object(row["answer"])
+    assert _sent(driver, stack, key) == []  # a PostObject goes to the bucket's URL, not the key's
+    assert driver.find_element(By.ID, "limits").text == (
+        "Files of 1.0 MiB or more go up in parts and can resume; smaller ones at most 10.0 MiB.")
+
+
+def test_a_bucket_without_cors_is_explained(stack: LocalStack, driver: WebDriver, tmp_path: Path) -> None:
+    """No answer at all from OSS (the browser withholds it): after its retries the page says what post() says."""
+    page = urlsplit(stack.info().upload_page_url)
+    big = _file(tmp_path, "no-cors.bin", THRESHOLD)
+    stack.oss.allow_origins([])
+    try:
+        _open(driver, stack)
+        driver.find_element(By.ID, "files").send_keys(str(big))
+        row = _finished(driver, big.name)
+    finally:
+        stack.oss.allow_origins([f"{page.scheme}://{page.netloc}"])
+    assert (row["state"], row["kind"]) == ("failed", "cors"), row
+    assert f"{page.scheme}://{page.netloc}) with PUT, POST and DELETE" in row["message"]
+    assert driver.execute_script(_RECORDS_JS) == []  # nothing was started
 
 
 def test_the_signer_in_chromium_gives_ali_oss_signatures(stack: LocalStack, driver: WebDriver) -> None:

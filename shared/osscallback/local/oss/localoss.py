@@ -348,8 +348,8 @@ class LocalOSS:
 
     def allow_origins(self, origins: Sequence[str], *, bucket: str | None = None) -> None:
         """One CORS rule letting browser pages on ``origins`` (``scheme://host:port``) upload and read: what a web
-        direct-upload page needs on OSS (PostObject, PUT, GET, HEAD; any request header; ``ETag`` and
-        ``x-oss-request-id`` readable). ``[]`` removes the bucket's rules."""
+        direct-upload page needs on OSS (PostObject, PUT, GET, DELETE to abort a multipart upload, HEAD; any request
+        header; ``ETag`` and ``x-oss-request-id`` readable). ``[]`` removes the bucket's rules."""
         rule = CorsRule(
             allowed_origins=tuple(origins),
             allowed_methods=("GET", "PUT", "POST", "DELETE", "HEAD"),

@@ -213,6 +213,12 @@
       forget(file);  // 203: stored, the callback failed; either way there is nothing left to resume
       return { key: record.key, status: answer.status, text: answer.text };
     }
+    if (answer.status === 404 && ossError(answer.text).code === "NoSuchUpload") {
+      forget(file);
+      throw failure("gone", "OSS no longer has this upload (404 NoSuchUpload): it was completed while the " +
+        "connection dropped (then " + record.key + " is stored, and the OSS trigger's backstop runs the action), " +
+        "or aborted. Fix: check the object, or upload the file again.", 404, "NoSuchUpload");
+    }
     const failed = answerFailure(answer);
     if (answer.status >= 400 && answer.status < 500) await abort(session, file, record);
     throw failed;

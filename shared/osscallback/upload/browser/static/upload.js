@@ -189,11 +189,16 @@
     try {
       result = await OssMultipart.upload(file, session, view);
     } catch (e) {
-      if (e.kind === "interrupted") {
-        finish(item, "failed", "interrupted", "The connection to OSS dropped after " + (item.dataset.partsDone || 0) +
-          " of " + (item.dataset.partsTotal || "?") + " parts. Pick the same file again to resume: the finished " +
-          "parts are kept. (If no part ever went, the bucket's CORS rules may not allow this page's origin (" +
-          location.origin + "): `osscallback cors`, docs/DEPLOY.md.)");
+      if (e.kind === "interrupted" && item.dataset.partsTotal && item.dataset.partsDone === item.dataset.partsTotal) {
+        finish(item, "failed", "interrupted", "The connection to OSS dropped while completing the upload (all " +
+          item.dataset.partsTotal + " parts are in OSS). Pick the same file again to finish it.");
+      } else if (e.kind === "interrupted" && item.dataset.partsTotal) {
+        finish(item, "failed", "interrupted", "The connection to OSS dropped after " + item.dataset.partsDone +
+          " of " + item.dataset.partsTotal + " parts. Pick the same file again to resume: the finished parts are kept.");
+      } else if (e.kind === "interrupted") {  // not one answer from OSS: what post() says of status 0
+        finish(item, "failed", "cors", "The browser blocked the upload: the bucket's CORS rules do not allow this " +
+          "page's origin (" + location.origin + ") with PUT, POST and DELETE, or OSS is unreachable. Fix: allow the " +
+          "origin with `osscallback cors` (docs/DEPLOY.md).");
       } else {
         finish(item, "failed", e.kind || "oss", e.message || String(e));
       }
