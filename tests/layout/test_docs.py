@@ -14,7 +14,7 @@ from pathlib import Path
 
 from osscallback.callback.config import CallbackConfig
 from osscallback.upload.event import UploadEvent
-from osscallback.upload.settings import UploadSettings
+from osscallback.upload.filesettings import UploadSettings
 from tests.support import ROOT
 
 README = ROOT / "README.md"

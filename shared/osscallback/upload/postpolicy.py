@@ -1,5 +1,6 @@
 """A browser's direct upload: the PostObject policy and its V4 (OSS4-HMAC-SHA256) signature, or V1 (HMAC-SHA1) on
-request for a bucket that still accepts it, with the callback in the form (SPEC §5), and the URL the form posts to."""
+request for a bucket that still accepts it, with the callback in the form (SPEC §5), and the URL the form posts to.
+:func:`post_policy` is the ``post_policy`` action, for the upload function and the policy function alike."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import oss2
 
 from osscallback.errors import UploadError
 from osscallback.osslocation import EXAMPLE_REGION
-from osscallback.upload.settings import Credentials
+from osscallback.upload.results import UploadResult
+from osscallback.upload.settings import BucketSettings, Credentials, callback_spec, require_region
 from osscallback.upload.templates import CallbackSpec
+
+if TYPE_CHECKING:
+    from osscallback.upload.event import UploadEvent
 
 
 def bucket_url(endpoint: str, bucket: str) -> str:
@@ -103,3 +108,25 @@ class PostPolicy:
             "dir": self.key_prefix,
             "callback": callback.callback_b64 if callback else None,
         }
+
+
+def post_policy(settings: BucketSettings, event: UploadEvent) -> UploadResult:
+    """The ``post_policy`` action: a signed PostObject form for ``event``'s key prefix, size range and expiry, with
+    the callback it carries, and the URL to post it to."""
+    spec = callback_spec(settings, event)
+    policy = PostPolicy(
+        bucket=settings.bucket,
+        key_prefix=event.key_prefix if event.key_prefix is not None else (event.key or ""),
+        min_size=event.min_size,
+        max_size=event.max_size,
+        expires=event.expires,
+        success_action_status=event.success_action_status,
+    )
+    form = policy.sign(
+        settings.credentials,
+        version=settings.auth_version,
+        region=require_region(settings) if settings.auth_version == "v4" else settings.region,
+        callback=spec,
+    )
+    details = {"host": bucket_url(settings.endpoint, settings.bucket), **form, "callback_configured": spec is not None}
+    return UploadResult(True, "post_policy", event.key or None, details=details)

@@ -16,7 +16,7 @@ from osscallback.errors import UploadError
 from osscallback.upload.templates import CallbackSpec
 
 if TYPE_CHECKING:
-    from osscallback.upload.settings import UploadSettings
+    from osscallback.upload.settings import BucketSettings
 
 #: The uploader's logger (its name predates this module's split from uploader.py; log filters rely on it).
 log = logging.getLogger("osscallback.upload.uploader")
@@ -115,7 +115,7 @@ def describe_oss_error(exc: oss2.exceptions.OssError, endpoint: str | None = Non
     return text
 
 
-def error_result(action: str | None, exc: BaseException, settings: UploadSettings | None = None) -> dict[str, Any]:
+def error_result(action: str | None, exc: BaseException, settings: BucketSettings | None = None) -> dict[str, Any]:
     """The structured result of a refused or failed event (never a traceback), with the usual result keys.
 
     ``settings`` (when the event got that far) lets an oss2 client-side error name the endpoint or bucket."""

@@ -1,5 +1,9 @@
-"""Where and as whom the upload function uploads: :class:`UploadSettings` from FC's context (its role's STS
-credentials) and the environment, with the event's overrides, and the ``oss2.Bucket`` they make.
+"""Where and as whom to upload: :class:`BucketSettings` from FC's context (its role's STS credentials) and the
+environment, with the event's overrides, the ``oss2.Bucket`` they make, and the callback an event gets by default.
+
+Both functions that sign for OSS use these: the upload function (whose :class:`~osscallback.upload.uploader.
+UploadSettings` adds how to send files: part size, threads, allowed roots) and the policy function, which signs
+policies and credentials only and so reads none of the upload function's file settings.
 
 Signatures are V4 unless ``OSS_AUTH_VERSION=v1`` asks otherwise: buckets created since 2025-09-01 refuse V1
 (HTTP 403, EC 0002-00000080; OSS, "Guidelines for upgrading V1 signatures to V4 signatures"), so V1 is for buckets
@@ -19,20 +23,15 @@ import oss2
 
 from osscallback.errors import UploadError
 from osscallback.osslocation import bucket_region, missing_region
+from osscallback.upload.templates import CallbackSpec, TemplateLibrary, build_callback
 
 if TYPE_CHECKING:
     from osscallback.upload.event import UploadEvent
 
-DEFAULT_PART_SIZE = 8 * 1024 * 1024
-MIN_PART_SIZE = 100 * 1024  # OSS's minimum for every part but the last
-MAX_PARTS = 10_000
-DEFAULT_THREADS = 4
 DEFAULT_TEMPLATE = "form-basic"
 NO_CALLBACK = ("", "none")
 AUTH_VERSIONS = ("v4", "v1")
 DEFAULT_AUTH_VERSION = "v4"
-#: FC's only writable directory, where a function stages files to upload.
-FC_TMP = "/tmp"  # noqa: S108
 
 
 @dataclass(frozen=True)
@@ -43,33 +42,22 @@ class Credentials:
 
 
 @dataclass(frozen=True)
-class UploadSettings:
-    """Where and as whom to upload: from the FC context and environment, with event overrides."""
+class BucketSettings:
+    """Where and as whom to upload, and the default callback: from the FC context and environment, with event
+    overrides."""
 
     endpoint: str
     bucket: str
     credentials: Credentials
     auth_version: str = DEFAULT_AUTH_VERSION
     region: str | None = None
-    part_size: int = DEFAULT_PART_SIZE
-    threads: int = DEFAULT_THREADS
-    allowed_roots: tuple[str, ...] = (FC_TMP,)
-    base_dir: str = "."
     callback_url: str | None = None
     default_template: str = DEFAULT_TEMPLATE
     template_dir: str | None = None
 
     @classmethod
-    def resolve(
-        cls,
-        event: UploadEvent,
-        context: Any = None,
-        env: Mapping[str, str] | None = None,
-        base_dir: str | None = None,
-    ) -> UploadSettings:
-        """``base_dir`` is the function's code directory: relative paths resolve there, and it is an allowed root."""
+    def resolve(cls, event: UploadEvent, context: Any = None, env: Mapping[str, str] | None = None) -> BucketSettings:
         env = os.environ if env is None else env
-        base = os.path.abspath(base_dir or os.getcwd())
         creds = _credentials(context, env)
         endpoint = event.endpoint or env.get("OSS_ENDPOINT", "")
         bucket = event.bucket or env.get("OSS_BUCKET", "")
@@ -79,22 +67,33 @@ class UploadSettings:
             raise UploadError("No bucket: set OSS_BUCKET or give 'bucket' in the event.")
         if "://" not in endpoint:
             endpoint = "https://" + endpoint
-        roots_env = env.get("UPLOAD_ALLOWED_ROOTS", "")
-        roots = tuple(r for r in roots_env.split(os.pathsep) if r) if roots_env else (FC_TMP, base)
         return cls(
             endpoint=endpoint,
             bucket=bucket,
             credentials=creds,
             auth_version=_auth_version(event.auth_version or env.get("OSS_AUTH_VERSION", "")),
             region=bucket_region(endpoint, event.region or env.get("OSS_REGION"), context, env),
-            part_size=event.part_size or _env_int(env, "UPLOAD_PART_SIZE", DEFAULT_PART_SIZE),
-            threads=event.threads or _env_int(env, "UPLOAD_THREADS", DEFAULT_THREADS),
-            allowed_roots=roots,
-            base_dir=base,
             callback_url=env.get("CALLBACK_URL") or None,
             default_template=env.get("CALLBACK_TEMPLATE") or DEFAULT_TEMPLATE,
             template_dir=env.get("CALLBACK_TEMPLATE_DIR") or None,
         )
+
+
+def callback_spec(settings: BucketSettings, event: UploadEvent) -> CallbackSpec | None:
+    """The callback ``event`` carries: its template (else ``CALLBACK_TEMPLATE``) filled with its variables (the
+    callback URL defaulting to ``CALLBACK_URL``); ``None`` for template ``none``."""
+    name = event.template if event.template is not None else settings.default_template
+    if name.lower() in NO_CALLBACK:
+        return None
+    variables = dict(event.template_vars)
+    if "callback_url" not in variables:
+        if not settings.callback_url:
+            raise UploadError(
+                "No callback URL: give template_vars.callback_url, set CALLBACK_URL, or use template 'none'."
+            )
+        variables["callback_url"] = settings.callback_url
+    library = TemplateLibrary(settings.template_dir) if settings.template_dir else None
+    return build_callback(name, variables, event.custom_vars or None, library=library)
 
 
 def _auth_version(raw: str) -> str:
@@ -116,21 +115,11 @@ def warn_v1() -> None:
     )
 
 
-def require_region(settings: UploadSettings) -> str:
+def require_region(settings: BucketSettings) -> str:
     """The region V4 signs with, or an :class:`UploadError` naming ``OSS_REGION``."""
     if not settings.region:
         raise UploadError(missing_region(settings.endpoint))
     return settings.region
-
-
-def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise UploadError(f"{name}={raw!r} is not an integer.") from None
 
 
 def _credentials(context: Any, env: Mapping[str, str]) -> Credentials:
@@ -152,7 +141,7 @@ def _credentials(context: Any, env: Mapping[str, str]) -> Credentials:
     return Credentials(key_id, secret, env.get("OSS_SESSION_TOKEN") or None)
 
 
-def make_bucket(settings: UploadSettings) -> oss2.Bucket:
+def make_bucket(settings: BucketSettings) -> oss2.Bucket:
     """The bucket object, V4-signed (``oss2.ProviderAuthV4`` with the region), or V1 when asked for."""
     c = settings.credentials
     provider = oss2.credentials.StaticCredentialsProvider(c.access_key_id, c.access_key_secret, c.security_token)

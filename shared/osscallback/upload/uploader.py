@@ -34,7 +34,15 @@ from oss2.models import PartInfo
 from osscallback.errors import OssCallbackError, UploadError
 from osscallback.logconfig import quiet_client_libraries
 from osscallback.upload.event import ACTIONS, UploadEvent
-from osscallback.upload.postpolicy import PostPolicy, bucket_url
+from osscallback.upload.filesettings import (
+    DEFAULT_PART_SIZE,
+    DEFAULT_THREADS,
+    FC_TMP,
+    MAX_PARTS,
+    MIN_PART_SIZE,
+    UploadSettings,
+)
+from osscallback.upload.postpolicy import PostPolicy, bucket_url, post_policy
 from osscallback.upload.results import (
     MultipartAborted,
     UploadResult,
@@ -42,20 +50,8 @@ from osscallback.upload.results import (
     describe_oss_error,
     error_result,
 )
-from osscallback.upload.settings import (
-    DEFAULT_PART_SIZE,
-    DEFAULT_TEMPLATE,
-    DEFAULT_THREADS,
-    FC_TMP,
-    MAX_PARTS,
-    MIN_PART_SIZE,
-    NO_CALLBACK,
-    Credentials,
-    UploadSettings,
-    make_bucket,
-    require_region,
-)
-from osscallback.upload.templates import CallbackSpec, TemplateLibrary, build_callback
+from osscallback.upload.settings import DEFAULT_TEMPLATE, NO_CALLBACK, Credentials, callback_spec, make_bucket
+from osscallback.upload.templates import CallbackSpec
 
 __all__ = [
     "ACTIONS", "DEFAULT_PART_SIZE", "DEFAULT_TEMPLATE", "DEFAULT_THREADS", "FC_TMP", "MAX_PARTS", "MIN_PART_SIZE",
@@ -81,18 +77,7 @@ class Uploader:
 
     # -- callback ------------------------------------------------------------------------------------------
     def callback_spec(self, event: UploadEvent) -> CallbackSpec | None:
-        name = event.template if event.template is not None else self.settings.default_template
-        if name.lower() in NO_CALLBACK:
-            return None
-        variables = dict(event.template_vars)
-        if "callback_url" not in variables:
-            if not self.settings.callback_url:
-                raise UploadError(
-                    "No callback URL: give template_vars.callback_url, set CALLBACK_URL, or use template 'none'."
-                )
-            variables["callback_url"] = self.settings.callback_url
-        library = TemplateLibrary(self.settings.template_dir) if self.settings.template_dir else None
-        return build_callback(name, variables, event.custom_vars or None, library=library)
+        return callback_spec(self.settings, event)
 
     # -- paths ---------------------------------------------------------------------------------------------
     def checked_path(self, path: str) -> Path:
@@ -216,24 +201,7 @@ class Uploader:
         return UploadResult(True, "presign_put", event.key, details=details)
 
     def _post_policy(self, event: UploadEvent, progress: Progress | None) -> UploadResult:
-        spec = self.callback_spec(event)
-        policy = PostPolicy(
-            bucket=self.settings.bucket,
-            key_prefix=event.key_prefix if event.key_prefix is not None else (event.key or ""),
-            min_size=event.min_size,
-            max_size=event.max_size,
-            expires=event.expires,
-            success_action_status=event.success_action_status,
-        )
-        form = policy.sign(
-            self.settings.credentials,
-            version=self.settings.auth_version,
-            region=require_region(self.settings) if self.settings.auth_version == "v4" else self.settings.region,
-            callback=spec,
-        )
-        details = {"host": bucket_url(self.settings.endpoint, self.settings.bucket), **form,
-                   "callback_configured": spec is not None}
-        return UploadResult(True, "post_policy", event.key or None, details=details)
+        return post_policy(self.settings, event)
 
 
 def handle_event(

@@ -259,12 +259,13 @@ class PolicyApp:
 
     def credentials(self, prefix: str, context: Any = None) -> dict[str, Any]:
         """AssumeRole limited to uploading under ``prefix``, and the callback the client sends (:mod:`.sts`)."""
+        from osscallback.upload.event import UploadEvent
         from osscallback.upload.postpolicy import bucket_url
-        from osscallback.upload.uploader import Uploader, UploadEvent, UploadSettings
+        from osscallback.upload.settings import BucketSettings, callback_spec
 
         event = UploadEvent(action="post_policy", key_prefix=prefix)
-        settings = UploadSettings.resolve(event, context, self._env())
-        spec = Uploader(settings).callback_spec(event)
+        settings = BucketSettings.resolve(event, context, self._env())
+        spec = callback_spec(settings, event)
         policy = session_policy(settings.bucket, prefix)
         creds = assume_role(self.sts, settings.credentials, settings.region, policy, session_name())
         return sts_answer(creds, bucket=settings.bucket, region=settings.region, endpoint=settings.endpoint,
@@ -273,12 +274,14 @@ class PolicyApp:
 
     def sign(self, prefix: str, context: Any = None) -> dict[str, Any]:
         """The ``post_policy`` action of the upload function, for ``prefix``, reshaped for a browser."""
-        from osscallback.upload.uploader import Uploader, UploadEvent, UploadSettings
+        from osscallback.upload.event import UploadEvent
+        from osscallback.upload.postpolicy import post_policy
+        from osscallback.upload.settings import BucketSettings  # not the upload function's file settings
 
         event = UploadEvent(action="post_policy", key_prefix=prefix, max_size=self.config.max_size,
                             expires=self.config.expires, success_action_status="200")
-        settings = UploadSettings.resolve(event, context, self._env())
-        result = Uploader(settings).run(event).to_dict()
+        settings = BucketSettings.resolve(event, context, self._env())
+        result = post_policy(settings, event).to_dict()
         fields: dict[str, str] = dict(result["fields"])
         answer: dict[str, Any] = {
             "ok": True,
