@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 
 from osscallback.errors import ConfigError
 
-METHODS = ["POST", "PUT", "GET", "DELETE", "HEAD"]  # DELETE: a page aborts a failed multipart upload
+# DELETE: a page aborts a failed multipart upload (ali-oss's README, "Browser Usage": "allowed methods to 'PUT, GET,
+# POST, DELETE, HEAD'", "expose 'ETag'")
+METHODS = ["POST", "PUT", "GET", "DELETE", "HEAD"]
 EXPOSE = ["ETag", "x-oss-request-id"]
 MAX_RULES = 10  # OSS's limit per bucket (PutBucketCors reference)
 

@@ -3,8 +3,8 @@
 // 20+ (globalThis.crypto.subtle), where tests/upload/browser/test_ossv4.py compares its Authorization headers with
 // ali-oss's own signer (lib/common/signUtils.js authorizationV4) byte for byte.
 //
-// The algorithm (OSS, "Signature Version 4 (recommended)", help.aliyun.com/zh/oss/developer-reference/recommend-to-use-
-// signature-version-4): a canonical request (method, /bucket/key, sorted query, the content-type, content-md5 and
+// The algorithm (OSS, "Include a V4 signature in the Authorization header (recommended)",
+// https://help.aliyun.com/en/oss/developer-reference/recommend-to-use-signature-version-4): a canonical request (method, /bucket/key, sorted query, the content-type, content-md5 and
 // x-oss-* headers, no additional headers, the payload hash UNSIGNED-PAYLOAD), hashed into a string to sign with the
 // date and the scope <yyyymmdd>/<region>/oss/aliyun_v4_request, signed with a key derived by HMAC-SHA256 from
 // "aliyun_v4" + secret, the date, the region, "oss" and "aliyun_v4_request".
@@ -64,6 +64,7 @@
     let signingKey = await hmac("aliyun_v4" + creds.accessKeySecret, day);
     for (const part of [region, "oss", "aliyun_v4_request"]) signingKey = await hmac(signingKey, part);
     const signature = hex(await hmac(signingKey, toSign));
+    // no space after the comma, as ali-oss writes it (OSS's page above shows ", " between the parts)
     return "OSS4-HMAC-SHA256 Credential=" + creds.accessKeyId + "/" + scope + ",Signature=" + signature;
   }
 
