@@ -247,6 +247,7 @@
           { "Content-Type": "application/octet-stream" }, blob, loaded => { inFlight[n] = loaded; show(); });
         delete inFlight[n];
         if (answer.status !== 200 || !answer.etag) throw answerFailure(answer);
+        if (record.aborted) return;  // another part failed for good: nothing to keep
         record.parts[n] = answer.etag;
         save(file, record);
         show();
@@ -263,6 +264,7 @@
   // Best effort: a fatal answer ends the upload, and its parts should not linger (a lifecycle rule for
   // incomplete multipart uploads removes them if this fails too).
   async function abort(session, file, record) {
+    record.aborted = true;
     forget(file);
     try { await call(session, "DELETE", record.key, { uploadId: record.uploadId }, {}); } catch (e) { /* kept by OSS */ }
   }
