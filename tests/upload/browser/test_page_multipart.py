@@ -66,9 +66,9 @@ def action_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("runs") / "runs.jsonl"
 
 
-def _stack(tmp: Path, log: Path, authorizer: str = "anonymous") -> LocalStack:
+def _stack(tmp: Path, log: Path, authorizer: str = "anonymous", template: str = "template.yml") -> LocalStack:
     paths = os.pathsep.join(str(FIXTURES / d) for d in ("actions", "authorizers"))
-    return LocalStack(data_dir=tmp, log_sink=lambda f, line: None, inspector=False,
+    return LocalStack(template=ROOT / template, data_dir=tmp, log_sink=lambda f, line: None, inspector=False,
                       env={"CALLBACK_ACTION": "counting_action:record", "COUNTING_ACTION_LOG": str(log),
                            "PYTHONPATH": paths, "UPLOAD_AUTHORIZER": authorizer,
                            "UPLOAD_MULTIPART_THRESHOLD": str(THRESHOLD)})
@@ -146,8 +146,11 @@ def test_a_large_file_goes_up_in_parts_with_the_callback_answer(stack: LocalStac
                                                                  tmp_path: Path, action_log: Path) -> None:
     big = _file(tmp_path, "film.bin")
     _open(driver, stack)
+    driver.get_log("browser")  # type: ignore[attr-defined]  # what loading logged is test_page.py's
     driver.find_element(By.ID, "files").send_keys(str(big))
     row = _finished(driver, big.name)
+    # no CSP refusal (connect-src names the bucket's origin), no failed request, no uncaught error
+    assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []  # type: ignore[attr-defined]
     assert (row["state"], row["mode"]) == ("done", "multipart"), row["message"]
     assert (row["done"], row["total"], row["resumed"], row["bar"]) == (PARTS, PARTS, 0, 100)
     assert row["parts"] == f"Part {PARTS} of {PARTS} done"
@@ -161,6 +164,20 @@ def test_a_large_file_goes_up_in_parts_with_the_callback_answer(stack: LocalStac
     assert _runs_of(stack, action_log, key) == ["callback"]  # once, by the callback the page sent on Complete
     assert driver.execute_script(_RECORDS_JS) == []  # nothing left to resume
     assert "film.bin" not in driver.find_element(By.ID, "status").text
+
+
+def test_a_large_file_behind_fc2s_proxy_url(tmp_path_factory: pytest.TempPathFactory, driver: WebDriver,
+                                             tmp_path: Path) -> None:
+    """FC 2.0: the page at /2016-08-15/proxy/<service>/policy/, so its /sts is that path's, not the host's root."""
+    action_log = tmp_path_factory.mktemp("runs") / "runs.jsonl"
+    with _stack(tmp_path_factory.mktemp("oss"), action_log, template="template.fc2.yml") as fc2:
+        assert "/proxy/" in fc2.info().upload_page_url
+        big = _file(tmp_path, "fc2.bin", THRESHOLD + 4096)
+        _open(driver, fc2)
+        driver.find_element(By.ID, "files").send_keys(str(big))
+        row = _finished(driver, big.name)
+        assert (row["state"], row["total"]) == ("done", 2), row["message"]
+        assert _runs_of(fc2, action_log, _object(row["answer"])) == ["callback"]
 
 
 def test_an_upload_interrupted_by_a_reload_resumes_without_resending_parts(stack: LocalStack, driver: WebDriver,
