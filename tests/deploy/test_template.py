@@ -28,10 +28,6 @@ UNDECLARED = {
     "FC_REGION": "set by FC in every instance: the oss:// store's default region",
     "UPLOAD_HOST": "optional: the policy function's custom OSS domain; unset means the bucket's own URL",
     "UPLOAD_STS_ENDPOINT": "optional: GET /sts's STS endpoint; unset means the region's (the local stack sets its own)",
-    # GET /sts is opt-in until the templates declare its role (docs/DEPLOY.md, 'Mobile and large uploads'):
-    # unset, it answers a JSON 403 saying how to set it; its duration defaults to 3600 s
-    "UPLOAD_STS_ROLE_ARN": "optional: the role GET /sts assumes; unset means GET /sts answers 403 StsNotConfigured",
-    "UPLOAD_STS_DURATION": "optional: GET /sts's credential lifetime; unset means 3600 s",
 }
 #: Python runtimes FC offers (https://www.alibabacloud.com/help/en/functioncompute/fc/python/).
 FC2_RUNTIMES = {"python3.9", "python3.10"}
@@ -224,13 +220,17 @@ def test_fc2_functions_share_one_service_with_a_least_privilege_role() -> None:
         for statement in policy["statement"]:
             assert statement["Effect"] == "Allow"
             actions.update(statement["Action"])
+            if "sts:AssumeRole" in statement["Action"]:  # GET /sts assumes the uploader role, and no other
+                assert statement["Action"] == ["sts:AssumeRole"]
+                assert statement["Resource"] == ["acs:ram:*:*:role/oss-callback-fc-uploader"]
+                continue
             for resource in statement["Resource"]:
                 assert resource.startswith(("acs:oss:*:*:", "acs:log:")) and "*:*:*" not in resource
             if "oss:ListObjects" in statement["Action"]:  # reconciliation lists the bucket: that bucket, nothing more
                 assert statement["Action"] == ["oss:ListObjects"]
                 assert statement["Resource"] == [f"acs:oss:*:*:{template.vars['bucket']}"]
     assert actions == {"oss:PutObject", "oss:GetObject", "oss:AbortMultipartUpload", "oss:ListObjects",
-                       "log:PostLogStoreLogs"}
+                       "sts:AssumeRole", "log:PostLogStoreLogs"}
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=[p.name for p in TEMPLATES])
