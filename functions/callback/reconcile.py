@@ -10,9 +10,9 @@ https://www.alibabacloud.com/help/en/fc/formats-of-event-for-different-triggers)
 
 import os
 
-from osscallback.callback.reconcile_oss import ReconcileApp, make_reconcile_handler
+from osscallback.callback.reconcile_oss import load_reconcile_app, make_reconcile_handler
 
-_deliver = make_reconcile_handler(ReconcileApp(os.environ))
+_deliver = make_reconcile_handler(load_reconcile_app(os.environ))  # a bad setting: every run fails, saying why
 
 
 def handler(event, context):  # type: ignore[no-untyped-def]

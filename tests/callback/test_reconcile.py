@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,14 @@ import oss2
 import pytest
 
 from osscallback.callback.oss_event import OssEventApp
-from osscallback.callback.reconcile_oss import ReconcileApp, ReconcileSettings, parse_since
+from osscallback.callback.reconcile_oss import (
+    BrokenReconcileApp,
+    ReconcileApp,
+    ReconcileSettings,
+    load_reconcile_app,
+    make_reconcile_handler,
+    parse_since,
+)
 from osscallback.errors import ConfigError
 from osscallback.local.oss import LocalOSS
 from tests.callback.test_oss_event import event_for
@@ -99,8 +105,14 @@ def test_the_same_bytes_uploaded_again_are_a_new_upload(setup: dict[str, Any]) -
     assert reconcile(setup["env"])["summary"]["delivered"] == 0
 
 
+#: FC's time-trigger event (FC, "Formats of event for different triggers", Time trigger), as the timer sends it.
+TIMER_EVENT = b'{"triggerTime": "2018-02-09T05:49:00Z", "triggerName": "timer-trigger", "payload": "awesome-fc"}'
+
+
 def test_settle_window_since_and_dry_run(setup: dict[str, Any]) -> None:
     setup["bucket"].put_object("examples/young.txt", b"young")
+    timer = ReconcileApp(setup["env"]).handle(TIMER_EVENT, Context())  # the timer's run: the defaults, 600 s settle
+    assert timer["summary"]["settling"] == 1 and timer["summary"]["complete"] and timer["uploads"] == []
     assert reconcile(setup["env"], settle=600)["summary"]["settling"] == 1
     assert reconcile(setup["env"], since=time.time() + 60)["summary"]["before_since"] == 1
     dry = reconcile(setup["env"], dry_run=True)
@@ -140,7 +152,11 @@ def test_settings_are_checked() -> None:
         parse_since("yesterday")
 
 
-def test_memory_store_is_refused(setup: dict[str, Any], monkeypatch: Callable[..., Any]) -> None:
+def test_memory_store_is_refused_and_a_bad_setting_fails_every_run_saying_why(setup: dict[str, Any]) -> None:
     env = {**setup["env"], "CALLBACK_IDEMPOTENCY_STORE": "memory"}
     with pytest.raises(ConfigError, match="memory"):
         reconcile(env)
+    broken = load_reconcile_app({**setup["env"], "CALLBACK_RECONCILE": "oss://Bad_Bucket/"})
+    assert isinstance(broken, BrokenReconcileApp)
+    with pytest.raises(ConfigError, match="CALLBACK_RECONCILE="):
+        make_reconcile_handler(broken)(b'{"triggerTime": "2026-12-07T08:00:00Z", "triggerName": "t", "payload": ""}')

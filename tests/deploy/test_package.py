@@ -159,9 +159,17 @@ def test_callback_and_event_packages_share_the_oss_store_in_isolation(
                                      "object": {"key": "examples/a.txt", "eTag": fields["etag"], "size": 1}},
                              "responseElements": {"requestId": fields["reqId"]}}]}
         delivered = _run(python, package.path, _spec(events_fn, "event", event=json.dumps(event)), env, tmp_path)
+        # the reconcile function (issue 30), from the same package: the upload the callback delivered is recognised
+        reconcile_fn = _module("reconcile")
+        reconcile_env = {**env, "CALLBACK_RECONCILE": "oss://isolated-bucket/examples/?region=cn-hangzhou"
+                                                      f"&endpoint={oss.endpoint}", "CALLBACK_RECONCILE_SINCE": "0"}
+        run = _run(python, package.path, _spec(reconcile_fn, "event", event=json.dumps({"reconcile": {"settle": 0}})),
+                   reconcile_env, tmp_path)
     assert out["status"].startswith("200"), out
     assert out["oss2_loaded"] is True and not out["foreign"], out["foreign"]
     assert json.loads(delivered["result"])["records"][0]["outcome"] == "duplicate", delivered
+    summary = json.loads(run["result"])["summary"]
+    assert (summary["seen"], summary["already_delivered"], summary["delivered"]) == (1, 1, 0), run
 
 
 @pytest.mark.parametrize(("kind", "python"), _interpreters())

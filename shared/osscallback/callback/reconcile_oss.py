@@ -149,7 +149,28 @@ class ReconcileApp:
         return report.to_dict()
 
 
-def make_reconcile_handler(app: ReconcileApp) -> Any:
+class BrokenReconcileApp:
+    """Stands in for :class:`ReconcileApp` when the configuration is wrong: every run fails with the reason (logged
+    once at start-up too), instead of an import error that hides it."""
+
+    def __init__(self, error: ConfigError) -> None:
+        self.error = error
+
+    def handle(self, payload: Any, context: Any = None) -> dict[str, Any]:
+        log.error(json.dumps({"error": "ConfigurationError", "message": str(self.error)}))
+        raise self.error
+
+
+def load_reconcile_app(env: Mapping[str, str]) -> ReconcileApp | BrokenReconcileApp:
+    """Build the function's app at cold start; a configuration error is logged loudly once."""
+    try:
+        return ReconcileApp(env)
+    except ConfigError as exc:
+        log.error(json.dumps({"error": "ConfigurationError", "message": str(exc)}))
+        return BrokenReconcileApp(exc)
+
+
+def make_reconcile_handler(app: ReconcileApp | BrokenReconcileApp) -> Any:
     """An FC event handler (FC 2.0 and 3.0 alike): a timer event or the CLI's options in, the run's report out."""
 
     def handler(event: Any, context: Any = None) -> str:
@@ -158,4 +179,5 @@ def make_reconcile_handler(app: ReconcileApp) -> Any:
     return handler
 
 
-__all__ = ["OssLister", "ReconcileApp", "ReconcileSettings", "make_reconcile_handler", "parse_since"]
+__all__ = ["BrokenReconcileApp", "OssLister", "ReconcileApp", "ReconcileSettings", "load_reconcile_app",
+           "make_reconcile_handler", "parse_since"]
