@@ -10,6 +10,7 @@ developer.aliyun.com/ask/553273, with EC 0002-00000007; OSS error page 0002-0000
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import json
 import subprocess
@@ -71,7 +72,7 @@ def test_the_answer(stack: LocalStack) -> None:
     assert tuple(sts) == ANSWER_FIELDS  # the documented contract, in order
     assert sts["AccessKeyId"].startswith("STS.") and sts["SecurityToken"]
     assert sts["AccessKeyId"] != info.fc_access_key_id  # not the function's own credentials: AssumeRole's
-    expires = time.mktime(time.strptime(sts["Expiration"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    expires = calendar.timegm(time.strptime(sts["Expiration"], "%Y-%m-%dT%H:%M:%SZ"))
     assert 3500 < expires - time.time() <= 3600  # UPLOAD_STS_DURATION's default
     assert (sts["bucket"], sts["region"], sts["endpoint"]) == (info.bucket, info.region, info.oss_endpoint)
     assert sts["key_prefix"].startswith("uploads/") and sts["key_prefix"] != _sts(stack)["key_prefix"]
