@@ -29,7 +29,7 @@ from osscallback.local.stack import LocalStack
 from osscallback.upload.templates import build_callback
 from tests.callback.test_oss_event import event_for
 from tests.support import ROOT
-from tests.support.delivery import FIXTURES, closed_port, runs
+from tests.support.delivery import FIXTURES, RedisServer, closed_port, runs
 
 CLI = [sys.executable, "-m", "osscallback.cli"]
 
@@ -178,6 +178,37 @@ def test_a_run_killed_midway_resumes_from_its_checkpoint(stack: LocalStack, tmp_
     assert [u["key"] for u in report["uploads"]] == keys[2:]
     assert sorted(r["object"] for r in runs(tmp_path / "runs.jsonl")) == keys  # each once
 
+
+
+def test_the_timer_fires_on_its_schedule_and_delivers_within_settle_plus_one_period(
+        tmp_path: Path, redis: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The template's timer trigger with a 2 s period (the shipped one says 10 minutes) and a 1 s settle window: a
+    lost upload is delivered by the scheduled run alone, within settle + one period (+ the run), as DELIVERY.md says."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(FIXTURES), os.environ.get("PYTHONPATH")) if p))
+    text = (ROOT / "template.fc2.yml").read_text(encoding="utf-8")
+    assert "schedule: '@every 10m'" in text
+    (tmp_path / "template.yml").write_text(text.replace("schedule: '@every 10m'", "schedule: '@every 2s'"))
+    (tmp_path / "functions").symlink_to(ROOT / "functions")  # the sources beside the template, as in the checkout
+    stack = LocalStack(template=tmp_path / "template.yml", data_dir=tmp_path / "oss", log_sink=lambda fn, line: None,
+                       inspector=False, store=redis.url, drop_events=["examples/lost-*"],
+                       env={"CALLBACK_ACTION": "counting_action:record", "COUNTING_ACTION_LOG": str(tmp_path / "runs"),
+                            "CALLBACK_RECONCILE_SETTLE": "1"})
+    with stack:
+        uploaded = time.time()
+        _upload(stack, "examples/lost-timer.txt", f"http://127.0.0.1:{closed_port()}/")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not runs(tmp_path / "runs"):
+            time.sleep(0.1)
+        delay = time.time() - uploaded
+        while time.monotonic() < deadline and len(stack.fc.timers.fired) < 3:
+            time.sleep(0.1)
+        fired = [f for f in stack.fc.timers.fired if f[1] == "reconcile-timer"]
+        status = [stack.fc.async_invocation(r.request_id) for r in stack.fc.async_invocations()
+                  if r.source == "timer:reconcile-timer"]
+    assert [(r["object"], r["source"]) for r in runs(tmp_path / "runs")] == [("examples/lost-timer.txt", "reconcile")]
+    assert len(fired) >= 3 and all(b[2] - a[2] >= 1.9 for a, b in zip(fired, fired[1:], strict=False))  # every 2 s
+    assert len(status) >= 3 and all(s is not None and s.status in ("succeeded", "running", "queued") for s in status)
+    assert delay < 1 + 1 + 2 + 10, delay  # settle (+1 s: Last-Modified's whole seconds) + one period + the run
 
 def test_timer_schedules_follow_fcs_syntax() -> None:
     """``@every`` and six cron fields, seconds first (FC's TimerTriggerConfig), and FC's time-trigger event."""
