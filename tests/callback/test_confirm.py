@@ -114,7 +114,7 @@ def upload(oss: LocalOSS, url: str, key: str, data: bytes, body: str = FULL_BODY
     """PutObject with a callback: the local OSS stores the object, then signs and sends the callback."""
     doc = {"callbackUrl": url, "callbackBody": body, "callbackBodyType": "application/x-www-form-urlencoded"}
     headers = {"x-oss-callback": base64.b64encode(json.dumps(doc).encode()).decode()}
-    bucket = oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, BUCKET)
+    bucket = oss2.Bucket(oss2.AuthV4(oss.access_key_id, oss.access_key_secret), oss.endpoint, BUCKET, region=REGION)
     return bucket.put_object(key, data, headers=headers)
 
 
@@ -193,7 +193,7 @@ def test_a_replay_of_a_delivered_upload_gets_the_stored_answer_without_a_head(os
     sent: list[Any] = []
     oss.callback_sender.add_observer(sent.append)
     assert upload(oss, fn.url, "examples/f.txt", b"hello").status == 200
-    bucket = oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, BUCKET)
+    bucket = oss2.Bucket(oss2.AuthV4(oss.access_key_id, oss.access_key_secret), oss.endpoint, BUCKET, region=REGION)
     bucket.delete_object("examples/f.txt")
     import requests
 

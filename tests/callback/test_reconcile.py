@@ -52,7 +52,7 @@ def setup(local_oss: LocalOSS, shared_store_env: dict[str, str], tmp_path: Path,
            "CALLBACK_RECONCILE_SINCE": "0",
            "CALLBACK_DEAD_LETTERS": f"oss://{BUCKET}/.osscallback/dead-letters/?region={REGION}"
                                     f"&endpoint={local_oss.endpoint}"}
-    bucket = oss2.Bucket(oss2.Auth(local_oss.access_key_id, local_oss.access_key_secret), local_oss.endpoint, BUCKET)
+    bucket = oss2.Bucket(oss2.AuthV4(local_oss.access_key_id, local_oss.access_key_secret), local_oss.endpoint, BUCKET, region=REGION)
     return {"env": env, "bucket": bucket, "log": tmp_path / "runs.jsonl"}
 
 

@@ -17,6 +17,7 @@ from osscallback.deploy.build import FunctionPackage, read_manifest, runtime_int
 from osscallback.deploy.fcyaml import FunctionDef, load_template
 from osscallback.testing import KeyServer, OssSigner, form_body
 from tests.support.deploy import HOST_VERSION, ROOT, RUNNER
+from tests.support.oss_clients import REGION
 
 DEPLOY_ENV = {"FC_REGION": "cn-hangzhou", "OSS_BUCKET": "isolated-bucket", "CALLBACK_URL": "",
               "FC_ROLE_ARN": "acs:ram::1234567890123456:role/oss-callback-fc-role"}
@@ -147,7 +148,7 @@ def test_callback_and_event_packages_share_the_oss_store_in_isolation(
                "CALLBACK_CONFIRM_ENDPOINT": oss.endpoint, "FC_REGION": "cn-hangzhou",
                "ALIBABA_CLOUD_ACCESS_KEY_ID": key_id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
                "ALIBABA_CLOUD_SECURITY_TOKEN": token}
-        oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, "isolated-bucket").put_object(
+        oss2.Bucket(oss2.AuthV4(oss.access_key_id, oss.access_key_secret), oss.endpoint, "isolated-bucket", region=REGION).put_object(
             "examples/a.txt", b"a")  # what the callback describes really is in OSS (the ETag is MD5("a"))
         fields = {"bucket": "isolated-bucket", "object": "examples/a.txt", "etag": "0CC175B9C0F1B6A831C399E269772661",
                   "size": "1", "reqId": "5F2A000000000000000000AB"}

@@ -8,12 +8,17 @@ directly, so a bug shared by the local OSS's signer and the library's verifier c
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
@@ -172,3 +177,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def cli_local_oss(data_dir: Path, *flags: str) -> Iterator[dict[str, str]]:
+    """``osscallback local oss --json`` in a process of its own, as a user starts it: its one JSON line."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "osscallback.cli", "local", "oss", "--json", "--data-dir", str(data_dir), *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        yield json.loads(proc.stdout.readline())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

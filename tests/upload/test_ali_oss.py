@@ -28,6 +28,7 @@ import requests
 
 from osscallback.local.stack import LocalStack
 from tests.support import ROOT
+from tests.support.oss_clients import REGION
 
 SCRIPT = ROOT / "tests" / "upload" / "js" / "ali_oss_client.js"
 SIZE = 50 * 1024 * 1024
@@ -76,7 +77,7 @@ def _node(*args: str | Path) -> tuple[int, dict[str, Any]]:
 
 def _stored(stack: LocalStack, key: str) -> bytes:
     info = stack.info()
-    root = oss2.Bucket(oss2.Auth(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket)
+    root = oss2.Bucket(oss2.AuthV4(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket, region=REGION)
     return bytes(root.get_object(key).read())
 
 

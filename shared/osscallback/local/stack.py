@@ -59,7 +59,7 @@ DEFAULT_BUCKET = "examplebucket"
 #: STS's usual hour, uploads from a stack started the day before failed with an expired token).
 ROLE_CREDENTIALS_TTL = 30 * 24 * 3600.0
 DEFAULT_REGION = "cn-hangzhou"
-#: Where GetTempBucketToken tells Serverless Devs' fc3 to upload code zips (a bucket of the local OSS).
+#: Where GetTempBucketToken tells Serverless Devs' fc3 to upload code zips: FC's bucket, old enough for fc3's V1.
 TEMP_CODE_BUCKET = "fc-temp-code"
 #: Where the local stack's ``oss://`` idempotency store keeps its markers: the templates' prefix.
 LOCAL_MARKER_PREFIX = ".osscallback/idempotency/"
@@ -249,6 +249,7 @@ class LocalStack:
             oss = self._oss = LocalOSS(
                 data_dir=self.data_dir, port=self.oss_port, buckets=(self.bucket, TEMP_CODE_BUCKET),
                 callback_observers=observers, signature_versions=self.signature_versions,
+                old_buckets=(TEMP_CODE_BUCKET,),  # FC's own code bucket: old enough for fc3's V1 (TEMP_CODE_BUCKET)
                 on_object_created=self.drops.wrap(self._on_object_created, self._log),  # --drop-events: faults.py
             )
             oss.start()

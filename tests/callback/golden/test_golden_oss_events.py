@@ -31,6 +31,7 @@ import pytest
 
 from osscallback.local.oss import LocalOSS
 from tests.support import ROOT
+from tests.support.oss_clients import REGION
 
 EVENT_FUNCTION = ROOT / "functions" / "callback" / "oss_event.py"
 SAMPLES_DIR = Path(__file__).resolve().parent / "oss_events"
@@ -157,8 +158,8 @@ def without(doc: dict[str, Any], *paths: str) -> dict[str, Any]:
 def local_events(local_oss: LocalOSS, sink: Sink) -> dict[str, dict[str, Any]]:
     """Two uploads through oss2: one like FC 3.0's sample (application/zip with x-oss-meta-last-modified), one
     plain."""
-    bucket = oss2.Bucket(oss2.Auth(local_oss.access_key_id, local_oss.access_key_secret), local_oss.endpoint,
-                         local_oss.bucket)
+    bucket = oss2.Bucket(oss2.AuthV4(local_oss.access_key_id, local_oss.access_key_secret), local_oss.endpoint,
+                         local_oss.bucket, region=REGION)
     before = len(sink.docs)
     with_meta = bucket.put_object("source/a.png", b"png-ish bytes",
                                   headers={"Content-Type": "application/zip", "x-oss-meta-last-modified": "20250213"})

@@ -23,6 +23,7 @@ from osscallback.callback.idempotency.factory import StoreSpec, open_layer
 from osscallback.local.oss import LocalOSS
 from osscallback.upload.uploader import Credentials, Uploader, UploadSettings
 from tests.support.delivery import oss_store_env
+from tests.support.oss_clients import REGION
 
 CONTROL_FLOW = ("Exception: {", "FileAlreadyExists", "NoSuchKey")
 
@@ -80,8 +81,8 @@ def test_oss2_warnings_still_show(local_oss: LocalOSS, fc_logging: io.StringIO, 
     """A real oss2 warning and error: a resumable upload whose checkpoint record is corrupt (oss2/resumable.py
     logs ``Key not found`` at ERROR and ``The content of record is invalid, delete the record`` at WARNING)."""
     _duplicate_check(oss_store_env(local_oss), "upload:then-a-warning")  # oss2 is held at WARNING from here on
-    bucket = oss2.Bucket(oss2.Auth(local_oss.access_key_id, local_oss.access_key_secret), local_oss.endpoint,
-                         local_oss.bucket)
+    bucket = oss2.Bucket(oss2.AuthV4(local_oss.access_key_id, local_oss.access_key_secret), local_oss.endpoint,
+                         local_oss.bucket, region=REGION)
     source = tmp_path / "big.bin"
     source.write_bytes(os.urandom(4096))
     store = oss2.ResumableStore(root=str(tmp_path / "records"))

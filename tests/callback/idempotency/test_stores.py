@@ -21,6 +21,7 @@ from osscallback.callback.idempotency.factory import StoreSpec, open_layer
 from osscallback.errors import ClaimInProgress, ConfigError, IdempotencyKeyMismatch, StoreUnavailable
 from osscallback.local.oss import LocalOSS
 from tests.support.delivery import closed_port, oss_store_env
+from tests.support.oss_clients import REGION
 
 
 def _layer(env: dict[str, str]) -> PersistenceLayer:
@@ -245,8 +246,8 @@ def test_markers_are_one_object_per_claim_under_the_prefix(local_oss: LocalOSS) 
     with pytest.raises(RuntimeError):
         store.run("upload:c", lambda: (_ for _ in ()).throw(RuntimeError("fails")))
     store.run("upload:c", lambda: 3)  # generation 1 after the released generation 0
-    bucket = oss2.Bucket(oss2.Auth(local_oss.access_key_id, local_oss.access_key_secret), local_oss.endpoint,
-                         local_oss.bucket)
+    bucket = oss2.Bucket(oss2.AuthV4(local_oss.access_key_id, local_oss.access_key_secret), local_oss.endpoint,
+                         local_oss.bucket, region=REGION)
     keys = sorted(o.key for o in oss2.ObjectIterator(bucket))
     assert len(keys) == 4 and all(k.startswith(".osscallback/idempotency/") for k in keys)
     assert sorted(k.rsplit(".", 1)[1] for k in keys) == ["0", "0", "0", "1"]

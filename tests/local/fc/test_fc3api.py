@@ -29,6 +29,7 @@ from osscallback.deploy.build import WHEELHOUSE, BuildOptions, FunctionPackage, 
 from osscallback.local.oss.crc64 import crc64_of_bytes
 from osscallback.local.stack import StackInfo
 from tests.support.fc import ROOT, LogLines
+from tests.support.oss_clients import REGION
 
 pytestmark = pytest.mark.slow
 TEMPLATE = ROOT / "template.yml"
@@ -91,7 +92,7 @@ def temp_bucket_token(info: StackInfo) -> dict[str, object]:
 def upload_with_callback(info: StackInfo, key: str, url: str) -> tuple[int, dict[str, object]]:
     from osscallback.upload.templates import build_callback
 
-    bucket = oss2.Bucket(oss2.Auth(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket)
+    bucket = oss2.Bucket(oss2.AuthV4(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket, region=REGION)
     spec = build_callback("json-full", {"callback_url": url}, {"x:who": "sdk"})
     result = bucket.put_object(key, b"hello from the FC 3.0 SDK test", headers=spec.headers())
     return result.status, json.loads(result.resp.read())
@@ -132,8 +133,8 @@ def test_deploy_update_invoke_delete_with_the_fc3_sdk(stack: StackInfo, packages
     creds = token["credentials"]
     assert isinstance(creds, dict) and token["ossBucket"] and str(token["objectName"]).endswith(".zip")
     object_name = f"{stack.account_id}/{token['objectName']}"
-    temp = oss2.Bucket(oss2.StsAuth(creds["AccessKeyId"], creds["AccessKeySecret"], creds["SecurityToken"]),
-                       stack.oss_endpoint, str(token["ossBucket"]))
+    temp = oss2.Bucket(oss2.StsAuth(creds["AccessKeyId"], creds["AccessKeySecret"], creds["SecurityToken"],
+                                    auth_version="v4"), stack.oss_endpoint, str(token["ossBucket"]), region=REGION)
     temp.put_object(object_name, packages["callback"])
     updated = client.update_function("sdk-callback", models.UpdateFunctionRequest(body=models.UpdateFunctionInput(
         environment_variables={"CALLBACK_ACTION": "log", "CALLBACK_RESPONSE_TEMPLATE": "minimal"},

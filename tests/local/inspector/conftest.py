@@ -13,6 +13,7 @@ from osscallback.local.inspector import Inspector
 from osscallback.local.oss import LocalOSS
 from osscallback.local.oss.callbacks import CallbackRecord
 from tests.support.inspector import ActionCounter, serve_function
+from tests.support.oss_clients import REGION
 
 
 @pytest.fixture()
@@ -51,5 +52,5 @@ def function(local_oss: LocalOSS, counter: ActionCounter) -> Iterator[WSGIServer
 
 @pytest.fixture()
 def bucket(local_oss: LocalOSS) -> oss2.Bucket:
-    return oss2.Bucket(oss2.Auth(local_oss.access_key_id, local_oss.access_key_secret), local_oss.endpoint,
-                       local_oss.bucket)
+    return oss2.Bucket(oss2.AuthV4(local_oss.access_key_id, local_oss.access_key_secret), local_oss.endpoint,
+                       local_oss.bucket, region=REGION)

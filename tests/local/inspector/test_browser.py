@@ -28,6 +28,7 @@ from osscallback.upload.templates import build_callback
 from tests.support import ROOT
 from tests.support.browser import chromium, console_errors, screenshot
 from tests.support.inspector import wait_for
+from tests.support.oss_clients import REGION
 
 SCREENSHOT = ROOT / "docs" / "img" / "inspector.png"
 HELLO = "inspector/hello world.txt"
@@ -102,7 +103,7 @@ def page(stack: LocalStack, driver: WebDriver) -> WebDriver:
 
 def _upload(stack: LocalStack, key: str, url: str | None = None) -> int:
     info = stack.info()
-    bucket = oss2.Bucket(oss2.Auth(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket)
+    bucket = oss2.Bucket(oss2.AuthV4(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket, region=REGION)
     spec = build_callback("json-full", {"callback_url": url or info.callback_url}, {"x:user": "browser-test"})
     return int(bucket.put_object(key, b"hello from the browser test", headers=spec.headers()).status)
 

@@ -21,6 +21,7 @@ from osscallback.upload.templates import build_callback
 from tests.support.browser import chromium
 from tests.support.delivery import FIXTURES, RedisServer, runs
 from tests.support.inspector import wait_for
+from tests.support.oss_clients import REGION
 
 EVIL = 'examples/<img src=x onerror="window.pwned=1">dead.txt'
 _ROWS_JS = """
@@ -55,7 +56,7 @@ def test_a_dead_letter_is_listed_and_redelivered_from_the_page(stack: LocalStack
                                                                tmp_path: Path) -> None:
     info = stack.info()
     redis.stop()
-    bucket = oss2.Bucket(oss2.Auth(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket)
+    bucket = oss2.Bucket(oss2.AuthV4(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket, region=REGION)
     spec = build_callback("form-basic", {"callback_url": info.callback_url})
     assert bucket.put_object(EVIL, b"x", headers=spec.headers()).status == 203
     stack.settle(timeout=60)

@@ -20,6 +20,7 @@ import requests
 from osscallback.local.oss import LocalOSS
 from osscallback.local.oss.model.cors import CorsRule
 from osscallback.local.oss.xmlresp import OSSError
+from tests.support.oss_clients import v4_bucket
 
 _RULE = "<CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule>"
 
@@ -151,10 +152,10 @@ def test_rules_survive_a_restart_and_go_with_the_bucket(tmp_path: object, local_
     local_oss.allow_origins(["http://page.example"])
     local_oss.stop()
     with LocalOSS(data_dir, port=0, buckets=["examplebucket"]) as again:
-        auth = oss2.Auth(again.access_key_id, again.access_key_secret)
-        bucket = oss2.Bucket(auth, again.endpoint, again.bucket)
+        bucket = v4_bucket(again)
+        auth = bucket.auth
         assert bucket.get_bucket_cors().rules[0].allowed_origins == ["http://page.example"]
-        service = oss2.Bucket(auth, again.endpoint, "fresh-bucket")
+        service = oss2.Bucket(auth, again.endpoint, "fresh-bucket", region=again.region)
         service.create_bucket()
         service.put_bucket_cors(_doc(_RULE))
         service.delete_bucket()

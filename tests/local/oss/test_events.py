@@ -21,7 +21,7 @@ import pytest
 
 from osscallback.local.oss import LocalOSS
 from tests.support.oss import CallbackSpec, Receiver
-from tests.support.oss_clients import post_fields_v1, post_form, post_policy
+from tests.support.oss_clients import post_fields_v4, post_form, v4_bucket
 
 
 class Sink:
@@ -56,7 +56,7 @@ def oss_with_sink(tmp_path: Path, sink: Sink) -> Iterator[LocalOSS]:
 
 
 def _bucket(oss: LocalOSS) -> oss2.Bucket:
-    return oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, oss.bucket)
+    return v4_bucket(oss)
 
 
 def test_put_object_event_is_fc_oss_trigger_format(oss_with_sink: LocalOSS, sink: Sink) -> None:
@@ -105,7 +105,7 @@ def test_every_object_creating_operation_has_its_event_name(oss_with_sink: Local
     first = bucket.append_object("log.txt", 0, b"line 1\n")
     bucket.append_object("log.txt", first.next_position, b"line 2\n")
     bucket.put_symlink("src.txt", "link.txt")
-    form = {"key": "form.txt", **post_fields_v1(oss_with_sink, post_policy([]))}
+    form = {"key": "form.txt", **post_fields_v4(oss_with_sink, [])}
     assert post_form(oss_with_sink, form, b"from a form").status_code == 204
     events = sink.wait(7)
     names = [(e["eventName"], e["oss"]["object"]["key"]) for e in events]

@@ -21,6 +21,7 @@ from osscallback.callback.wsgi import make_wsgi_handler
 from osscallback.local.httpserver import WSGIServer
 from osscallback.local.oss import LocalOSS
 from tests.support.oss import CallbackSpec, b64json
+from tests.support.oss_clients import REGION, v4_bucket
 
 
 def _recv_all(s: socket.socket) -> bytes:
@@ -31,7 +32,7 @@ def _recv_all(s: socket.socket) -> bytes:
 
 
 def _bucket(oss: LocalOSS) -> oss2.Bucket:
-    return oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, oss.bucket)
+    return v4_bucket(oss)
 
 
 def test_state_survives_restart(tmp_path: Path) -> None:
@@ -173,7 +174,7 @@ def test_cli_prints_one_json_line_and_serves(tmp_path: Path) -> None:
         info = json.loads(line)
         assert set(info) == {"endpoint", "bucket", "access_key_id", "access_key_secret", "public_key_url"}
         bucket = oss2.Bucket(
-            oss2.Auth(info["access_key_id"], info["access_key_secret"]), info["endpoint"], info["bucket"]
+            oss2.AuthV4(info["access_key_id"], info["access_key_secret"]), info["endpoint"], info["bucket"], region=REGION
         )
         bucket.put_object("cli.txt", b"from the cli")
         assert bucket.get_object("cli.txt").read() == b"from the cli"
@@ -217,7 +218,7 @@ def test_one_server_per_data_directory(tmp_path: Path) -> None:
     with LocalOSS(data_dir=data) as first:
         with pytest.raises(DataDirInUse, match=r"in use by another local OSS \(pid \d+\).*--data-dir"):
             LocalOSS(data_dir=data).start()
-        bucket = oss2.Bucket(oss2.Auth(first.access_key_id, first.access_key_secret), first.endpoint, first.bucket)
+        bucket = v4_bucket(first)
         bucket.put_object("still-served.txt", b"ok")  # the refused second server touched nothing
         assert bucket.get_object("still-served.txt").read() == b"ok"
     with LocalOSS(data_dir=data) as again:
@@ -247,8 +248,7 @@ def test_reads_racing_overwrites_get_one_whole_version(local_oss: LocalOSS) -> N
     """A GET looks the object up, then opens its bytes; an overwrite in between used to unlink them first, so the
     answer's headers went out and the body never came (oss2: 'Connection broken: IncompleteRead'). Every read
     gets exactly one version, whole, whatever the writers do; copies of a changing source too."""
-    bucket = oss2.Bucket(oss2.Auth(local_oss.access_key_id, local_oss.access_key_secret), local_oss.endpoint,
-                         local_oss.bucket)
+    bucket = v4_bucket(local_oss)
     versions = [bytes([65 + i]) * (100 + 37 * i) for i in range(6)]  # distinct lengths, distinct bytes
     bucket.put_object("racy.bin", versions[0])
     stop = threading.Event()

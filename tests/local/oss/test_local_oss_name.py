@@ -12,12 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import oss2
 import pytest
 
 import osscallback
 import osscallback.local.oss as local_oss
 from osscallback.local.oss.localoss import IDENTITY_FILE, LEGACY_IDENTITY_FILE
+from tests.support.oss_clients import v4_bucket
 
 LIBRARY = Path(osscallback.__file__).resolve().parent
 ROOT = Path(__file__).resolve().parents[3]
@@ -31,7 +31,7 @@ def test_a_data_directory_from_before_the_rename_keeps_its_keys(tmp_path: Path) 
     )
     with local_oss.LocalOSS(tmp_path, port=0) as oss:
         assert (oss.access_key_id, oss.access_key_secret) == ("LTAIoldkeyid0000000000", "old-secret-000000000000000000")
-        bucket = oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, local_oss.DEFAULT_BUCKET)
+        bucket = v4_bucket(oss, local_oss.DEFAULT_BUCKET)
         bucket.put_object("k", b"v")  # the old keys sign requests the local OSS accepts
     saved = json.loads((tmp_path / IDENTITY_FILE).read_text(encoding="utf-8"))
     assert saved == {"access_key_id": "LTAIoldkeyid0000000000", "access_key_secret": "old-secret-000000000000000000"}

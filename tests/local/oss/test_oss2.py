@@ -220,7 +220,7 @@ def test_wrong_secret_is_403(make_bucket: Callable[..., oss2.Bucket], auth_versi
 
 
 def test_unknown_access_key_and_anonymous(local_oss: LocalOSS) -> None:
-    stranger = oss2.Bucket(oss2.Auth("LTAInobody", "secret"), local_oss.endpoint, local_oss.bucket)
+    stranger = oss2.Bucket(oss2.AuthV4("LTAInobody", "secret"), local_oss.endpoint, local_oss.bucket, region=REGION)
     with pytest.raises(oss2.exceptions.ServerError) as exc:
         stranger.put_object("x", b"x")
     assert exc.value.status == 403 and exc.value.code == "InvalidAccessKeyId"
@@ -243,12 +243,13 @@ def test_sts_credentials(local_oss: LocalOSS, auth_version: str) -> None:
     with pytest.raises(oss2.exceptions.ServerError) as exc:
         forged.get_object("sts.txt")
     assert exc.value.status == 403 and exc.value.code == "InvalidSecurityToken"
-    no_token = oss2.Bucket(oss2.Auth(key_id, secret), local_oss.endpoint, local_oss.bucket)
+    plain = oss2.AuthV4(key_id, secret) if auth_version == "v4" else oss2.Auth(key_id, secret)
+    no_token = oss2.Bucket(plain, local_oss.endpoint, local_oss.bucket, region=REGION)
     with pytest.raises(oss2.exceptions.ServerError) as exc:
         no_token.get_object("sts.txt")
     assert exc.value.status == 403
     k2, s2, t2 = local_oss.issue_sts_token(ttl_seconds=-1)
-    expired = oss2.Bucket(oss2.StsAuth(k2, s2, t2), local_oss.endpoint, local_oss.bucket)
+    expired = oss2.Bucket(oss2.StsAuth(k2, s2, t2, version), local_oss.endpoint, local_oss.bucket, region=REGION)
     with pytest.raises(oss2.exceptions.ServerError) as exc:
         expired.get_object("sts.txt")
     assert exc.value.code == "SecurityTokenExpired"
@@ -285,10 +286,11 @@ def test_virtual_host_and_cname_addressing(local_oss: LocalOSS, tmp_path: Path) 
     # oss2 uses <bucket>.<endpoint> for non-IP endpoints; route those through the local OSS as a proxy.
     proxies = {"http": local_oss.endpoint}
     vhost = oss2.Bucket(
-        oss2.Auth(local_oss.access_key_id, local_oss.access_key_secret),
+        oss2.AuthV4(local_oss.access_key_id, local_oss.access_key_secret),
         f"http://oss-local.test:{local_oss.port}",
         local_oss.bucket,
         proxies=proxies,
+        region=REGION,
     )
     vhost.put_object("vhost.txt", b"virtual host")
     assert vhost.get_object("vhost.txt").read() == b"virtual host"
@@ -301,22 +303,23 @@ def test_virtual_host_and_cname_addressing(local_oss: LocalOSS, tmp_path: Path) 
     assert raw.status_code == 403  # routed to the bucket, refused for lack of a signature
     with LocalOSS(tmp_path / "cname", cnames={"files.example.test": "examplebucket"}) as cname_oss:
         cname = oss2.Bucket(
-            oss2.Auth(cname_oss.access_key_id, cname_oss.access_key_secret),
+            oss2.AuthV4(cname_oss.access_key_id, cname_oss.access_key_secret),
             f"http://files.example.test:{cname_oss.port}",
             "examplebucket",
             is_cname=True,
             proxies={"http": cname_oss.endpoint},
+            region=REGION,
         )
         cname.put_object("cname.txt", b"cname")
         assert cname.get_object("cname.txt").read() == b"cname"
 
 
 def test_buckets_from_the_api(local_oss: LocalOSS) -> None:
-    auth = oss2.Auth(local_oss.access_key_id, local_oss.access_key_secret)
-    fresh = oss2.Bucket(auth, local_oss.endpoint, "fresh-bucket")
+    auth = oss2.AuthV4(local_oss.access_key_id, local_oss.access_key_secret)
+    fresh = oss2.Bucket(auth, local_oss.endpoint, "fresh-bucket", region=REGION)
     fresh.create_bucket()
     fresh.put_object("x", b"1")
-    names = [b.name for b in oss2.BucketIterator(oss2.Service(auth, local_oss.endpoint))]
+    names = [b.name for b in oss2.BucketIterator(oss2.Service(auth, local_oss.endpoint, region=REGION))]
     assert names == ["examplebucket", "fresh-bucket"]
     with pytest.raises(oss2.exceptions.BucketNotEmpty):
         fresh.delete_bucket()

@@ -29,6 +29,7 @@ from osscallback.local.oss import LocalOSS
 from osscallback.local.oss.model.ramactions import required
 from osscallback.local.oss.model.sessionpolicy import PolicyError, PolicyNotModelled, parse_policy
 from osscallback.local.sts import LocalSTS
+from tests.support.oss_clients import v4_bucket
 
 REGION = "cn-hangzhou"
 ROLE = "acs:ram::1234567890123456:role/uploader"
@@ -157,7 +158,7 @@ def test_assume_role_with_the_official_sdk_then_oss_enforces_the_policy(oss_sts:
         if what != "head":  # a HEAD answer has no body: oss2 rebuilds the code from the status
             assert refused.value.message == "Access denied by authorizer's policy.", what
             assert refused.value.ec == "0003-00000301", what
-    root = oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, oss.bucket)
+    root = v4_bucket(oss)
     assert root.get_object("uploads/alice/a.txt").read() == b"mine"  # the AccessKey pair is not limited
 
 

@@ -12,9 +12,6 @@ signatures." The page names no <Code>; the local OSS answers AccessDenied, OSS's
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +23,7 @@ import requests
 
 from osscallback.errors import ConfigError
 from osscallback.local.oss import ALL_VERSIONS, NEW_BUCKET_VERSIONS, LocalOSS
+from tests.support.oss import cli_local_oss
 from tests.support.oss_clients import make_v2, post_fields_v1, post_fields_v4, post_form, post_policy
 
 EC = "0002-00000080"
@@ -34,7 +32,8 @@ HOW_TO_ALLOW = ("osscallback local --allow-v1", "osscallback local oss --allow-v
 
 @pytest.fixture()
 def new_bucket(tmp_path: Path) -> Iterator[LocalOSS]:
-    with LocalOSS(tmp_path / "new", signature_versions=NEW_BUCKET_VERSIONS) as oss:
+    with LocalOSS(tmp_path / "new") as oss:  # the default: a bucket created today
+        assert oss.signature_versions == NEW_BUCKET_VERSIONS == {"v4"}
         yield oss
 
 
@@ -188,24 +187,19 @@ def test_an_unknown_or_empty_version_set_is_refused_at_once(tmp_path: Path) -> N
     assert LocalOSS(tmp_path, signature_versions=["V1", "v4"]).signature_versions == {"v1", "v4"}
 
 
-def _cli_local_oss(tmp_path: Path, *flags: str) -> Iterator[dict[str, str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "osscallback.cli", "local", "oss", "--json", "--data-dir", str(tmp_path), *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        yield json.loads(proc.stdout.readline())
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def test_old_buckets_take_v1_beside_new_ones(tmp_path: Path) -> None:
+    # Acceptance is per bucket, as on OSS: the local stack's FC code bucket is FC's own, old enough for fc3's V1.
+    with LocalOSS(tmp_path, buckets=["examplebucket", "fc-code"], old_buckets=["fc-code"]) as oss:
+        auth = oss2.Auth(oss.access_key_id, oss.access_key_secret)
+        assert oss2.Bucket(auth, oss.endpoint, "fc-code").put_object("code.zip", b"zip").status == 200
+        with pytest.raises(oss2.exceptions.ServerError) as exc:
+            oss2.Bucket(auth, oss.endpoint, "examplebucket").put_object("code.zip", b"zip")
+        _assert_refused_by_sdk(exc.value)
 
 
-@pytest.mark.parametrize("flags", [("--allow-v1",)], ids=["--allow-v1"])
+@pytest.mark.parametrize("flags", [(), ("--allow-v1",)], ids=["default", "--allow-v1"])
 def test_the_cli_local_oss_refuses_v1_unless_allowed(tmp_path: Path, flags: tuple[str, ...]) -> None:
-    for info in _cli_local_oss(tmp_path, *flags):
+    with cli_local_oss(tmp_path, *flags) as info:
         v1 = oss2.Bucket(oss2.Auth(info["access_key_id"], info["access_key_secret"]), info["endpoint"], info["bucket"])
         if flags:
             assert v1.put_object("cli.txt", b"old bucket").status == 200

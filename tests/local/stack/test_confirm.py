@@ -23,6 +23,7 @@ import pytest
 
 from osscallback.local.stack import LocalStack
 from osscallback.upload.templates import build_callback
+from tests.support.oss_clients import REGION
 
 
 class Relay:
@@ -108,7 +109,7 @@ def test_oss_unreachable_for_the_confirmation_then_back(tmp_path: Path, relay: R
         host, port = stack.oss.endpoint.rsplit("//", 1)[1].split(":")
         relay.target = (host, int(port))
         info = stack.info()
-        bucket = oss2.Bucket(oss2.Auth(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket)
+        bucket = oss2.Bucket(oss2.AuthV4(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket, region=REGION)
         spec = build_callback("form-basic", {"callback_url": info.callback_url})
         sent: list[Any] = []
         stack.oss.callback_sender.add_observer(sent.append)

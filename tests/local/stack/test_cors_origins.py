@@ -10,6 +10,7 @@ import requests
 
 from osscallback.local.stack import LocalStack
 from tests.support import ROOT
+from tests.support.oss_clients import REGION
 
 PAGE = "http://127.0.0.1:8765"
 
@@ -28,7 +29,7 @@ def test_the_stack_bucket_allows_the_given_origins(tmp_path: Path) -> None:
         allowed = preflight(PAGE)
         assert allowed.status_code == 200 and allowed.headers["Access-Control-Allow-Origin"] == PAGE
         assert preflight("http://127.0.0.1:9").status_code == 403  # any other origin: AccessForbidden, as on OSS
-        bucket = oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, stack.bucket)
+        bucket = oss2.Bucket(oss2.AuthV4(oss.access_key_id, oss.access_key_secret), oss.endpoint, stack.bucket, region=REGION)
         page = stack.info().upload_page_url.split("/2016-08-15/")[0]  # the stack's own upload page, FC 2.0's origin
         assert bucket.get_bucket_cors().rules[0].allowed_origins == [PAGE, page]
         assert preflight(page).headers["Access-Control-Allow-Origin"] == page

@@ -30,6 +30,7 @@ from osscallback.local.wiring import LOCAL_DEAD_LETTER_PREFIX
 from osscallback.upload.templates import build_callback
 from tests.support import ROOT
 from tests.support.delivery import FIXTURES, RedisServer, runs
+from tests.support.oss_clients import REGION
 
 BACKOFF = 0.02
 CLAIM_TTL = 2.0
@@ -63,7 +64,7 @@ def make_stack(tmp_path: Path, redis: RedisServer, monkeypatch: pytest.MonkeyPat
 
 def _bucket(stack: LocalStack) -> oss2.Bucket:
     info = stack.info()
-    return oss2.Bucket(oss2.Auth(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket)
+    return oss2.Bucket(oss2.AuthV4(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket, region=REGION)
 
 
 def _upload(stack: LocalStack, key: str, body: bytes = b"payload") -> Any:

@@ -23,6 +23,7 @@ from osscallback.local.stack import LOCAL_MARKER_PREFIX, LocalStack
 from osscallback.upload.templates import build_callback
 from tests.support import ROOT
 from tests.support.delivery import RedisServer
+from tests.support.oss_clients import REGION
 
 EVENTS = sorted((ROOT / "events").glob("upload-*.json"))
 DOWN = ROOT / "events" / "upload-callback-down.json"
@@ -93,7 +94,7 @@ def test_markers_trigger_nothing(stack: LocalStack, results: dict[str, object]) 
     assert len(markers) >= len(EVENTS)  # at least a claim and a completion per upload
     assert all(invs == [] for _, invs in markers)
     info = stack.info()
-    bucket = oss2.Bucket(oss2.Auth(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket)
+    bucket = oss2.Bucket(oss2.AuthV4(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket, region=REGION)
     stored = [o.key for o in oss2.ObjectIterator(bucket, prefix=LOCAL_MARKER_PREFIX)]
     assert len(stored) >= len(EVENTS)
 
@@ -106,7 +107,7 @@ def test_replays_over_both_instances_run_nothing_more(stack: LocalStack, results
     sender.add_observer(seen.append)
     try:
         info = stack.info()
-        bucket = oss2.Bucket(oss2.Auth(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket)
+        bucket = oss2.Bucket(oss2.AuthV4(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket, region=REGION)
         spec = build_callback("form-basic", {"callback_url": info.callback_url})
         assert bucket.put_object("examples/replayed.txt", b"once", headers=spec.headers()).status == 200
         stack.settle()
@@ -133,8 +134,8 @@ def test_a_redis_store(tmp_path: Path) -> None:
             assert stack.info().idempotency_store == redis.url
             down, put = stack.run_event(DOWN), stack.run_event(ROOT / "events" / "upload-put.json")
             info = stack.info()
-            bucket = oss2.Bucket(oss2.Auth(info.access_key_id, info.access_key_secret), info.oss_endpoint,
-                                 info.bucket)
+            bucket = oss2.Bucket(oss2.AuthV4(info.access_key_id, info.access_key_secret), info.oss_endpoint,
+                                 info.bucket, region=REGION)
             assert not list(oss2.ObjectIterator(bucket, prefix=LOCAL_MARKER_PREFIX))  # the records are in Redis
     finally:
         redis.stop()

@@ -16,6 +16,7 @@ import requests
 from osscallback.local.stack import LocalStack
 from osscallback.upload.templates import build_callback
 from tests.support import ROOT
+from tests.support.oss_clients import REGION
 
 TEMPLATE = ROOT / "template.yml"
 EVENTS = sorted((ROOT / "events").glob("upload-*.json"))
@@ -55,7 +56,7 @@ def test_events_through_fc3_invoke(stack: LocalStack, event: Path) -> None:
 def test_oss2_upload_with_callback_to_the_function_url(stack: LocalStack) -> None:
     """OSS signs the function URL's raw path and query; the FC 3.0 adapter verifies them from the HTTP event."""
     info = stack.info()
-    bucket = oss2.Bucket(oss2.Auth(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket)
+    bucket = oss2.Bucket(oss2.AuthV4(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket, region=REGION)
     spec = build_callback("json-full", {"callback_url": info.callback_url + "hook%20path/x?app=try"},
                           {"x:who": "fc3"})
     result = bucket.put_object("fc3/hello world.txt", b"hello", headers=spec.headers())

@@ -53,7 +53,8 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
 
 def _bucket(stack: LocalStack) -> oss2.Bucket:
     info = stack.info()
-    return oss2.Bucket(oss2.Auth(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket)
+    return oss2.Bucket(oss2.AuthV4(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket,
+                       region=info.region)
 
 
 def _upload(stack: LocalStack, key: str, callback_url: str) -> Any:

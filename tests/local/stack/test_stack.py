@@ -19,6 +19,7 @@ import pytest
 from osscallback.local.stack import LocalStack
 from osscallback.upload.templates import build_callback
 from tests.support import ROOT
+from tests.support.oss_clients import REGION
 
 EVENTS = sorted((ROOT / "events").glob("upload-*.json"))
 CLI = [sys.executable, "-m", "osscallback.cli"]
@@ -62,7 +63,7 @@ def test_oss2_upload_with_callback_to_the_proxy_path(stack: LocalStack) -> None:
     OSS made over that full path, which only works through fc.request_uri."""
     info = stack.info()
     assert "/2016-08-15/proxy/" in info.callback_url
-    bucket = oss2.Bucket(oss2.Auth(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket)
+    bucket = oss2.Bucket(oss2.AuthV4(info.access_key_id, info.access_key_secret), info.oss_endpoint, info.bucket, region=REGION)
     spec = build_callback("json-full", {"callback_url": info.callback_url + "hook%20path?app=try"}, {"x:who": "test"})
     result = bucket.put_object("proxy/path.txt", b"hello", headers=spec.headers())
     assert result.status == 200

@@ -150,7 +150,9 @@ class LocalOSS:
     ``signature_versions``: the request signatures the buckets accept, of ``"v1"``, ``"v2"``, ``"v4"``. By default
     (``None``) V4 only, as a bucket created since 2025-09-01: a V1 or V2 signature (header, signed URL or PostObject
     form) is refused with 403 and EC 0002-00000080 before it is checked. ``ALL_VERSIONS`` (``--allow-v1`` on the
-    CLI) models a bucket that predates the change (:mod:`.sigversions`).
+    CLI) models a bucket that predates the change (:mod:`.sigversions`); ``old_buckets`` names buckets made before
+    the change, which take V1 and V2 whatever the default (the local stack's FC code bucket: Serverless Devs' fc3
+    uploads code there with ali-oss signing V1).
     """
 
     def __init__(
@@ -171,6 +173,7 @@ class LocalOSS:
         callback_observers: Sequence[CallbackObserver] = (),
         request_timeout: float = KEEP_ALIVE_TIMEOUT,
         signature_versions: Iterable[str] | None = None,
+        old_buckets: Iterable[str] = (),
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.host = host
@@ -188,6 +191,7 @@ class LocalOSS:
         self._request_timeout = request_timeout
         #: The signature versions the buckets accept (checked here, so a typo fails at once).
         self.signature_versions = parse_versions(DEFAULT_VERSIONS if signature_versions is None else signature_versions)
+        self.old_buckets = frozenset(old_buckets)
         self._wanted_key_id = access_key_id
         self._wanted_secret = access_key_secret
         self.access_key_id = ""
@@ -232,6 +236,7 @@ class LocalOSS:
                 self.region,
                 self.on_object_created,
                 signature_versions=self.signature_versions,
+                old_buckets=self.old_buckets,
             )
             server = LocalOSSHTTPServer(
                 (self.host, self.port),

@@ -286,7 +286,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 cred = authenticate(
                     SignedRequest(method, bucket, key, headers, query),
                     self.server.ops.credentials,
-                    accepted=self.server.ops.backend.signature_versions,
+                    accepted=self.server.ops.backend.accepted_versions(bucket),
                 )
                 req.access_key_id = cred.access_key_id if cred is not None else ""
             response = self.server.ops.handle(req)

@@ -27,8 +27,8 @@ V4 = "v4"
 ALL_VERSIONS: frozenset[str] = frozenset({V1, V2, V4})
 #: What a bucket created since 2025-09-01 accepts: the default.
 NEW_BUCKET_VERSIONS: frozenset[str] = frozenset({V4})
-#: What the local OSS accepts unless told otherwise.
-DEFAULT_VERSIONS: frozenset[str] = ALL_VERSIONS  # NEW_BUCKET_VERSIONS once every path signs V4 (issue 28)
+#: What the local OSS accepts unless told otherwise: a bucket created today.
+DEFAULT_VERSIONS: frozenset[str] = NEW_BUCKET_VERSIONS
 
 #: OSS's EC for a V1 signature on a bucket that no longer takes it (OSS error page 0002-00000080).
 EC_V1_DISCONTINUED = "0002-00000080"

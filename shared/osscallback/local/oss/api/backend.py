@@ -15,7 +15,7 @@ from osscallback.local.oss.callbacks import CallbackSender
 from osscallback.local.oss.model.cors import CorsTable
 from osscallback.local.oss.model.events import Notifier
 from osscallback.local.oss.model.store import StagedFile, Store
-from osscallback.local.oss.sigversions import DEFAULT_VERSIONS
+from osscallback.local.oss.sigversions import ALL_VERSIONS, DEFAULT_VERSIONS
 from osscallback.local.oss.xmlresp import OSSError
 
 #: The owner id the local OSS reports for every bucket and object (one account).
@@ -32,11 +32,17 @@ class Backend:
     notifier: Notifier
     #: The signature versions the buckets accept (:mod:`..sigversions`; V4 only, as a bucket created today).
     signature_versions: frozenset[str] = DEFAULT_VERSIONS
+    #: Buckets made before 2025-09-01, which take every version whatever ``signature_versions`` says.
+    old_buckets: frozenset[str] = frozenset()
     #: Each bucket's CORS rules (:mod:`.cors` enforces them on every answer).
     cors: CorsTable = field(init=False)
 
     def __post_init__(self) -> None:
         self.cors = CorsTable(self.store)
+
+    def accepted_versions(self, bucket: str) -> frozenset[str]:
+        """The signature versions a request to ``bucket`` may use (service-level requests: the default)."""
+        return ALL_VERSIONS if bucket in self.old_buckets else self.signature_versions
 
     def require_bucket(self, bucket: str) -> None:
         if not self.store.bucket_exists(bucket):

@@ -247,9 +247,10 @@ class Operations:
         region: str,
         on_object_created: EventSink | None = None,
         signature_versions: frozenset[str] = DEFAULT_VERSIONS,
+        old_buckets: frozenset[str] = frozenset(),
     ) -> None:
         self.backend = Backend(
-            store, credentials, sender, region, Notifier(on_object_created), signature_versions=signature_versions
+            store, credentials, sender, region, Notifier(on_object_created), signature_versions, old_buckets
         )
 
     @property

@@ -51,7 +51,7 @@ def _post_object(backend: Backend, req: Request, form: PostForm, staged: StagedF
         if "policy" not in fields:
             raise xmlresp.invalid_argument("The policy form field is missing.", "policy", "")
         req.access_key_id = verify_post_signature(
-            fields, backend.credentials, accepted=backend.signature_versions
+            fields, backend.credentials, accepted=backend.accepted_versions(req.bucket)
         ).access_key_id
     elif backend.store.bucket_acl(req.bucket) != "public-read-write":
         raise acl_rules.denied()  # an unsigned form: only a public-read-write bucket takes it
