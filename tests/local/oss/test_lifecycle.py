@@ -21,7 +21,7 @@ from osscallback.callback.wsgi import make_wsgi_handler
 from osscallback.local.httpserver import WSGIServer
 from osscallback.local.oss import LocalOSS
 from tests.support.oss import CallbackSpec, b64json
-from tests.support.oss_clients import REGION, v4_bucket
+from tests.support.oss_clients import v4_bucket
 
 
 def _recv_all(s: socket.socket) -> bytes:
@@ -172,9 +172,10 @@ def test_cli_prints_one_json_line_and_serves(tmp_path: Path) -> None:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         info = json.loads(line)
-        assert set(info) == {"endpoint", "bucket", "access_key_id", "access_key_secret", "public_key_url"}
+        assert set(info) == {"endpoint", "bucket", "region", "access_key_id", "access_key_secret", "public_key_url"}
         bucket = oss2.Bucket(
-            oss2.AuthV4(info["access_key_id"], info["access_key_secret"]), info["endpoint"], info["bucket"], region=REGION
+            oss2.AuthV4(info["access_key_id"], info["access_key_secret"]), info["endpoint"], info["bucket"],
+            region=info["region"],
         )
         bucket.put_object("cli.txt", b"from the cli")
         assert bucket.get_object("cli.txt").read() == b"from the cli"
