@@ -270,6 +270,11 @@ def test_policy_function_runs_from_the_upload_package(
     page = _run(python, package.path, _spec(fn, HTTP, method="GET", path="/", body="", headers={}), env, tmp_path)
     assert page["status"].startswith("200") and "<script src=\"static/upload.js\"" in page["body"]
     ask = _spec(fn, HTTP, method="GET", path="/policy", body="", headers={})
+    # As deployed (issue 27): no authorizer, so nobody gets a policy; the answer says how to configure one.
+    closed = _run(python, package.path, ask, {**env, "CALLBACK_URL": "https://callback.example.test/"}, tmp_path)
+    assert closed["status"].startswith("403"), closed
+    assert json.loads(closed["body"])["error"] == "UploadEndpointNotConfigured" and "UPLOAD_AUTHORIZER" in closed["body"]
+    env["UPLOAD_AUTHORIZER"] = "anonymous"  # the documented demo choice
     first = _run(python, package.path, ask, env, tmp_path)  # the first deploy: CALLBACK_URL is not known yet
     assert first["status"].startswith("500") and "set CALLBACK_URL" in json.loads(first["body"])["message"]
     answer = _run(python, package.path, ask, {**env, "CALLBACK_URL": "https://callback.example.test/"}, tmp_path)

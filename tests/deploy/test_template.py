@@ -5,6 +5,8 @@ function accepts, the role is least-privilege, and the deploy docs cover what th
 from __future__ import annotations
 
 import ast
+import io
+import json
 import re
 from pathlib import Path
 
@@ -172,6 +174,38 @@ def test_http_trigger_methods_are_what_the_callback_function_accepts(template: T
 
 
 @pytest.mark.parametrize("template", _templates())
+def test_the_shipped_policy_function_refuses_without_an_authorizer(template: Template) -> None:
+    """Issue 27, nothing open by default: a plain deploy's policy function hands out no upload policy. Its
+    environment is the template's (after interpolation, as deployed) plus FC's credentials; it is called through the
+    handler the template names, with the request a browser's page makes."""
+    from osscallback.upload.browser.app import PolicyApp
+    from osscallback.upload.browser.http import make_fc3_handler, make_wsgi_handler
+
+    (policy,) = [f for f in template.functions if f.module == "policy"]
+    assert policy.environment["UPLOAD_AUTHORIZER"] == ""  # anonymous only by a conscious edit (docs/DEPLOY.md)
+    env = {**policy.environment, "CALLBACK_URL": "https://callback.example.test/", "OSS_ACCESS_KEY_ID": "id",
+           "OSS_ACCESS_KEY_SECRET": "secret", "OSS_SESSION_TOKEN": "token"}
+    app = PolicyApp.from_env(env)
+    if template.is_fc3:
+        assert policy.handler == "policy.handler_fc3"
+        event = {"version": "v1", "rawPath": "/policy", "body": "", "isBase64Encoded": False, "headers": {},
+                 "queryParameters": {}, "requestContext": {"http": {"method": "GET", "path": "/policy"}}}
+        answer = make_fc3_handler(app)(json.dumps(event).encode(), None)
+        status, body = int(answer["statusCode"]), answer["body"]
+    else:
+        assert policy.handler == "policy.handler"
+        seen: list[str] = []
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/policy", "QUERY_STRING": "", "fc.request_uri": "/policy",
+                   "wsgi.input": io.BytesIO(b""), "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "9000"}
+        chunks = make_wsgi_handler(app)(environ, lambda st, headers, exc=None: seen.append(st))
+        status, body = int(seen[0].split()[0]), b"".join(chunks).decode()
+    doc = json.loads(body)
+    assert status == 403 and doc["error"] == "UploadEndpointNotConfigured", doc
+    assert "UPLOAD_AUTHORIZER" in doc["message"] and "docs/DEPLOY.md" in doc["message"]
+    assert "policy" not in doc and "x-oss-signature" not in body
+
+
+@pytest.mark.parametrize("template", _templates())
 def test_the_policy_trigger_lists_what_the_policy_endpoint_answers(template: Template) -> None:
     from osscallback.upload.browser.app import HttpRequest, PolicyApp
 
@@ -185,7 +219,7 @@ def test_the_policy_trigger_lists_what_the_policy_endpoint_answers(template: Tem
     assert trigger.auth_type == "anonymous"  # browsers cannot sign FC requests: UPLOAD_AUTHORIZER decides
     assert policy.code_uri.endswith("/upload") and policy.handler_module == "policy"
     assert "-internal." not in policy.environment["OSS_ENDPOINT"]  # browsers post to the public endpoint
-    assert policy.environment["UPLOAD_AUTHORIZER"] == "anonymous"  # visible in vars.page, with its warning
+    assert policy.environment["UPLOAD_AUTHORIZER"] == ""  # closed; vars.page says how to open it (issue 27)
 
 
 @pytest.mark.parametrize("template", _templates())

@@ -1,7 +1,8 @@
 """``osscallback build``: one self-contained FC code directory per function (what ``s deploy`` uploads).
 
 template.yml runs it as each function's Serverless Devs ``pre-deploy`` action, with ``--check-env`` so a deploy
-with an unset ``${env(NAME)}`` stops here, with the names, before anything reaches the cloud.
+with an unset ``${env(NAME)}`` (or, for FC 3.0, no role) stops here, with the names, before anything reaches the
+cloud.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from osscallback.deploy.build import DEFAULT_OUT, DEFAULT_PLATFORMS, BuildOptions, build, describe
-from osscallback.deploy.templates import TEMPLATE, check_not_renamed
+from osscallback.deploy.templates import TEMPLATE, check_not_renamed, check_roles
 
 
 def register(sub: Any) -> None:
@@ -35,7 +36,7 @@ def register(sub: Any) -> None:
         "--python-version",
         default=None,
         metavar="X.Y",
-        help="CPython version to install wheels for (default: the function's runtime in template.yml, else 3.10)",
+        help="CPython version to install wheels for (default: the function's runtime in the template, else 3.12)",
     )
     p.add_argument(
         "--platform",
@@ -50,7 +51,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--check-env",
         action="store_true",
-        help="first check that every ${env(NAME)} in the template has a value (what a deploy needs)",
+        help="first check that every ${env(NAME)} in the template has a value and every FC 3.0 function a role "
+        "(what a deploy needs)",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.check_env:
         from osscallback.deploy.fcyaml import load_template
 
-        load_template(template, strict=True)  # ConfigError -> one readable line, exit 2 (cli.main)
+        check_roles(load_template(template, strict=True))  # ConfigError -> one readable line, exit 2 (cli.main)
     options = BuildOptions(
         project_root=root,
         out_dir=Path(args.out),

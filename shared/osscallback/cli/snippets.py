@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from osscallback.deploy.templates import TEMPLATE_LOCAL
+from osscallback.deploy.templates import INSTALL_S, TEMPLATE_LOCAL
 from osscallback.local.stack import StackInfo
 
 
@@ -104,16 +104,29 @@ PY"""))
         Snippet("... and in another shell, upload with a callback to it:",
                 f"{_oss_env(info, serve_url)}\nprintf 'hello, OSS\\n' > {sample}\n"
                 f"{cli} upload {sample} --key try/served.txt"),
-        Snippet("Deploy with Serverless Devs (fc3) into this stack (docs/DEPLOY.md, \"Deploy into the local "
-                "stack\"):",
-                f"s config add --AccessKeyID {_q(info.fc_access_key_id)} --AccessKeySecret "
-                f"{_q(info.fc_access_key_secret)} \\\n--SecurityToken {_q(info.fc_security_token)} "
-                f"--AccountID {info.account_id} -a local\n"
-                f"FC_CLIENT_CUSTOM_ENDPOINT={_q(info.fc_endpoint)} FC_CODE_TEMP_OSS_ENDPOINT={_q(info.oss_endpoint)} "
-                f"\\\nFC_REGION={info.region} OSS_BUCKET={info.bucket} FC_ROLE_ARN= "
-                f"s deploy -t {_q(template.parent / TEMPLATE_LOCAL)} -a local -y"),
+        _deploy_block(info, template, bins),
     ]
     return out
+
+
+def _deploy_block(info: StackInfo, template: Path, bins: Path) -> Snippet:
+    """``s deploy`` of template.local.yml into this stack, as pasted in a fresh shell (issue 27): ``s`` named (and
+    how to install it when missing), this venv's ``osscallback`` on PATH for the pre-deploy actions (``s`` runs
+    them with its own environment, through ``/bin/sh``), the project as working directory (the actions' ``path:
+    ./``), ``s config add -f`` (a second stack's keys replace the first's), no empty variable (``s`` treats
+    ``${env('NAME')}`` set but empty as missing; template.local.yml names its own role, so none is exported)."""
+    project = template.parent
+    return Snippet(
+        "Deploy with Serverless Devs (s 3.x + fc3) into this stack (docs/DEPLOY.md, \"Deploy into the local stack\"):",
+        f"command -v s >/dev/null || echo {_q('s (Serverless Devs) is missing: ' + INSTALL_S)} >&2\n"
+        f"export PATH={_q(bins)}:\"$PATH\"\n"
+        f"cd {_q(project)}\n"
+        f"s config add --AccessKeyID {_q(info.fc_access_key_id)} --AccessKeySecret "
+        f"{_q(info.fc_access_key_secret)} \\\n--SecurityToken {_q(info.fc_security_token)} "
+        f"--AccountID {info.account_id} -a local -f\n"
+        f"export FC_CLIENT_CUSTOM_ENDPOINT={_q(info.fc_endpoint)} FC_CODE_TEMP_OSS_ENDPOINT={_q(info.oss_endpoint)} "
+        f"\\\nFC_REGION={_q(info.region)} OSS_BUCKET={_q(info.bucket)}\n"
+        f"s deploy -t {_q(project / TEMPLATE_LOCAL)} -a local -y")
 
 
 def render(info: StackInfo, snippets: list[Snippet]) -> str:

@@ -77,7 +77,7 @@ __all__ = [
 ]
 
 DEFAULT_OUT = ".build"
-DEFAULT_PYTHON_VERSION = "3.10"
+DEFAULT_PYTHON_VERSION = "3.12"  # template.yml's runtime (python3.12); a template's runtime wins
 DEFAULT_PLATFORMS = ("manylinux2014_x86_64",)
 MANIFEST = ".osscallback-build.json"
 WHEELHOUSE = ".wheelhouse"

@@ -46,6 +46,8 @@ class StackView(Protocol):
     def local_sts(self) -> _LocalSTSView | None: ...
 
 GOSSPUBLIC = "http://gosspublic.alicdn.com/,https://gosspublic.alicdn.com/"
+#: The upload page's authorizer in the local stack when the template names none (the deployed default is closed).
+LOCAL_UPLOAD_AUTHORIZER = "anonymous"
 #: Where the dead-letter function keeps the backstop's failed events: the templates' prefix.
 LOCAL_DEAD_LETTER_PREFIX = ".osscallback/dead-letters/"
 #: The role the policy function's ``/sts`` assumes locally (the local STS assumes any well-formed role ARN).
@@ -89,9 +91,13 @@ def function_env(stack: StackView, fc: LocalFCHost) -> dict[str, str]:
         keep = "&".join(p for p in query.split("&") if p and not p.startswith("endpoint="))
         endpoint = urlencode({"endpoint": stack.oss.endpoint})
         wiring["CALLBACK_RECONCILE"] = f"{base}?{keep}{'&' if keep else ''}{endpoint}"
+    if not any(s.env.get("UPLOAD_AUTHORIZER") for s in fc.specs):
+        # The templates ship the upload page closed (no authorizer: a JSON 403); locally anyone may try it, as
+        # template.local.yml says too. A template (or env=) naming an authorizer keeps it.
+        wiring["UPLOAD_AUTHORIZER"] = LOCAL_UPLOAD_AUTHORIZER
     wiring.update(stack.env)
     return wiring
 
 
-__all__ = ["GOSSPUBLIC", "LOCAL_DEAD_LETTER_PREFIX", "LOCAL_UPLOAD_ROLE", "dead_letters_url", "function_env",
-           "local_oss_url"]
+__all__ = ["GOSSPUBLIC", "LOCAL_DEAD_LETTER_PREFIX", "LOCAL_UPLOAD_AUTHORIZER", "LOCAL_UPLOAD_ROLE", "dead_letters_url",
+           "function_env", "local_oss_url"]
