@@ -203,7 +203,7 @@ def test_policy_package_hands_out_sts_credentials_in_isolation(
     from osscallback.local.oss import LocalOSS
     from osscallback.local.sts import LocalSTS
 
-    fn = TEMPLATE.function("policy")
+    fn = _module("policy")
     package = _packages(kind, request)[Path(fn.code_uri).name]
     assert (package.path / "alibabacloud_sts20150401").is_dir()
     with LocalOSS(tmp_path / "oss", port=0, buckets=("isolated-bucket",)) as oss, LocalSTS(oss.credentials) as sts:
@@ -212,7 +212,7 @@ def test_policy_package_hands_out_sts_credentials_in_isolation(
                "OSS_ACCESS_KEY_SECRET": secret, "OSS_SESSION_TOKEN": token, "UPLOAD_AUTHORIZER": "anonymous",
                "UPLOAD_STS_ENDPOINT": sts.url, "UPLOAD_STS_ROLE_ARN": "acs:ram::1:role/uploader",
                "CALLBACK_URL": "https://callback.example.com/"}
-        spec = _spec(fn, "wsgi", method="GET", path="/sts", body="", headers={})
+        spec = _spec(fn, HTTP, method="GET", path="/sts", body="", headers={})
         out = _run(python, package.path, spec, env, tmp_path)
         assert out["status"].startswith("200"), out
         answer = json.loads(out["body"])
