@@ -45,6 +45,10 @@ log = logging.getLogger("osscallback.reconcile")
 #: Longer than the backstop's longest life: 420 s event age + 30 s last attempt + 60 s claim TTL (docs/DELIVERY.md).
 DEFAULT_SETTLE = 600.0
 DEFAULT_MAX_ATTEMPTS = 3
+#: The shortest settle window, whatever is asked (``--settle 0`` to rehearse): an upload's callback is sent as soon as
+#: the object is stored and answers before the upload does; a few seconds let one still running finish and write
+#: its index entry, so a rehearsal run next to live uploads does not race their callbacks (docs/DELIVERY.md).
+MIN_SETTLE = 3.0
 #: The bundle's own objects (markers, index, dead letters, checkpoints) are never uploads.
 OWN_PREFIX = ".osscallback/"
 DELIVERED, PLANNED, FAILED, DEAD, BUSY = "delivered", "would deliver", "failed", "dead-lettered", "in progress"
@@ -188,7 +192,8 @@ class Reconciler:
             since = options.since if options.since is not None else (
                 self.since if self.since is not None else float(state["epoch"]))
             since = max(since, started - self.horizon + options.settle)  # the index forgets after the records' TTL
-            run = {"prefix": options.prefix, "after": "", "since": since, "until": started - options.settle}
+            run = {"prefix": options.prefix, "after": "", "since": since,
+                   "until": started - max(options.settle, MIN_SETTLE)}
         report = Report(summary)
         deadline = None if options.budget is None else started + options.budget
         try:
@@ -351,5 +356,5 @@ class Reconciler:
                        int(failure["attempts"]))
 
 
-__all__ = ["DEFAULT_MAX_ATTEMPTS", "DEFAULT_SETTLE", "Lister", "Options", "Outcome", "Reconciler", "Report",
-           "Summary"]
+__all__ = ["DEFAULT_MAX_ATTEMPTS", "DEFAULT_SETTLE", "MIN_SETTLE", "Lister", "Options", "Outcome", "Reconciler",
+           "Report", "Summary"]

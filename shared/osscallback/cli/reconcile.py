@@ -48,7 +48,8 @@ def register(sub: Any) -> None:
     p.add_argument("--since", type=_when, default=None,
                    help="only objects stored at or after this time (ISO 8601 or epoch seconds; default: the horizon)")
     p.add_argument("--settle", type=float, default=None,
-                   help="seconds an object must be old (default: the function's, 600); shorter only to rehearse")
+                   help="seconds an object must be old (default: the function's, 600; never under 3); shorter only "
+                        "to rehearse")
     p.add_argument("--dry-run", action="store_true", help="list what would be delivered; deliver nothing")
     p.add_argument("--json", action="store_true", help="print the run's report as one JSON document")
     p.set_defaults(func=run)

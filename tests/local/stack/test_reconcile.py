@@ -23,6 +23,7 @@ from typing import Any
 import oss2
 import pytest
 
+from osscallback.callback.reconcile import MIN_SETTLE
 from osscallback.local.inspector.history import EventEntry
 from osscallback.local.inspector.views import event_view
 from osscallback.local.stack import LocalStack
@@ -32,6 +33,8 @@ from tests.support import ROOT
 from tests.support.delivery import FIXTURES, RedisServer, closed_port, runs
 
 CLI = [sys.executable, "-m", "osscallback.cli"]
+#: Seconds after an upload before a run with --settle 0 takes it: the window's floor plus Last-Modified's rounding.
+SETTLED = MIN_SETTLE + 1.1
 
 
 @pytest.fixture(params=[("template.fc2.yml", "redis"), ("template.yml", "oss")], ids=["fc2-redis", "fc3-oss"])
@@ -86,7 +89,7 @@ def test_a_lost_upload_runs_once_by_the_timer_and_never_again(stack: LocalStack,
     stack.settle(timeout=30)
     assert stack.drops.dropped == ["examples/lost-1.txt"]  # the event was dropped on purpose
     assert [r["object"] for r in runs(tmp_path / "runs.jsonl")] == ["examples/fine.txt"]  # the lost one: not run
-    time.sleep(1.1)  # Last-Modified has whole seconds: the objects are older than "now" with settle 0
+    time.sleep(SETTLED)  # older than the settle window's 3 s floor (Last-Modified has whole seconds)
 
     status, dry = _reconcile(stack, template, "--dry-run")
     assert status == 0 and dry["summary"]["would_deliver"] == 1 and runs(tmp_path / "runs.jsonl")[1:] == []
@@ -111,7 +114,7 @@ def test_a_lost_upload_runs_once_by_the_timer_and_never_again(stack: LocalStack,
     again_lost = _upload(stack, "examples/lost-1.txt", f"http://127.0.0.1:{closed_port()}/")  # the same bytes
     assert again_lost.status == 203 and again_lost.etag == lost.etag
     stack.settle(timeout=30)
-    time.sleep(1.1)
+    time.sleep(SETTLED)
     status, third = _reconcile(stack, template)
     assert status == 0 and third["summary"]["delivered"] == 1, third  # a new upload: delivered, once
     assert [r["object"] for r in runs(tmp_path / "runs.jsonl")].count("examples/lost-1.txt") == 2
@@ -142,7 +145,7 @@ def test_an_event_delivered_during_a_run_runs_once(stack: LocalStack, tmp_path: 
     _upload(stack, "examples/lost-a.txt", refused)
     late = _upload(stack, "examples/lost-b.txt", refused)
     stack.settle(timeout=30)
-    time.sleep(1.1)
+    time.sleep(SETTLED)
     thread, out = _background(stack)
     assert _started(tmp_path / "started.jsonl", 1)[0]["source"] == "reconcile"  # lost-a is being delivered
     event = event_for(stack.bucket, "examples/lost-b.txt", late.etag, len(b"payload of examples/lost-b.txt"),
@@ -165,7 +168,7 @@ def test_a_run_killed_midway_resumes_from_its_checkpoint(stack: LocalStack, tmp_
     for key in keys:
         _upload(stack, key, refused)
     stack.settle(timeout=30)
-    time.sleep(1.1)
+    time.sleep(SETTLED)
     thread, out = _background(stack)
     third = _started(tmp_path / "started.jsonl", 3, timeout=90)[2]  # two delivered, the third in its action
     os.kill(third["pid"], signal.SIGKILL)  # the function dies mid-run (as FC's timeout would end it)
@@ -183,8 +186,9 @@ def test_a_run_killed_midway_resumes_from_its_checkpoint(stack: LocalStack, tmp_
 
 def test_the_timer_fires_on_its_schedule_and_delivers_within_settle_plus_one_period(
         tmp_path: Path, redis: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The template's timer trigger with a 2 s period (the shipped one says 10 minutes) and a 1 s settle window: a
-    lost upload is delivered by the scheduled run alone, within settle + one period (+ the run), as DELIVERY.md says."""
+    """The template's timer trigger with a 2 s period (the shipped one says 10 minutes) and the shortest settle window
+    (3 s): a lost upload is delivered by the scheduled run alone, within settle + one period (+ the run), as
+    DELIVERY.md says."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(FIXTURES), os.environ.get("PYTHONPATH")) if p))
     text = (ROOT / "template.fc2.yml").read_text(encoding="utf-8")
     assert "schedule: '@every 10m'" in text
@@ -209,7 +213,7 @@ def test_the_timer_fires_on_its_schedule_and_delivers_within_settle_plus_one_per
     assert [(r["object"], r["source"]) for r in runs(tmp_path / "runs")] == [("examples/lost-timer.txt", "reconcile")]
     assert len(fired) >= 3 and all(b[2] - a[2] >= 1.9 for a, b in zip(fired, fired[1:], strict=False))  # every 2 s
     assert len(status) >= 3 and all(s is not None and s.status in ("succeeded", "running", "queued") for s in status)
-    assert delay < 1 + 1 + 2 + 10, delay  # settle (+1 s: Last-Modified's whole seconds) + one period + the run
+    assert delay < MIN_SETTLE + 1 + 2 + 10, delay  # settle (+1 s: Last-Modified's seconds) + one period + the run
 
 def test_timer_schedules_follow_fcs_syntax() -> None:
     """``@every`` and six cron fields, seconds first (FC's TimerTriggerConfig), and FC's time-trigger event."""
