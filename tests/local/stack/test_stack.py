@@ -144,6 +144,7 @@ def test_local_serving_json_then_sigterm_leaves_no_child(tmp_path: Path) -> None
                             accessKeySecret=ready["fc_access_key_secret"], securityToken=ready["fc_security_token"])
         payload = (ROOT / "events" / "upload-put.json").read_bytes()
         assert json.loads(client.invoke_function(ready["service"], "upload", payload=payload).data)["ok"]
+        assert _takes_v1(ready) is False  # the stack's OSS is a bucket created today (docs/LOCAL_OSS.md)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         deadline = time.monotonic() + 10
@@ -155,12 +156,25 @@ def test_local_serving_json_then_sigterm_leaves_no_child(tmp_path: Path) -> None
             proc.kill()
 
 
+def _takes_v1(ready: dict[str, str]) -> bool:
+    """Whether the stack's local OSS accepts an oss2.Auth (V1) request; False: refused with EC 0002-00000080."""
+    v1 = oss2.Bucket(oss2.Auth(ready["access_key_id"], ready["access_key_secret"]), ready["oss_endpoint"],
+                     ready["bucket"])
+    try:
+        v1.get_bucket_info()
+    except oss2.exceptions.AccessDenied as refused:
+        assert refused.ec == "0002-00000080" and "--allow-v1" in refused.message
+        return False
+    return True
+
+
 def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     proc = subprocess.Popen([*CLI, "local", "--json", "--quiet-functions", "--data-dir", str(tmp_path),
-                             "--event", "events/upload-put.json"], cwd=ROOT, stdout=subprocess.PIPE,
+                             "--event", "events/upload-put.json", "--allow-v1"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     try:
-        _read_json_lines(proc, "fc_endpoint")
+        assert _takes_v1(_read_json_lines(proc, "fc_endpoint")[-1]) is True  # --allow-v1: a bucket made before
+        # 2025-09-01 (and the events still run: the functions sign V4 either way)
         children = _children(proc.pid)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) in (0, 130)
