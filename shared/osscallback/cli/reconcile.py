@@ -110,5 +110,6 @@ def _summary_line(s: dict[str, Any]) -> str:
         f"delivered now {s.get('delivered', 0)}, failed {s.get('failed', 0)}"
     resumed = f", resumed after {s['resumed_after']!r}" if s.get("resumed_after") else ""
     return (f"seen {s.get('seen', 0)}, already delivered {s.get('already_delivered', 0)}, {done}, "
-            f"settling {s.get('settling', 0)}; {s.get('list_requests', 0)} list request(s){resumed}"
+            f"settling {s.get('settling', 0)} (younger than the settle window: a later run's); "
+            f"{s.get('list_requests', 0)} list request(s){resumed}"
             f"{'' if s.get('complete', True) else ' (stopped early: the next run resumes)'}")
