@@ -180,7 +180,12 @@ class Reconciler:
         started = self.clock()
         index: DeliveredIndex = self.index
         name = self.state_name(options.prefix)
-        state = index.load_state(name) or {}
+        try:
+            state = index.load_state(name) or {}
+        except StoreUnavailable as exc:  # nothing can be decided without the store: the next run tries again
+            log.error(json.dumps({"request_id": invocation_id, "source": "reconcile", "error": "StoreUnavailable",
+                                  "message": str(exc)}))
+            return Report(Summary(dry_run=options.dry_run), error=f"idempotency store unavailable: {exc}")
         state.setdefault("epoch", started)
         state.setdefault("failures", {})
         summary = Summary(dry_run=options.dry_run)
