@@ -176,7 +176,7 @@ def test_deploy_update_invoke_delete_with_the_fc3_sdk(stack: StackInfo, packages
 def test_template_functions_are_in_the_api(stack: StackInfo) -> None:
     client = fc3(stack)
     fn = client.get_function("oss-callback-fc-callback", models.GetFunctionRequest()).body
-    assert fn.handler == "index.handler_fc3" and fn.runtime == "python3.10" and fn.timeout == 10
+    assert fn.handler == "index.handler_fc3" and fn.runtime == "python3.12" and fn.timeout == 10
     trigger = client.get_trigger("oss-callback-fc-callback", "oss-callback").body
     assert trigger.trigger_type == "http" and trigger.http_trigger.url_internet == stack.callback_url
     payload = json.dumps({"action": "put", "key": "sdk/template.txt", "content": "x"}).encode()
