@@ -184,6 +184,29 @@ def test_a_run_killed_midway_resumes_from_its_checkpoint(stack: LocalStack, tmp_
 
 
 
+
+@pytest.mark.slow_reconcile
+def test_two_runs_at_once_deliver_each_upload_once(stack: LocalStack, tmp_path: Path) -> None:
+    """Two reconcile runs started together (a timer firing beside `osscallback reconcile`) claim the same dedupe
+    key per upload: each upload runs once; the other run finds it delivered or in progress (tried again later)."""
+    refused = f"http://127.0.0.1:{closed_port()}/"
+    keys = [f"examples/lost-{i}.txt" for i in range(3)]
+    for key in keys:
+        _upload(stack, key, refused)
+    stack.settle(timeout=30)
+    time.sleep(SETTLED)
+    first, first_out = _background(stack)
+    second, second_out = _background(stack)
+    first.join(120)
+    second.join(120)
+    reports = [json.loads(out[0].stdout) for out in (first_out, second_out)]
+    assert all(out[0].returncode == 0 for out in (first_out, second_out)), [out[0].stderr for out in (first_out,
+                                                                                                      second_out)]
+    assert sorted(r["object"] for r in runs(tmp_path / "runs.jsonl")) == keys  # each once
+    assert sum(r["summary"]["delivered"] for r in reports) == 3
+    status, after = _reconcile(stack, str(stack.template))
+    assert status == 0 and after["summary"]["already_delivered"] == 3 and after["summary"]["delivered"] == 0
+
 def test_the_timer_fires_on_its_schedule_and_delivers_within_settle_plus_one_period(
         tmp_path: Path, redis: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """The template's timer trigger with a 2 s period (the shipped one says 10 minutes) and the shortest settle window
