@@ -290,9 +290,10 @@ def test_deploy_info_invoke_redeploy_remove_with_the_real_s(stack: Stack, home: 
         return [line for line in lines if '"action": "log"' in line and key in line]
 
     lines = stack.wait_for(lambda got: any("duplicate" in ln and key in ln for ln in got) and runs(got), mark, 60)
+    # the other path found the upload delivered: "duplicate" in the OSS-event function's or the callback's line
     time.sleep(1)  # a second run, were there one, would be logged by now
     assert len(runs(stack.since(mark))) == 1, "\n".join(lines)
-    assert '"source": "callback"' in runs(stack.since(mark))[0]
+    # (either path may be first: the local OSS sends the event and the callback concurrently, as OSS does)
     inspector = re.search(r"Inspector: (http://\S+/)", stack.printed)
     assert inspector is not None, stack.printed
     with urlopen(inspector.group(1) + "api/callbacks", timeout=30) as resp:  # noqa: S310 - the stack's loopback
