@@ -31,9 +31,9 @@ from osscallback.local.oss.xmlresp import OSSError, access_denied
 
 __all__ = [
     "MAX_SKEW_SECONDS", "MAX_V4_EXPIRES", "UNSIGNED_PAYLOAD", "V1_SUBRESOURCES", "V2_VERSION", "V4_ALGORITHM",
-    "Credential", "CredentialStore", "SignedRequest", "authenticate", "signature_version", "v1_string_to_sign",
-    "v2_string_to_sign", "v4_canonical_request", "v4_encode", "v4_signing_key", "v4_string_to_sign",
-    "verify_post_signature",
+    "Credential", "CredentialStore", "SignedRequest", "authenticate", "form_signature_version", "signature_version",
+    "v1_string_to_sign", "v2_string_to_sign", "v4_canonical_request", "v4_encode", "v4_signing_key",
+    "v4_string_to_sign", "verify_post_signature",
 ]
 
 #: How far a request's Date may be from the server's clock (OSS: 15 minutes).
@@ -80,8 +80,9 @@ def authenticate(
 
 
 def signature_version(req: SignedRequest) -> tuple[str, bool] | None:
-    """The one place that says how a request is signed: ``(version, in_header)``, or ``None`` when it is not
-    signed. An ``Authorization`` header wins over query parameters, as in OSS."""
+    """The one place that says how a request is signed (:func:`form_signature_version` for a PostObject form):
+    ``(version, in_header)``, or ``None`` when it is not signed. An ``Authorization`` header wins over query
+    parameters, as in OSS."""
     authorization = req.headers.get("authorization", "")
     if authorization.startswith(V4_ALGORITHM):
         return V4, True
@@ -101,6 +102,11 @@ def signature_version(req: SignedRequest) -> tuple[str, bool] | None:
     if "OSSAccessKeyId" in params or "Signature" in params:
         return V1, False
     return None
+
+
+def form_signature_version(fields: Mapping[str, str]) -> str:
+    """How a signed PostObject form is signed (lower-case field names): V4 when it says so, else V1."""
+    return V4 if fields.get("x-oss-signature-version") == V4_ALGORITHM else V1
 
 
 # --- credentials and tokens ----------------------------------------------------------------------------------------
@@ -449,7 +455,7 @@ def verify_post_signature(
     now = time.time() if now is None else now
     policy = fields.get("policy", "")
     token = fields.get("x-oss-security-token")
-    version = V4 if fields.get("x-oss-signature-version") == V4_ALGORITHM else V1
+    version = form_signature_version(fields)
     check_accepted(version, accepted, "PostObject form")
     if version == V4:
         scope = _parse_credential(fields.get("x-oss-credential", ""))
