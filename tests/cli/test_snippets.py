@@ -191,3 +191,17 @@ def test_the_local_oss_snippet_runs_as_pasted(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_deploy_block_runs_in_a_fresh_shell(printed: str) -> None:
+    """Issue 27: pasted into `env -i bash` with only HOME and a PATH that has `s`, the block finds this checkout's
+    osscallback (for the pre-deploy actions), says how to install `s` when it is missing, and sets no variable to
+    the empty string (`s` treats ${env('NAME')} set but empty as missing: "env('FC_ROLE_ARN') not found")."""
+    (block,) = [b for b in blocks(printed) if "s deploy " in b]
+    assert f"export PATH={Path(sys.executable).parent}:" in block
+    assert "npm i -g @serverless-devs/s@3.1.10" in block and "command -v s " in block
+    assert f"cd {ROOT}\n" in block and f"s deploy -t {ROOT / 'template.local.yml'} -a local -y" in block
+    assert not re.search(r"\b[A-Z_]+=(\s|$)", block, re.M), block  # no NAME= with nothing after it
+    assert "FC_ROLE_ARN" not in block  # template.local.yml names its own role
+    missing = clean_shell(block.replace(f"cd {ROOT}\n", f"cd {ROOT}\nexit 0\n"))  # only the lines before `s`
+    assert "s (Serverless Devs) is missing: npm i -g @serverless-devs/s@3.1.10" in missing.stderr or shutil.which("s")
