@@ -199,3 +199,17 @@ def test_requirements_only_fcs_python_needs(tmp_path: Path) -> None:
         (info / "METADATA").write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert runtime_only_requirements(tmp_path, "3.10") == ["async-timeout<6.0,>=4.0"]
     assert runtime_only_requirements(tmp_path, "3.11") == []
+
+
+def test_the_build_packages_for_the_runtime_the_deploy_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """template.yml deploys ${env('FC_RUNTIME', 'python3.12')}: the build reads the same value from the same
+    environment (the pre-deploy action inherits s's), so FC_RUNTIME=python3.10 gets cp310 wheels, not cp312 ones;
+    template.fc2.yml stays python3.10 (FC 2.0's Python page lists no 3.12)."""
+    from osscallback.deploy.build import DEFAULT_PYTHON_VERSION, runtime_versions
+
+    monkeypatch.delenv("FC_RUNTIME", raising=False)
+    assert set(runtime_versions(ROOT / "template.yml").values()) == {"3.12"} == {DEFAULT_PYTHON_VERSION}
+    assert set(runtime_versions(ROOT / "template.local.yml").values()) == {"3.12"}
+    assert set(runtime_versions(ROOT / "template.fc2.yml").values()) == {"3.10"}
+    monkeypatch.setenv("FC_RUNTIME", "python3.10")
+    assert runtime_versions(ROOT / "template.yml") == {"callback": "3.10", "upload": "3.10"}

@@ -4,6 +4,7 @@ from the template, and the requirement specifiers (versions from the project's o
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,13 +39,15 @@ def available_functions(project_root: Path) -> tuple[str, ...]:
     return tuple(sorted(p.name for p in base.iterdir() if (p / "index.py").is_file()))
 
 def runtime_versions(template: Path | None) -> dict[str, str]:
-    """``{code directory name: "3.10"}`` from template.yml's runtimes (codeUri ``./.build/callback`` → callback)."""
+    """``{code directory name: "3.12"}`` from the template's runtimes (codeUri ``./.build/callback`` → callback),
+    resolved against this process's environment: the deploy's, so ``FC_RUNTIME=python3.10`` (template.yml's
+    ``${env('FC_RUNTIME', 'python3.12')}``) packages the wheels for the runtime ``s`` then deploys."""
     if template is None or not template.is_file():
         return {}
     from osscallback.deploy.fcyaml import load_template
 
     out: dict[str, str] = {}
-    for fn in load_template(template, {}, strict=False).functions:
+    for fn in load_template(template, os.environ, strict=False).functions:
         if fn.python_version:
             out[Path(fn.code_uri).name] = fn.python_version
     return out
@@ -61,7 +64,7 @@ def store_clients(template: Path | None) -> dict[str, tuple[str, ...]]:
     from osscallback.deploy.fcyaml import load_template
 
     out: dict[str, set[str]] = {}
-    for fn in load_template(template, {}, strict=False).functions:
+    for fn in load_template(template, os.environ, strict=False).functions:
         value = str(fn.environment.get(STORE_VARIABLE, "")).strip()
         scheme = value.split("://", 1)[0].lower() if "://" in value else ""
         if scheme in STORE_CLIENTS:
