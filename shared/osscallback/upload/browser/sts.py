@@ -162,12 +162,20 @@ def answer(creds: TempCredentials, *, bucket: str, region: str | None, endpoint:
 
 def _parameters(callback: Any) -> dict[str, Any]:
     """The callback decoded, for SDKs that take it as fields (ali-oss's ``callback`` option: ``url``, ``body``,
-    ``contentType``, ``customValue``) rather than as the base64 header value."""
+    ``contentType``, ``customValue``, ``callbackSNI``) rather than as the base64 header value.
+
+    ``callbackSNI`` is passed on whenever the templates set it (an ``https://`` callback URL): without it OSS
+    connects without SNI and an endpoint that needs SNI (an FC custom domain, a CDN) fails with 203 CallbackFailed,
+    so a client that builds its header from these fields must get the same document as ``callback``. ali-oss
+    6.23.0 copies ``callbackSNI`` from its option (lib/common/callback.js); ``host`` it copies only when set."""
     document = dict(callback.document())
-    return {
+    parameters: dict[str, Any] = {
         "url": document.get("callbackUrl"),
         "host": document.get("callbackHost"),
         "body": document.get("callbackBody"),
         "contentType": document.get("callbackBodyType"),
         "customValue": {k[2:] if k.startswith("x:") else k: v for k, v in callback.custom_vars.items()},
     }
+    if document.get("callbackSNI"):
+        parameters["callbackSNI"] = True
+    return parameters
