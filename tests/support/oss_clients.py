@@ -62,7 +62,7 @@ def post_fields_v1(oss: LocalOSS, policy: str) -> dict[str, str]:
     return {"OSSAccessKeyId": oss.access_key_id, "policy": policy, "Signature": signature}
 
 
-def post_fields_v4(oss: LocalOSS, conditions: list[object]) -> dict[str, str]:
+def post_fields_v4(oss: LocalOSS, conditions: list[object], expires_in: float = 600) -> dict[str, str]:
     now = datetime.now(timezone.utc)
     date, stamp = now.strftime("%Y%m%d"), now.strftime("%Y%m%dT%H%M%SZ")
     credential = f"{oss.access_key_id}/{date}/{oss.region}/oss/aliyun_v4_request"
@@ -72,7 +72,8 @@ def post_fields_v4(oss: LocalOSS, conditions: list[object]) -> dict[str, str]:
             {"x-oss-signature-version": "OSS4-HMAC-SHA256"},
             {"x-oss-credential": credential},
             {"x-oss-date": stamp},
-        ]
+        ],
+        expires_in,
     )
     key = hmac.new(("aliyun_v4" + oss.access_key_secret).encode(), date.encode(), hashlib.sha256).digest()
     for part in (oss.region, "oss", "aliyun_v4_request"):

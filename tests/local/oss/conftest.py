@@ -57,6 +57,11 @@ def bucket_v1(local_oss: LocalOSS) -> oss2.Bucket:
 
 
 @pytest.fixture()
+def bucket_v4(local_oss: LocalOSS) -> oss2.Bucket:
+    return oss2.Bucket(make_auth(local_oss, "v4"), local_oss.endpoint, local_oss.bucket, region=REGION)
+
+
+@pytest.fixture()
 def make_bucket(local_oss: LocalOSS) -> Callable[..., oss2.Bucket]:
     def build(version: str = "v1", secret: str | None = None, **kwargs: object) -> oss2.Bucket:
         return oss2.Bucket(

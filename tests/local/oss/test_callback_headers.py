@@ -65,13 +65,13 @@ def test_a_put_object_callback_carries_oss_s_headers(bucket: oss2.Bucket, receiv
     assert got.headers["content-type"] == "application/x-www-form-urlencoded"
 
 
-def test_a_multipart_upload_s_callback_names_the_complete_request(bucket_v1: oss2.Bucket, receiver: Receiver,
+def test_a_multipart_upload_s_callback_names_the_complete_request(bucket_v4: oss2.Bucket, receiver: Receiver,
                                                                    local_oss: LocalOSS) -> None:
     key = "headers/multipart.bin"
-    upload_id = bucket_v1.init_multipart_upload(key).upload_id
-    part = bucket_v1.upload_part(key, upload_id, 1, b"p" * 1024)
+    upload_id = bucket_v4.init_multipart_upload(key).upload_id
+    part = bucket_v4.upload_part(key, upload_id, 1, b"p" * 1024)
     spec = CallbackSpec(receiver.url + "/", body='{"object":${object},"size":${size}}', body_type="application/json")
-    result = bucket_v1.complete_multipart_upload(
+    result = bucket_v4.complete_multipart_upload(
         key, upload_id, [oss2.models.PartInfo(1, part.etag)], headers=spec.headers()
     )
     assert result.status == 200

@@ -64,7 +64,7 @@ def test_seed_flow_form_body(bucket: oss2.Bucket, receiver: Receiver, local_oss:
     assert bucket.get_object("exampleobject.txt").read() == b"a" * 1024 * 1024
 
 
-def test_all_system_variables_json_body(bucket_v1: oss2.Bucket, receiver: Receiver) -> None:
+def test_all_system_variables_json_body(bucket_v4: oss2.Bucket, receiver: Receiver) -> None:
     names = [
         "bucket",
         "object",
@@ -84,7 +84,7 @@ def test_all_system_variables_json_body(bucket_v1: oss2.Bucket, receiver: Receiv
     body = "{" + ",".join(f'"{n}":${{{n}}}' for n in names) + "}"
     spec = CallbackSpec(receiver.url, body=body, body_type="application/json")
     data = b"json body please"
-    result = bucket_v1.put_object("dir/file.json", data, headers=spec.headers())
+    result = bucket_v4.put_object("dir/file.json", data, headers=spec.headers())
     assert result.status == 200
     got = receiver.last
     assert got.verified and got.headers["content-type"] == "application/json"
@@ -115,23 +115,23 @@ def test_custom_variables_with_awkward_values(bucket: oss2.Bucket, receiver: Rec
     assert receiver.last.json == {**{k[2:]: v for k, v in AWKWARD.items()}, "object": key, "missing": ""}
 
 
-def test_image_info(bucket_v1: oss2.Bucket, receiver: Receiver) -> None:
+def test_image_info(bucket_v4: oss2.Bucket, receiver: Receiver) -> None:
     from PIL import Image
 
     buf = io.BytesIO()
     Image.new("RGB", (37, 21), (200, 10, 10)).save(buf, format="PNG")
     body = "h=${imageInfo.height}&w=${imageInfo.width}&f=${imageInfo.format}&m=${mimeType}"
-    result = bucket_v1.put_object("pic.png", buf.getvalue(), headers=CallbackSpec(receiver.url, body=body).headers())
+    result = bucket_v4.put_object("pic.png", buf.getvalue(), headers=CallbackSpec(receiver.url, body=body).headers())
     assert result.status == 200
     assert receiver.last.form == {"h": "21", "w": "37", "f": "png", "m": "image/png"}
-    bucket_v1.put_object("notpic.png", b"not an image", headers=CallbackSpec(receiver.url, body=body).headers())
+    bucket_v4.put_object("notpic.png", b"not an image", headers=CallbackSpec(receiver.url, body=body).headers())
     assert receiver.last.form == {"h": "", "w": "", "f": "", "m": "image/png"}
 
 
-def test_callback_host_and_path_with_query(bucket_v1: oss2.Bucket, receiver: Receiver) -> None:
+def test_callback_host_and_path_with_query(bucket_v4: oss2.Bucket, receiver: Receiver) -> None:
     url = f"{receiver.url}/hooks/%E4%B8%AD%20x?token=a%2Bb&y=1"
     spec = CallbackSpec(url, host="callback.example.test")
-    assert bucket_v1.put_object("host.txt", b"x", headers=spec.headers()).status == 200
+    assert bucket_v4.put_object("host.txt", b"x", headers=spec.headers()).status == 200
     got = receiver.last
     assert got.headers["host"] == "callback.example.test"
     assert got.path == "/hooks/%E4%B8%AD%20x" and got.query == "token=a%2Bb&y=1"
@@ -140,10 +140,10 @@ def test_callback_host_and_path_with_query(bucket_v1: oss2.Bucket, receiver: Rec
     assert got.headers["content-length"] == str(len(got.body))
 
 
-def test_several_urls_first_fails(bucket_v1: oss2.Bucket, receiver: Receiver) -> None:
+def test_several_urls_first_fails(bucket_v4: oss2.Bucket, receiver: Receiver) -> None:
     dead = f"http://127.0.0.1:{free_port()}/dead"
     spec = CallbackSpec(f"{dead};{receiver.url}/second")
-    result = bucket_v1.put_object("multi.txt", b"x", headers=spec.headers())
+    result = bucket_v4.put_object("multi.txt", b"x", headers=spec.headers())
     assert result.status == 200
     assert json.loads(result.resp.read())["path"] == "/second"
     assert len(receiver.received) == 1
@@ -161,25 +161,25 @@ def test_several_urls_first_fails(bucket_v1: oss2.Bucket, receiver: Receiver) ->
     ids=["non-200", "non-json", "no-content-length", "over-3MB", "timeout"],
 )
 def test_callback_failures_give_203_and_keep_the_object(
-    bucket_v1: oss2.Bucket, receiver: Receiver, setup: dict[str, object], message: str
+    bucket_v4: oss2.Bucket, receiver: Receiver, setup: dict[str, object], message: str
 ) -> None:
     for name, value in setup.items():
         setattr(receiver.behaviour, name, value)
     data = os.urandom(100)
-    result = bucket_v1.put_object("failed.bin", data, headers=CallbackSpec(receiver.url).headers())
+    result = bucket_v4.put_object("failed.bin", data, headers=CallbackSpec(receiver.url).headers())
     root = _failed(result)
     assert root.findtext("Message") == message
     assert result.etag == hashlib.md5(data).hexdigest().upper()
-    assert bucket_v1.get_object("failed.bin").read() == data  # stored anyway, as on OSS
+    assert bucket_v4.get_object("failed.bin").read() == data  # stored anyway, as on OSS
 
 
-def test_refused_callback_gives_203(bucket_v1: oss2.Bucket) -> None:
+def test_refused_callback_gives_203(bucket_v4: oss2.Bucket) -> None:
     spec = CallbackSpec(f"http://127.0.0.1:{free_port()}/nobody")
-    result = bucket_v1.put_object("refused.txt", b"kept", headers=spec.headers())
+    result = bucket_v4.put_object("refused.txt", b"kept", headers=spec.headers())
     root = _failed(result)
     # Real OSS's words, as captured from its answers (ali-oss test/callback.test.js, cloudreve/cloudreve#2100)
     assert root.findtext("Message") == "Error status : -1.OSS can not connect to your callbackUrl, please check it."
-    assert bucket_v1.get_object("refused.txt").read() == b"kept"
+    assert bucket_v4.get_object("refused.txt").read() == b"kept"
 
 
 def test_callback_timeout_is_five_seconds_by_default(tmp_path: object) -> None:
@@ -198,16 +198,16 @@ def test_callback_timeout_is_five_seconds_by_default(tmp_path: object) -> None:
     ids=["empty-body", "too-long", "uppercase-custom-key", "bad-json"],
 )
 def test_invalid_callback_parameters_are_rejected(
-    bucket_v1: oss2.Bucket, doc: object, variables: dict[str, str] | None, ec: str
+    bucket_v4: oss2.Bucket, doc: object, variables: dict[str, str] | None, ec: str
 ) -> None:
     raw = doc if isinstance(doc, str) else json.dumps(doc)
     headers = {"x-oss-callback": base64.b64encode(raw.encode()).decode()}
     if variables:
         headers["x-oss-callback-var"] = b64json(variables)
     with pytest.raises(oss2.exceptions.InvalidArgument) as exc:
-        bucket_v1.put_object("rejected.txt", b"x", headers=headers)
+        bucket_v4.put_object("rejected.txt", b"x", headers=headers)
     assert exc.value.status == 400 and exc.value.ec == ec
-    assert not bucket_v1.object_exists("rejected.txt")  # refused before storing
+    assert not bucket_v4.object_exists("rejected.txt")  # refused before storing
 
 
 def test_callback_on_complete_multipart_upload(bucket: oss2.Bucket, receiver: Receiver) -> None:
@@ -277,6 +277,7 @@ def test_post_object_with_callback(
 
 
 def test_post_object_policy_and_signature_checks(local_oss: LocalOSS, bucket_v1: oss2.Bucket) -> None:
+    """V1 forms on purpose (the V1 form verifier): ``bucket_v1`` makes the local OSS a bucket made before 2025-09-01."""
     conditions: list[object] = [["starts-with", "$key", "up/"], ["content-length-range", 1, 100]]
     ok = {"key": "up/a.txt", **post_fields_v1(local_oss, post_policy(conditions)), "success_action_status": "201"}
     resp = post_form(local_oss, ok, b"hello")
@@ -299,17 +300,17 @@ def test_post_object_policy_and_signature_checks(local_oss: LocalOSS, bucket_v1:
     assert resp.status_code == 400 and b"0007-00000011" in resp.content
 
 
-def test_post_object_callback_failure_gives_203(local_oss: LocalOSS, bucket_v1: oss2.Bucket) -> None:
+def test_post_object_callback_failure_gives_203(local_oss: LocalOSS, bucket_v4: oss2.Bucket) -> None:
     callback = {"callbackUrl": f"http://127.0.0.1:{free_port()}", "callbackBody": "o=${object}"}
-    form = {"key": "post-failed.txt", **post_fields_v1(local_oss, post_policy([])), "callback": b64json(callback)}
+    form = {"key": "post-failed.txt", **post_fields_v4(local_oss, []), "callback": b64json(callback)}
     resp = post_form(local_oss, form, b"stays")
     assert resp.status_code == 203 and b"<Code>CallbackFailed</Code>" in resp.content
-    assert bucket_v1.get_object("post-failed.txt").read() == b"stays"
+    assert bucket_v4.get_object("post-failed.txt").read() == b"stays"
 
 
-def test_the_key_url_serves_the_signing_key(local_oss: LocalOSS, receiver: Receiver, bucket_v1: oss2.Bucket) -> None:
+def test_the_key_url_serves_the_signing_key(local_oss: LocalOSS, receiver: Receiver, bucket_v4: oss2.Bucket) -> None:
     pem = requests.get(local_oss.public_key_url, timeout=10)
     assert pem.status_code == 200 and pem.content.startswith(b"-----BEGIN PUBLIC KEY-----")
-    bucket_v1.put_object("k.txt", b"x", headers=CallbackSpec(receiver.url).headers())
+    bucket_v4.put_object("k.txt", b"x", headers=CallbackSpec(receiver.url).headers())
     assert unquote(receiver.last.key_url) == local_oss.public_key_url
     assert receiver.last.verified

@@ -108,11 +108,11 @@ def test_v2_round_trip(v2client: oss_v2.Client, local_oss: LocalOSS) -> None:
     ],
 )
 def test_limits_are_refused_and_keep_the_old_rules(
-    bucket_v1: oss2.Bucket, document: str, code: str, argument: str
+    bucket_v4: oss2.Bucket, document: str, code: str, argument: str
 ) -> None:
-    bucket_v1.put_bucket_cors(_doc(_RULE))
+    bucket_v4.put_bucket_cors(_doc(_RULE))
     with pytest.raises(oss2.exceptions.ServerError) as exc:
-        bucket_v1.put_bucket_cors(document)
+        bucket_v4.put_bucket_cors(document)
     assert (exc.value.status, exc.value.code) == (400, code)
     if argument:
         assert exc.value.details.get("ArgumentName") == argument
@@ -120,10 +120,10 @@ def test_limits_are_refused_and_keep_the_old_rules(
         assert exc.value.details.get("ArgumentValue") == "-1"
     if argument == "ExposeHeader":
         assert exc.value.ec == "0034-00000013"
-    assert [r.allowed_methods for r in bucket_v1.get_bucket_cors().rules] == [["GET"]]
+    assert [r.allowed_methods for r in bucket_v4.get_bucket_cors().rules] == [["GET"]]
 
 
-def test_the_limits_themselves_are_allowed(bucket_v1: oss2.Bucket) -> None:
+def test_the_limits_themselves_are_allowed(bucket_v4: oss2.Bucket) -> None:
     rules = [
         oss2.models.CorsRule(
             allowed_origins=[f"http://*.n{n}.example"], allowed_methods=["GET", "PUT", "DELETE", "POST", "HEAD"],
@@ -131,20 +131,20 @@ def test_the_limits_themselves_are_allowed(bucket_v1: oss2.Bucket) -> None:
         )
         for n in range(10)
     ]
-    bucket_v1.put_bucket_cors(oss2.models.BucketCors(rules))
-    assert len(bucket_v1.get_bucket_cors().rules) == 10
+    bucket_v4.put_bucket_cors(oss2.models.BucketCors(rules))
+    assert len(bucket_v4.get_bucket_cors().rules) == 10
 
 
-def test_cors_api_needs_the_owner(local_oss: LocalOSS, bucket_v1: oss2.Bucket) -> None:
-    bucket_v1.put_bucket_acl(oss2.BUCKET_ACL_PUBLIC_READ_WRITE)
+def test_cors_api_needs_the_owner(local_oss: LocalOSS, bucket_v4: oss2.Bucket) -> None:
+    bucket_v4.put_bucket_acl(oss2.BUCKET_ACL_PUBLIC_READ_WRITE)
     url = f"{local_oss.endpoint}/{local_oss.bucket}?cors"
     assert requests.put(url, data=_doc(_RULE), timeout=10).status_code == 403
     assert requests.get(url, timeout=10).status_code == 403
     with pytest.raises(oss2.exceptions.NoSuchCors):
-        bucket_v1.get_bucket_cors()
+        bucket_v4.get_bucket_cors()
     # CORS on an object is no operation OSS has: 501, never a PutObject of the document.
     obj = requests.put(f"{local_oss.endpoint}/{local_oss.bucket}/k?cors", data=b"x", timeout=10)
-    assert obj.status_code == 501 and not bucket_v1.object_exists("k")
+    assert obj.status_code == 501 and not bucket_v4.object_exists("k")
 
 
 def test_rules_survive_a_restart_and_go_with_the_bucket(tmp_path: object, local_oss: LocalOSS) -> None:
@@ -164,17 +164,17 @@ def test_rules_survive_a_restart_and_go_with_the_bucket(tmp_path: object, local_
             service.get_bucket_cors()
 
 
-def test_local_oss_sets_rules_without_a_client(local_oss: LocalOSS, bucket_v1: oss2.Bucket) -> None:
+def test_local_oss_sets_rules_without_a_client(local_oss: LocalOSS, bucket_v4: oss2.Bucket) -> None:
     local_oss.allow_origins(["http://127.0.0.1:8123"])
-    (rule,) = bucket_v1.get_bucket_cors().rules
+    (rule,) = bucket_v4.get_bucket_cors().rules
     assert rule.allowed_origins == ["http://127.0.0.1:8123"]
     assert set(rule.allowed_methods) >= {"POST", "PUT", "GET", "HEAD"} and rule.allowed_headers == ["*"]
     assert "ETag" in rule.expose_headers
     local_oss.set_bucket_cors([CorsRule(("*",), ("GET",))], response_vary=True)
-    assert bucket_v1.get_bucket_cors().response_vary is True
+    assert bucket_v4.get_bucket_cors().response_vary is True
     with pytest.raises(OSSError) as exc:  # checked as PutBucketCors checks a document
         local_oss.set_bucket_cors([CorsRule(("http://*.*.example",), ("GET",))])
     assert exc.value.code == "InvalidArgument"
     local_oss.allow_origins([])
     with pytest.raises(oss2.exceptions.NoSuchCors):
-        bucket_v1.get_bucket_cors()
+        bucket_v4.get_bucket_cors()

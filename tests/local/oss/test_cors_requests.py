@@ -20,7 +20,7 @@ import requests
 
 from osscallback.local.oss import LocalOSS
 from tests.support.oss import b64json, free_port
-from tests.support.oss_clients import post_fields_v1, post_policy
+from tests.support.oss_clients import post_fields_v4
 
 # OSS's message, as ossutil's cors-options reference quotes it (typos "evalution" and "Requet" are OSS's own).
 FORBIDDEN = (
@@ -32,9 +32,9 @@ ACAO = "Access-Control-Allow-Origin"
 
 
 @pytest.fixture()
-def rules(bucket_v1: oss2.Bucket) -> Iterator[oss2.Bucket]:
+def rules(bucket_v4: oss2.Bucket) -> Iterator[oss2.Bucket]:
     """Three rules whose order matters: the page may upload; any *.example origin may only read; anyone may HEAD."""
-    bucket_v1.put_bucket_cors(
+    bucket_v4.put_bucket_cors(
         oss2.models.BucketCors(
             [
                 oss2.models.CorsRule(
@@ -50,7 +50,7 @@ def rules(bucket_v1: oss2.Bucket) -> Iterator[oss2.Bucket]:
             ]
         )
     )
-    yield bucket_v1
+    yield bucket_v4
 
 
 def _preflight(oss: LocalOSS, path: str, origin: str | None, method: str | None, headers: str = "") -> requests.Response:
@@ -121,20 +121,20 @@ def test_v2_option_object(local_oss: LocalOSS, v2client: oss_v2.Client, rules: o
     assert (getattr(err, "status_code", 0), getattr(err, "code", "")) == (403, "AccessForbidden")
 
 
-def test_response_vary(local_oss: LocalOSS, bucket_v1: oss2.Bucket) -> None:
+def test_response_vary(local_oss: LocalOSS, bucket_v4: oss2.Bucket) -> None:
     rule = oss2.models.CorsRule(allowed_origins=[PAGE], allowed_methods=["GET"])
-    bucket_v1.put_object("v.txt", b"v")
-    bucket_v1.put_bucket_cors(oss2.models.BucketCors([rule], response_vary=True))
+    bucket_v4.put_object("v.txt", b"v")
+    bucket_v4.put_bucket_cors(oss2.models.BucketCors([rule], response_vary=True))
     # Every answer, cross-origin or not, allowed or not.
-    assert bucket_v1.get_object("v.txt").headers["Vary"] == "Origin"
+    assert bucket_v4.get_object("v.txt").headers["Vary"] == "Origin"
     assert _preflight(local_oss, "v.txt", PAGE, "GET").headers["Vary"] == "Origin"
     assert _preflight(local_oss, "v.txt", PAGE, "PUT").headers["Vary"] == "Origin"
     # Beside a compressed answer's own Vary, not instead of it.
-    bucket_v1.put_object("v.json", b'{"a": 1}' * 300, headers={"Content-Type": "application/json"})
-    gz = bucket_v1.get_object("v.json", headers={"Accept-Encoding": "gzip"})
+    bucket_v4.put_object("v.json", b'{"a": 1}' * 300, headers={"Content-Type": "application/json"})
+    gz = bucket_v4.get_object("v.json", headers={"Accept-Encoding": "gzip"})
     assert gz.headers["Content-Encoding"] == "gzip" and gz.headers["Vary"] == "Accept-Encoding, Origin"
-    bucket_v1.put_bucket_cors(oss2.models.BucketCors([rule]))
-    assert "Vary" not in bucket_v1.get_object("v.txt").headers
+    bucket_v4.put_bucket_cors(oss2.models.BucketCors([rule]))
+    assert "Vary" not in bucket_v4.get_object("v.txt").headers
 
 
 # --- actual requests -------------------------------------------------------------------------------------------------
@@ -173,22 +173,22 @@ def _post(oss: LocalOSS, form: dict[str, str], data: bytes) -> requests.Response
 
 
 def test_post_object_200_203_and_refusal_carry_the_headers(local_oss: LocalOSS, rules: oss2.Bucket) -> None:
-    ok = {"key": "up/post.txt", **post_fields_v1(local_oss, post_policy([])), "success_action_status": "200"}
+    ok = {"key": "up/post.txt", **post_fields_v4(local_oss, []), "success_action_status": "200"}
     resp = _post(local_oss, ok, b"posted")
     assert resp.status_code == 200 and resp.headers[ACAO] == PAGE
     assert resp.headers["Access-Control-Expose-Headers"] == "ETag, x-oss-request-id"
     callback = {"callbackUrl": f"http://127.0.0.1:{free_port()}", "callbackBody": "o=${object}"}
     resp = _post(local_oss, {**ok, "key": "up/cb.txt", "callback": b64json(callback)}, b"kept")
     assert resp.status_code == 203 and b"CallbackFailed" in resp.content and resp.headers[ACAO] == PAGE
-    expired = {"key": "up/old.txt", **post_fields_v1(local_oss, post_policy([], expires_in=-60))}
+    expired = {"key": "up/old.txt", **post_fields_v4(local_oss, [], expires_in=-60)}
     resp = _post(local_oss, expired, b"x")
     assert resp.status_code == 403 and b"Policy expired" in resp.content and resp.headers[ACAO] == PAGE
 
 
-def test_a_bucket_without_cors_sends_none(local_oss: LocalOSS, bucket_v1: oss2.Bucket) -> None:
-    put = bucket_v1.put_object("plain.txt", b"p", headers={"Origin": PAGE})
+def test_a_bucket_without_cors_sends_none(local_oss: LocalOSS, bucket_v4: oss2.Bucket) -> None:
+    put = bucket_v4.put_object("plain.txt", b"p", headers={"Origin": PAGE})
     assert _cors(put.headers) == {} and "Vary" not in put.headers
-    form = {"key": "plain-post.txt", **post_fields_v1(local_oss, post_policy([]))}
+    form = {"key": "plain-post.txt", **post_fields_v4(local_oss, [])}
     resp = _post(local_oss, form, b"p")
     assert resp.status_code == 204 and _cors(resp.headers) == {}
 
