@@ -48,7 +48,7 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
                         "COUNTING_ACTION_STARTED": str(tmp_path / "started.jsonl"),
                         "COUNTING_ACTION_DELAY": "2" if request.node.get_closest_marker("slow_reconcile") else "0",
                         "COUNTING_ACTION_DELAY_SOURCE": "reconcile",
-                        "CALLBACK_IDEMPOTENCY_CLAIM_TTL": "2", "CALLBACK_RECONCILE_SETTLE": "0", "FC_ROLE_ARN": ""})
+                        "CALLBACK_IDEMPOTENCY_CLAIM_TTL": "4", "CALLBACK_RECONCILE_SETTLE": "0", "FC_ROLE_ARN": ""})
     s.start()
     yield s
     s.stop()
@@ -175,7 +175,7 @@ def test_a_run_killed_midway_resumes_from_its_checkpoint(stack: LocalStack, tmp_
     thread.join(120)
     assert out[0].returncode == 1 and "Process exited unexpectedly" in out[0].stderr  # the invocation failed
     assert sorted(r["object"] for r in runs(tmp_path / "runs.jsonl")) == keys[:2]
-    time.sleep(2.2)  # the killed run's claim lapses (claim TTL 2 s here, 60 s deployed)
+    time.sleep(4.2)  # the killed run's claim lapses (claim TTL 4 s here: longer than the 2 s action; 60 s deployed)
     status, report = _reconcile(stack, str(stack.template))
     assert status == 0, report
     assert report["summary"]["resumed_after"] == keys[1]  # from the checkpoint, not from the start
