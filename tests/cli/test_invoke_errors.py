@@ -150,6 +150,7 @@ def _template_functions() -> str:
 
 @pytest.mark.parametrize(("function", "event", "says"), [
     ("upload", '{"action": "put",\n "key": }\n', "line 2 column 9: Expecting value"),
+    ("upload", '[{"action": "put"}]\n', "the event must be a JSON object {...}, not list"),  # JSON, not an event
     ("nosuch", '{"action": "put"}', f"template.yml has no function 'nosuch'; its functions: {_template_functions()}"),
 ])
 def test_invoke_checks_the_event_and_the_function_before_starting_anything(

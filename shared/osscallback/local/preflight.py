@@ -6,7 +6,7 @@ Without them a wrong ``--store`` showed as twenty seconds of tracebacks ending i
 :class:`~osscallback.local.stack.LocalStackError`-compatible :class:`PreflightError` with one line.
 
 - :func:`read_events`: the event files to run (the ``<function>-<name>.json`` rule explained when a name matches no
-  event function; an events directory with none is an error), each parsed as JSON (line and column on error:
+  event function; an events directory with none is an error), each parsed as a JSON object (line and column on error:
   :func:`read_event`, which ``osscallback invoke`` uses too);
 - :func:`refuse_memory_beside_triggers`: ``memory`` is one process's store, and an OSS-trigger function runs in
   another, so each upload's action would run twice (the backstop refuses it anyway);
@@ -77,11 +77,15 @@ def read_event(path: Path) -> bytes:
     except OSError as exc:
         raise PreflightError(f"cannot read event file {path}: {exc.strerror or exc}") from None
     try:
-        json.loads(payload)
+        event = json.loads(payload)
     except UnicodeDecodeError as exc:
         raise PreflightError(f"{path}: not UTF-8 JSON ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise PreflightError(f"{path}: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(event, dict):
+        # every event FC hands these functions is an object (OSS trigger, timer, HTTP event, destination record,
+        # the upload function's request): anything else is refused here, not after a stack started
+        raise PreflightError(f"{path}: the event must be a JSON object {{...}}, not {type(event).__name__}")
     return payload
 
 
