@@ -188,9 +188,8 @@ class LocalStack:
         self.oss_events: list[tuple[dict[str, Any], list[Any]]] = []
         self._events_lock = threading.Lock()
         self._last_oss_event = time.monotonic()
-        self.oss_event_delay = oss_event_delay
+        self.oss_event_delay, self.drops = oss_event_delay, EventDrops(drop_events)  # drops: --drop-events
         self.async_backoff, self.signature_versions = async_backoff, signature_versions
-        self.drops = EventDrops(drop_events)
         self._pending_oss_events = 0
         self._oss: LocalOSS | None = None
         self._fc: LocalFCHost | None = None
@@ -285,6 +284,8 @@ class LocalStack:
 
     def _log(self, function: str, line: str) -> None:
         self.deliveries.observe(function, line)
+        if self.inspector is not None:  # its "via reconcile" rows come from the reconcile function's lines
+            self.inspector.observe_log(function, line)
         if self.log_sink is not None:
             self.log_sink(function, line)
         else:

@@ -24,7 +24,6 @@ import oss2
 import pytest
 
 from osscallback.callback.reconcile import MIN_SETTLE
-from osscallback.local.inspector.history import EventEntry
 from osscallback.local.inspector.views import event_view
 from osscallback.local.stack import LocalStack
 from osscallback.upload.templates import build_callback
@@ -43,7 +42,7 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(FIXTURES), os.environ.get("PYTHONPATH")) if p))
     redis_url = request.getfixturevalue("redis").url if store == "redis" else None
     s = LocalStack(template=ROOT / template, data_dir=tmp_path / "oss", log_sink=lambda fn, line: None,
-                   inspector=False, store=redis_url, async_backoff=0.02, drop_events=["examples/lost-*"],
+                   inspector=request.node.name.startswith("test_a_lost_upload"), store=redis_url, async_backoff=0.02, drop_events=["examples/lost-*"],
                    env={"CALLBACK_ACTION": "counting_action:record", "COUNTING_ACTION_LOG": str(tmp_path / "runs.jsonl"),
                         "COUNTING_ACTION_STARTED": str(tmp_path / "started.jsonl"),
                         "COUNTING_ACTION_DELAY": "2" if request.node.get_closest_marker("slow_reconcile") else "0",
@@ -99,8 +98,9 @@ def test_a_lost_upload_runs_once_by_the_timer_and_never_again(stack: LocalStack,
     stack.fc.wait_async(60, [invocation.request_id])
     done = stack.fc.async_invocation(invocation.request_id)
     assert done is not None and done.status == "succeeded", done
-    row = event_view(EventEntry(1, done))  # the inspector's row for the run
-    assert row["event_name"].startswith("via reconcile: 1 delivered") and row["object"] == "examples/lost-1.txt"
+    rows = [event_view(e) for e in stack.inspector.history.events()] if stack.inspector else []
+    assert [(r["event_name"], r["object"]) for r in rows if r["trigger"] == "reconcile"] == [
+        ("via reconcile", "examples/lost-1.txt")]  # the inspector's row for the upload the timer's run delivered
     delivered = runs(tmp_path / "runs.jsonl")
     assert sorted((r["object"], r["source"]) for r in delivered) == [
         ("examples/fine.txt", "callback"), ("examples/lost-1.txt", "reconcile")]
@@ -117,6 +117,8 @@ def test_a_lost_upload_runs_once_by_the_timer_and_never_again(stack: LocalStack,
     time.sleep(SETTLED)
     status, third = _reconcile(stack, template)
     assert status == 0 and third["summary"]["delivered"] == 1, third  # a new upload: delivered, once
+    assert stack.inspector is not None and len([e for e in stack.inspector.history.events()
+                                                if e.invocation.source == "reconcile"]) == 2  # this run's row too
     assert [r["object"] for r in runs(tmp_path / "runs.jsonl")].count("examples/lost-1.txt") == 2
 
 

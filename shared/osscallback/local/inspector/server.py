@@ -16,6 +16,7 @@ from osscallback.local.httpserver import CannotListen, WSGIServer
 from osscallback.local.inspector.app import InspectorApp
 from osscallback.local.inspector.deadletters import DeadLetterSource
 from osscallback.local.inspector.history import DEFAULT_LIMIT, CallbackHistory
+from osscallback.local.inspector.reconciled import delivery_of
 from osscallback.local.oss.callbacks import CallbackRecord, CallbackSender
 
 
@@ -34,10 +35,16 @@ class Inspector:
         self.history.add(record)
 
     def observe_invocation(self, invocation: AsyncInvocation) -> None:
-        """The local FC host's asynchronous-invocation observer: remember the OSS-trigger deliveries among them, and
-        the timer-fired runs (reconciliation: its rows say ``via reconcile``)."""
-        if invocation.source.startswith(("oss:", "timer:")):
+        """The local FC host's asynchronous-invocation observer: remember the OSS-trigger deliveries among them."""
+        if invocation.source.startswith("oss:"):
             self.history.add_event(invocation)
+
+    def observe_log(self, function: str, line: str) -> None:
+        """A function's log line (the stack's log sink): each upload reconciliation delivered becomes a row
+        ``via reconcile``, from the timer's runs and ``osscallback reconcile``'s alike (:mod:`.reconciled`)."""
+        row = delivery_of(function, line)
+        if row is not None:
+            self.history.add_event(row)
 
     def watch_fc(self, host: LocalFCHost) -> None:
         """Observe ``host``'s asynchronous invocations, after whatever observer it already has."""

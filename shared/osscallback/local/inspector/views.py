@@ -123,19 +123,6 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _reconciled(result: bytes | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A reconcile run's row: ``via reconcile`` and the keys it delivered (its report's ``uploads``)."""
-    try:
-        report = json.loads(result or b"{}")
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        report = {}
-    uploads = [u for u in _dict(report).get("uploads") or () if isinstance(u, dict)]
-    keys = [str(u.get("key", "")) for u in uploads if u.get("outcome") == "delivered"]
-    summary = _dict(_dict(report).get("summary"))
-    label = f"via reconcile: {len(keys)} delivered, {summary.get('already_delivered', 0)} already"
-    return {"eventName": label}, {"key": ", ".join(keys)}
-
-
 def event_view(entry: EventEntry) -> dict[str, Any]:
     """An OSS-trigger event delivery: which event, to which function, and how its attempts went."""
     invocation = entry.invocation
@@ -150,13 +137,11 @@ def event_view(entry: EventEntry) -> dict[str, Any]:
     oss = _dict(first.get("oss"))
     bucket, obj = _dict(oss.get("bucket")), _dict(oss.get("object"))
     last = invocation.attempts[-1] if invocation.attempts else None
-    if invocation.source.startswith("timer:"):  # a reconcile run: the uploads it delivered, from its report
-        first, obj = _reconciled(invocation.result)
     return {
         "number": entry.number,
         "request_id": invocation.request_id,
         "time": invocation.created,
-        "trigger": invocation.source.removeprefix("oss:").removeprefix("timer:"),
+        "trigger": invocation.source.removeprefix("oss:"),
         # FC 2.0 names a function within its service; FC 3.0 functions have no service (no leading "/")
         "function": f"{invocation.service}/{invocation.function}" if invocation.service else invocation.function,
         "event_name": str(first.get("eventName", "")),
