@@ -69,12 +69,13 @@ def _app(env: dict[str, str]) -> Any:
 
 
 def _reconciler(app: Any, oss: Any) -> Any:
-    import oss2
-
+    from osscallback.callback.ossclient import OssClient
     from osscallback.callback.reconcile import Reconciler
     from osscallback.callback.reconcile_oss import OssLister
 
-    bucket = oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, BUCKET, region=REGION)
+    client = OssClient({"ALIBABA_CLOUD_ACCESS_KEY_ID": oss.access_key_id,  # V4, as the function lists
+                        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": oss.access_key_secret})
+    bucket = client.bucket(oss.endpoint, BUCKET, REGION, 10.0)
     return Reconciler(app, bucket=BUCKET, key_prefix=PREFIX, lister=OssLister(bucket), since=0.0, horizon=1e9)
 
 

@@ -17,6 +17,7 @@ FIGURES = [
     "cold start: first callback, custom template", "cold start: first callback, HTTPS key host",
     "cold start: first callback, no .pyc", "cold start: upload import adds",
     "1 KiB put p50 with callback", "MiB multipart+callback", "RSS after",
+    "reconcile 2,000 objects, oss:// store", "reconcile 2,000 objects, Redis store",
 ]
 
 
