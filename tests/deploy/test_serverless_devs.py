@@ -256,6 +256,9 @@ def test_deploy_info_invoke_redeploy_remove_with_the_real_s(stack: Stack, home: 
     out = shell(deploy.block, home, timeout=600)
     assert out.returncode == 0, f"the printed deploy block failed:\n{deploy.block}\n{out.stdout[-6000:]}"
     assert set(FUNCTIONS) <= fc_functions(stack)
+    if sys.version_info[:2] != (3, 12):  # the host runs the cp312 package on its own Python, and says so
+        assert any("oss-callback-fc-callback | note: the package was built for python3.12" in line
+                   and "_cffi_backend" in line for line in stack.since(0)), "\n".join(stack.since(0)[-40:])
 
     # 2. s info: every function, and the callback function's URL
     step("s info")

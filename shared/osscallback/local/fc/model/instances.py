@@ -23,6 +23,7 @@ from pathlib import Path
 
 from osscallback.local.fc.context import FCContext, FCCredentials, FunctionMeta, ServiceMeta
 from osscallback.local.fc.errors import WorkerStartError
+from osscallback.local.fc.model.abi import host_fit_note
 from osscallback.local.fc.model.process import LIBRARY_PARENT, LogSink, WorkerProcess, print_sink
 from osscallback.local.fc.protocol import WorkerConfig
 from osscallback.local.fc.spec import FunctionSpec
@@ -73,7 +74,13 @@ class Launcher:
     overrides: Mapping[str, str] = field(default_factory=dict)
 
     def make_workers(self, spec: FunctionSpec, count: int) -> list[WorkerProcess]:
-        """``count`` instances of ``spec``, labelled ``fn``, ``fn#2``, ... (not started)."""
+        """``count`` instances of ``spec``, labelled ``fn``, ``fn#2``, ... (not started).
+
+        Says once when the package's native modules are for another Python than this host's (:mod:`.abi`).
+        """
+        note = host_fit_note(spec.runtime, spec.code_dir)
+        if note:
+            self.log_sink(spec.name, note)
         return [self.make_worker(spec, spec.name + (f"#{i + 1}" if i else "")) for i in range(count)]
 
     def make_worker(self, spec: FunctionSpec, label: str) -> WorkerProcess:
