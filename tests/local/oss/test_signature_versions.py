@@ -12,6 +12,9 @@ signatures." The page names no <Code>; the local OSS answers AccessDenied, OSS's
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,6 +177,31 @@ def test_v1_post_forms_work_on_an_old_bucket(old_bucket: LocalOSS) -> None:
     fields = {"key": "form-v1.txt", **post_fields_v1(old_bucket, post_policy([{"bucket": old_bucket.bucket}]))}
     assert post_form(old_bucket, fields, b"v1 form").status_code == 204
     assert _v1(old_bucket).get_object("form-v1.txt").read() == b"v1 form"
+
+
+def _post_fields_v2(oss: LocalOSS, policy: str, secret: str | None = None) -> dict[str, str]:
+    """A V2-signed PostObject form: x-oss-signature-version OSS2, x-oss-access-key-id, x-oss-signature (OSS error pages
+    0002-00000701, -703, -706 name the fields), HMAC-SHA256 of the base64 policy as V2 signs."""
+    digest = hmac.new((secret or oss.access_key_secret).encode(), policy.encode(), hashlib.sha256).digest()
+    return {"x-oss-signature-version": "OSS2", "x-oss-access-key-id": oss.access_key_id, "policy": policy,
+            "x-oss-signature": base64.b64encode(digest).decode()}
+
+
+def test_v2_post_forms_are_refused_by_a_new_bucket(new_bucket: LocalOSS) -> None:
+    """Not taken for an anonymous form (that was 403 'bucket acl', EC 0003-00000001): refused as V2 is."""
+    fields = {"key": "form-v2.txt", **_post_fields_v2(new_bucket, post_policy([{"bucket": new_bucket.bucket}]))}
+    _assert_refused_on_wire(post_form(new_bucket, fields, b"v2 form"))
+    assert not _v4(new_bucket).object_exists("form-v2.txt")
+
+
+def test_v2_post_forms_work_on_an_old_bucket_and_are_checked(old_bucket: LocalOSS) -> None:
+    policy = post_policy([{"bucket": old_bucket.bucket}])
+    fields = {"key": "form-v2.txt", **_post_fields_v2(old_bucket, policy)}
+    assert post_form(old_bucket, fields, b"v2 form").status_code == 204
+    assert _v1(old_bucket).get_object("form-v2.txt").read() == b"v2 form"
+    forged = {"key": "forged-v2.txt", **_post_fields_v2(old_bucket, policy, secret="not the secret")}
+    answer = post_form(old_bucket, forged, b"forged")
+    assert (answer.status_code, ET.fromstring(answer.content).findtext("Code")) == (403, "SignatureDoesNotMatch")
 
 
 # --- the option -----------------------------------------------------------------------------------------------------

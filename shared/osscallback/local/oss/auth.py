@@ -105,8 +105,8 @@ def signature_version(req: SignedRequest) -> tuple[str, bool] | None:
 
 
 def form_signature_version(fields: Mapping[str, str]) -> str:
-    """How a signed PostObject form is signed (lower-case field names): V4 when it says so, else V1."""
-    return V4 if fields.get("x-oss-signature-version") == V4_ALGORITHM else V1
+    """How a signed PostObject form is signed (lower-case field names): V4 or V2 when it says so, else V1."""
+    return {V4_ALGORITHM: V4, V2_VERSION: V2}.get(fields.get("x-oss-signature-version", ""), V1)
 
 
 # --- credentials and tokens ----------------------------------------------------------------------------------------
@@ -450,8 +450,9 @@ def verify_post_signature(
     *,
     accepted: frozenset[str] = DEFAULT_VERSIONS,
 ) -> Credential:
-    """Check a PostObject form's signature over its base64 ``policy`` (V1 or V4 form fields, lower-case names);
-    a V1 form is refused first when ``accepted`` lacks V1 (403, EC 0002-00000080)."""
+    """Check a PostObject form's signature over its base64 ``policy`` (V1, V2 or V4 form fields, lower-case names);
+    a V1 or V2 form is refused first when ``accepted`` lacks it (403, EC 0002-00000080). V2's fields are
+    ``x-oss-access-key-id`` and ``x-oss-signature`` (OSS error pages 0002-00000703 and -706), HMAC-SHA256 as V2's."""
     now = time.time() if now is None else now
     policy = fields.get("policy", "")
     token = fields.get("x-oss-security-token")
@@ -472,14 +473,16 @@ def verify_post_signature(
         if not hmac.compare_digest(expected, provided.lower()):
             raise _mismatch(scope.access_key_id, provided, policy.encode("utf-8"))
         return cred
-    access_key_id = fields.get("ossaccesskeyid", "")
+    id_field, sig_field, sign = ("x-oss-access-key-id", "x-oss-signature", _v2_signature) if version == V2 else (
+        "OSSAccessKeyId", "Signature", _v1_signature)
+    access_key_id = fields.get(id_field.lower(), "")
     if not access_key_id:
-        raise access_denied("The OSSAccessKeyId form field is missing: anonymous uploads are not allowed.")
-    provided = fields.get("signature", "")
+        raise access_denied(f"The {id_field} form field is missing: anonymous uploads are not allowed.")
+    provided = fields.get(sig_field.lower(), "")
     if not provided:
-        raise access_denied("The Signature form field is missing.", ec="0002-00000703")
+        raise access_denied(f"The {sig_field} form field is missing.", ec="0002-00000703")
     cred = _credential(store, access_key_id, token, now)
-    if not hmac.compare_digest(_v1_signature(cred.access_key_secret, policy.encode("utf-8")), provided):
+    if not hmac.compare_digest(sign(cred.access_key_secret, policy.encode("utf-8")), provided):
         raise _mismatch(access_key_id, provided, policy.encode("utf-8"))
     return cred
 

@@ -46,7 +46,7 @@ def _post_object(backend: Backend, req: Request, form: PostForm, staged: StagedF
     fields = form.fields
     if staged is None:
         raise xmlresp.invalid_argument("The file form field is missing.", "file", "")
-    signed = any(f in fields for f in ("ossaccesskeyid", "x-oss-credential"))
+    signed = any(f in fields for f in ("ossaccesskeyid", "x-oss-credential", "x-oss-access-key-id"))
     if signed:
         if "policy" not in fields:
             raise xmlresp.invalid_argument("The policy form field is missing.", "policy", "")
