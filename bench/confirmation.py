@@ -30,7 +30,8 @@ def start_oss(tmp: Path) -> Any:
 
     oss = LocalOSS(data_dir=tmp / "confirm-oss", port=0, buckets=("examplebucket",))
     oss.start()
-    bucket = oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, oss.bucket)
+    bucket = oss2.Bucket(oss2.AuthV4(oss.access_key_id, oss.access_key_secret), oss.endpoint, oss.bucket,
+                         region=oss.region)  # V4: the local OSS refuses V1, as a bucket created today does
     for i in range(OBJECTS):
         bucket.put_object(f"bench/confirm/{i}.txt", _content(i))
     return oss
