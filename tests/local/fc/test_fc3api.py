@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -156,6 +157,8 @@ def test_deploy_update_invoke_delete_with_the_fc3_sdk(stack: StackInfo, packages
     response = client.invoke_function("sdk-upload", models.InvokeFunctionRequest(body=json.dumps(event).encode()))
     result = json.loads(response.body.read())
     assert response.status_code == 200 and response.headers["x-fc-request-id"]
+    checksum = client.get_function("sdk-upload", models.GetFunctionRequest()).body.code_checksum
+    assert checksum and response.headers["x-fc-code-checksum"] == checksum  # the code that ran, as FC says
     assert result["ok"] and result["callback_status"] == "ok" and result["callback"] == {"Status": "OK"}, result
 
     # 5. delete: a function with triggers is refused (FunctionNotEmpty), then trigger, function, gone
@@ -182,6 +185,12 @@ def test_template_functions_are_in_the_api(stack: StackInfo) -> None:
     payload = json.dumps({"action": "put", "key": "sdk/template.txt", "content": "x"}).encode()
     response = client.invoke_function("oss-callback-fc-upload", models.InvokeFunctionRequest(body=payload))
     assert json.loads(response.body.read())["callback_status"] == "ok"
+    # what fc3's `s invoke` prints (devsapp/fc3 src/subCommands/invoke/index.ts showLog): FC's answer headers, as
+    # a real invocation shows them (x-fc-instance-id: c-62b761c4-5a85e238b3ce404c817d, Serverless Devs' docs)
+    assert response.headers["x-fc-invocation-service-version"] == "LATEST"
+    assert re.fullmatch(r"c-[0-9a-f]{8}-[0-9a-f]{20}", response.headers["x-fc-instance-id"])
+    again = client.invoke_function("oss-callback-fc-upload", models.InvokeFunctionRequest(body=payload))
+    assert again.headers["x-fc-instance-id"] == response.headers["x-fc-instance-id"]  # one instance: the same id
 
 
 def test_wrong_keys_get_fc_error_documents(stack: StackInfo) -> None:

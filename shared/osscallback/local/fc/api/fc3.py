@@ -24,7 +24,15 @@ def invoke(backend: Backend, req: Request) -> Answer:
     spec = backend.registry.fc3_function(function)
     if spec is None:
         raise FunctionNotFound(f"function '{function}' does not exist")
-    return run_invoke(backend, spec, req)
+    answer = run_invoke(backend, spec, req)
+    if answer.status.startswith("200"):  # the checksum of the code that ran, as FC answers (fc3 prints it)
+        try:
+            checksum = str(backend.control.get_function(function).get("codeChecksum") or "")
+        except FunctionNotFound:
+            checksum = ""
+        if checksum:
+            answer = Answer(answer.status, [*answer.headers, ("X-Fc-Code-Checksum", checksum)], answer.body)
+    return answer
 
 
 def create_function(backend: Backend, req: Request) -> Answer:

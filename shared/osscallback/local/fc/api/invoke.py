@@ -3,10 +3,16 @@
 A synchronous invocation answers 200 with the function's result; when the function raised, timed out or its
 instance died, 200 with FC's function error document and ``X-Fc-Error-Type: UnhandledInvocationError`` (``fc2``
 and the FC 3.0 SDK raise on the header). ``X-Fc-Log-Type: Tail`` adds the invocation's log tail
-(``X-Fc-Log-Result``).
+(``X-Fc-Log-Result``). A synchronous answer also says which instance ran it and which version (``X-Fc-Instance-Id``,
+``X-Fc-Invocation-Service-Version: LATEST``), as FC's InvokeFunction reference lists and a real answer shows
+(``x-fc-instance-id: c-62b761c4-5a85e238b3ce404c817d``, Serverless Devs' invoke docs); fc3's ``s invoke`` prints
+them (devsapp/fc3 ``src/subCommands/invoke/index.ts`` ``showLog``), "undefined" without them.
 """
 
 from __future__ import annotations
+
+import hashlib
+import os
 
 from osscallback.local.fc import protocol
 from osscallback.local.fc.api.backend import Backend
@@ -40,7 +46,8 @@ def sync_invoke(backend: Backend, spec: FunctionSpec, req: Request, payload: byt
             out.append((protocol.H_LOG_RESULT, protocol.log_tail(message.encode("utf-8") + b"\n")))
         return with_request_id(Answer("200 OK", out, protocol.function_error(outcome.failure or "")), request_id)
     answer = outcome.answer
-    out = []
+    out = [("X-Fc-Instance-Id", instance_id(outcome.instance or spec.name)),
+           ("X-Fc-Invocation-Service-Version", "LATEST")]
     for name, value in answer.headers:
         lower = name.lower()
         if lower == protocol.I_LOG_RESULT.lower():
@@ -50,4 +57,10 @@ def sync_invoke(backend: Backend, spec: FunctionSpec, req: Request, payload: byt
     return with_request_id(Answer("200 OK", out, answer.body), request_id)
 
 
-__all__ = ["invoke", "sync_invoke"]
+def instance_id(label: str) -> str:
+    """FC's shape of an instance id (``c-62b761c4-5a85e238b3ce404c817d``), one per worker of this host."""
+    digest = hashlib.sha256(f"{os.getpid()}/{label}".encode()).hexdigest()
+    return f"c-{digest[:8]}-{digest[8:28]}"
+
+
+__all__ = ["instance_id", "invoke", "sync_invoke"]
