@@ -280,6 +280,8 @@ def test_deploy_info_invoke_redeploy_remove_with_the_real_s(stack: Stack, home: 
     result = invoke_result(out.stdout)
     assert result["ok"] is True and result["callback_status"] == "ok", result
     assert "rehearsal" not in result
+    assert re.search(r"Invoke instanceId: c-[0-9a-f]{8}-", out.stdout), out.stdout[-4000:]  # FC's answer headers
+    assert re.search(r"Code Checksum: \d+", out.stdout), out.stdout[-4000:]
 
     # 4. an upload the OSS-event backstop sees too: the action runs exactly once (the functions' log lines)
     step("an upload the OSS-event backstop sees too")
