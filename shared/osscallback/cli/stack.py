@@ -109,6 +109,8 @@ def _sample_event(events_dir: str | None) -> Path:
 #: Each worker's start-up warning about the local key URL it trusts: the LOCAL DEVELOPMENT line says it once, and
 #: it may arrive after start() returned, so a failed event's lines never include it.
 _STARTUP_NOTICE = '"UntrustedKeyUrlPrefix"'
+#: The local FC host's last line for an invocation (FC's own log format).
+_INVOKE_END = "FC Invoke End RequestId"
 
 
 class _FunctionLogs:
@@ -122,7 +124,7 @@ class _FunctionLogs:
         self.mode = mode  # "live", "quiet" or "on-failure"
         self.style = style
         self._kept: deque[str] = deque(maxlen=self.KEEP)
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
 
     def __call__(self, function: str, line: str) -> None:
         text = self.style(f"{function} | {line}", "2")
@@ -131,10 +133,18 @@ class _FunctionLogs:
         elif self.mode == "on-failure" and _STARTUP_NOTICE not in line:
             with self._lock:
                 self._kept.append(text)
+                self._lock.notify_all()
+
+    #: How long a failed event's lines may still be on their way: the workers' output arrives through pipes read by
+    #: other threads, so on a busy machine the result can come before the lines that explain it.
+    LATE_LINES = 3.0
 
     def flush(self, failed: bool) -> None:
-        """The lines kept since the last call: printed (the event failed) or dropped."""
+        """The lines kept since the last call: printed (the event failed) or dropped. A failed event's lines are
+        waited for up to :attr:`LATE_LINES` seconds, until the host's ``FC Invoke End`` line for the invocation."""
         with self._lock:
+            if failed:
+                self._lock.wait_for(lambda: any(_INVOKE_END in line for line in self._kept), timeout=self.LATE_LINES)
             kept, self._kept = list(self._kept), deque(maxlen=self.KEEP)
         if failed and kept:
             print("\n".join(kept), file=sys.stderr, flush=True)
