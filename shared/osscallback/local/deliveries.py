@@ -36,7 +36,8 @@ class Run:
     object: str | None
 
 
-def _json_in(line: str) -> dict[str, Any] | None:
+def json_in(line: str) -> dict[str, Any] | None:
+    """The JSON object a function log line carries after its prefix (timestamp, request id, level), if any."""
     start = line.find("{")
     if start < 0:
         return None
@@ -74,7 +75,7 @@ class Deliveries:
             return self._failures.get((bucket, key))
 
     def observe(self, function: str, line: str) -> None:
-        doc = _json_in(line)
+        doc = json_in(line)
         if doc is None:
             return
         with self._lock:

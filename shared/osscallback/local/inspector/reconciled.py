@@ -13,18 +13,12 @@ import json
 import time
 from typing import Any
 
+from osscallback.local.deliveries import json_in
 from osscallback.local.fc.model.asyncinvoke import AsyncAttempt, AsyncInvocation
 
 
 def _record(line: str) -> dict[str, Any] | None:
-    start = line.find("{")
-    if start < 0 or '"reconcile"' not in line:
-        return None
-    try:
-        doc = json.loads(line[start:])
-    except ValueError:
-        return None
-    return doc if isinstance(doc, dict) else None
+    return json_in(line) if '"reconcile"' in line else None
 
 
 def delivery_of(function: str, line: str) -> AsyncInvocation | None:
