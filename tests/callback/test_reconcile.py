@@ -163,3 +163,30 @@ def test_memory_store_is_refused_and_a_bad_setting_fails_every_run_saying_why(se
     assert isinstance(broken, BrokenReconcileApp)
     with pytest.raises(ConfigError, match="CALLBACK_RECONCILE="):
         make_reconcile_handler(broken)(b'{"triggerTime": "2026-12-07T08:00:00Z", "triggerName": "t", "payload": ""}')
+
+
+def test_a_run_beside_a_live_one_makes_its_own_pass_and_a_stale_checkpoint_is_resumed(
+        setup: dict[str, Any]) -> None:
+    """Two runs at once (the timer beside ``osscallback reconcile``) used to share the checkpoint: the second
+    resumed the first's place mid-run and reported the first's deliveries as its own ("delivered now 5" when it ran
+    none; seen in an independent check). A checkpoint younger than the claim TTL is a live run: the second makes its
+    own pass and counts only what it did; one older than that (a killed run's) is resumed."""
+    env = {**setup["env"], "CALLBACK_IDEMPOTENCY_CLAIM_TTL": "2"}
+    keys = [f"examples/lost-{i}.txt" for i in range(3)]
+    for key in keys:
+        setup["bucket"].put_object(key, key.encode())
+    cut = reconcile(env, budget=0)  # stops after its first upload, as a run near its timeout does
+    assert cut["summary"]["complete"] is False and [u["key"] for u in cut["uploads"]] == keys[:1]
+    beside = reconcile(env)  # at once: the first run's checkpoint is live
+    assert beside["summary"]["resumed_after"] == "" and beside["summary"]["complete"] is True
+    assert beside["summary"]["delivered"] == 2 and beside["summary"]["already_delivered"] == 1
+    assert [u["key"] for u in beside["uploads"]] == keys[1:]
+    setup["bucket"].put_object("examples/lost-3.txt", b"3")
+    setup["bucket"].put_object("examples/lost-4.txt", b"4")
+    cut = reconcile(env, budget=0)  # stops after its first object (lost-0, delivered before)
+    assert cut["summary"]["complete"] is False and cut["uploads"] == []
+    time.sleep(2.1)  # older than the claim TTL: a run that died there
+    resumed = reconcile(env)
+    assert resumed["summary"]["resumed_after"] == keys[0] and resumed["summary"]["complete"] is True
+    assert [u["key"] for u in resumed["uploads"]] == ["examples/lost-3.txt", "examples/lost-4.txt"]
+    assert sorted(r["object"] for r in runs(setup["log"])) == [f"examples/lost-{i}.txt" for i in range(5)]

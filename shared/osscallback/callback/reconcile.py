@@ -190,7 +190,12 @@ class Reconciler:
         state.setdefault("failures", {})
         summary = Summary(dry_run=options.dry_run)
         run = state.get("run") if not options.dry_run and options.since is None else None
-        if run and run.get("prefix") == options.prefix:
+        # A checkpoint saved within the claim TTL is a run still going (a live run saves after every page and every
+        # delivery, and no action outlives its claim): a second run started beside it makes its own pass, rather
+        # than taking over the other's place and reporting the other's counts as its own. Its claims keep each
+        # upload to one run; a checkpoint left by a killed run is older, and resumed.
+        live = run is not None and started - float(run.get("saved_at") or 0) < self.app.config.idempotency_claim_ttl
+        if run and run.get("prefix") == options.prefix and not live:
             summary.resumed_after = str(run.get("after") or "")
             summary.add(run.get("counts") or {})
         else:
@@ -207,7 +212,8 @@ class Reconciler:
             report.error = f"idempotency store unavailable: {exc}"
         summary.seconds = round(self.clock() - started, 3)
         if not options.dry_run:
-            state["run"] = None if summary.complete else {**run, "counts": self._counts(summary)}
+            state["run"] = None if summary.complete else {**run, "counts": self._counts(summary),
+                                                          "saved_at": self.clock()}
             try:
                 index.save_state(name, state)
             except StoreUnavailable as exc:
@@ -255,7 +261,7 @@ class Reconciler:
     def _save(self, run: dict[str, Any], state: dict[str, Any], summary: Summary, options: Options) -> None:
         if not options.dry_run:
             self.index.save_state(self.state_name(options.prefix), {**state, "run": {
-                **run, "counts": self._counts(summary)}})
+                **run, "counts": self._counts(summary), "saved_at": self.clock()}})
 
     def _one(self, obj: ListedObject, entry: Any, run: dict[str, Any], state: dict[str, Any], report: Report,
              options: Options, invocation_id: str, context: Any) -> bool:
