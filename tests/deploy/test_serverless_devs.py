@@ -268,6 +268,9 @@ def test_deploy_info_invoke_redeploy_remove_with_the_real_s(stack: Stack, home: 
     answered(out.stdout)
     assert all(name in out.stdout for name in FUNCTIONS), out.stdout[-4000:]
     assert "system_url:" in out.stdout and "maxAsyncRetryAttempts" in out.stdout, out.stdout[-4000:]
+    # the reconcile function's timer trigger, deployed by fc3 from template.yml through template.local.yml's extend
+    assert re.search(r"triggerName:\s+reconcile-timer", out.stdout) and "@every 10m" in out.stdout, \
+        out.stdout[-4000:]
 
     out = shell(deploy.then(f"s plan {s} --debug"), home, timeout=120)  # plan reads every config, then diffs
     assert out.returncode == 0, out.stdout[-4000:]
