@@ -148,8 +148,13 @@ def test_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="CALLBACK_RECONCILE"):
         ReconcileSettings.from_env({"CALLBACK_RECONCILE": "s3://b/x", "FC_REGION": REGION})
     settings = ReconcileSettings.from_env({"CALLBACK_RECONCILE": "oss://my-bucket/examples/", "FC_REGION": REGION})
-    assert (settings.bucket, settings.key_prefix, settings.settle) == ("my-bucket", "examples/", 600.0)
+    assert (settings.bucket, settings.key_prefixes, settings.settle) == ("my-bucket", ("examples/",), 600.0)
     assert settings.endpoint == f"https://oss-{REGION}-internal.aliyuncs.com"
+    several = ReconcileSettings.from_env({"CALLBACK_RECONCILE": "oss://my-bucket/examples/,uploads/?region=cn-beijing"})
+    assert (several.key_prefixes, several.region) == (("examples/", "uploads/"), "cn-beijing")
+    for overlapping in ("examples/,examples/a/", "uploads/,uploads/", ",uploads/"):  # each listed once, or refused
+        with pytest.raises(ConfigError, match="overlap"):
+            ReconcileSettings.from_env({"CALLBACK_RECONCILE": f"oss://my-bucket/{overlapping}", "FC_REGION": REGION})
     assert parse_since("2026-12-07T08:00:00Z") == 1796630400.0
     with pytest.raises(ConfigError):
         parse_since("yesterday")

@@ -30,6 +30,8 @@ def test_local_template_differs_only_where_the_cloud_is_needed() -> None:
     assert local.edition == cloud.edition and local.name == cloud.name
     assert [f.name for f in local.functions] == [f.name for f in cloud.functions]
     assert set(local.raw["resources"]) == set(cloud.raw["resources"])  # a resource added to template.yml is here
+    # both backstop prefixes (examples/, uploads/): `extend` replaces the trigger list, so it is repeated whole
+    assert [t.oss.prefix for f in local.functions for t in f.oss_triggers if t.oss] == ["examples/", "uploads/"]
     for fc, fl in zip(cloud.functions, local.functions, strict=True):
         assert fc.log_config == "auto" and fl.log_config == EMPTY_LOGS  # no SLS project/logstore to create
         assert fc.raw["role"] == ENV["FC_ROLE_ARN"] and ARN.fullmatch(fl.raw["role"]), fl.raw["role"]  # no RAM

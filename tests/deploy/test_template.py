@@ -8,6 +8,7 @@ import ast
 import io
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from osscallback.callback.core import CallbackApp, CallbackRequest
 from osscallback.deploy.build import DEFAULT_OUT, available_functions
 from osscallback.deploy.fcyaml import FunctionDef, Template, load_template
+from osscallback.upload.browser.authorizer import ANONYMOUS_ROOT
 from tests.support.deploy import ROOT, TEMPLATES
 
 LIBRARY = ROOT / "shared" / "osscallback"
@@ -277,8 +279,9 @@ def test_both_templates_run_reconcile_on_a_timer_over_the_backstops_prefix(path:
     assert timer.config["cronExpression"] == template.vars["reconcile"]["schedule"] == "@every 10m"
     assert timer.config["enable"] is True
     backstop = next(f for f in template.functions if f.oss_triggers)
-    prefix = backstop.oss_triggers[0].oss.prefix  # type: ignore[union-attr]
-    assert fn.environment["CALLBACK_RECONCILE"].startswith(f"oss://{template.vars['bucket']}/{prefix}?")
+    prefixes = ",".join(t.oss.prefix for t in backstop.oss_triggers)  # type: ignore[union-attr]
+    assert prefixes == "examples/,uploads/"  # every trigger's prefix is listed, and only those
+    assert fn.environment["CALLBACK_RECONCILE"].startswith(f"oss://{template.vars['bucket']}/{prefixes}?")
     for name in ("CALLBACK_IDEMPOTENCY_STORE", "CALLBACK_ACTION", "CALLBACK_IDEMPOTENCY_TTL"):
         assert fn.environment[name] == backstop.environment[name]
     assert fn.code_uri == backstop.code_uri
@@ -301,6 +304,23 @@ def test_no_secrets_and_deploy_docs_cover_the_template(path: Path) -> None:
         assert fn.name in docs
 
 
+@dataclass(frozen=True)
+class _Filter:
+    prefix: str
+    raw_prefix: str  # as the template file writes it
+
+
+def _oss_filters(template: Template, fn: FunctionDef) -> list[_Filter]:
+    """Each OSS trigger's key prefix, resolved and as written (fc3: filter.key.prefix; devsapp/fc: Key.Prefix)."""
+    raw_triggers = template.raw["resources" if template.is_fc3 else "services"][fn.module]["props"]["triggers"]
+    out = []
+    for trigger, raw in zip(fn.triggers, raw_triggers, strict=True):
+        key, raw_key = ("key", "prefix") if template.is_fc3 else ("Key", "Prefix")
+        config = "triggerConfig" if template.is_fc3 else "config"
+        out.append(_Filter(trigger.config["filter"][key][raw_key], str(raw[config]["filter"][key][raw_key])))
+    return out
+
+
 @pytest.mark.parametrize("template", _templates())
 def test_the_oss_backstop_delivers_uploads_and_never_its_own_markers(template: Template) -> None:
     """An OSS trigger on the three upload events, filtered by a key prefix from a variable, on a function that
@@ -312,21 +332,25 @@ def test_the_oss_backstop_delivers_uploads_and_never_its_own_markers(template: T
     backstops = [f for f in template.functions if any(t.type == "oss" for t in f.triggers)]
     assert len(backstops) == 1
     (fn,) = backstops
-    (trigger,) = fn.triggers
     assert fn.code_uri == callback.code_uri and fn.handler == "oss_event.handler"
     assert dict(fn.environment) == dict(callback.environment)  # one configuration, one store
-    assert trigger.config["events"] == ["oss:ObjectCreated:PutObject", "oss:ObjectCreated:PostObject",
-                                        "oss:ObjectCreated:CompleteMultipartUpload"]
-    key = trigger.config["filter"]["key" if template.is_fc3 else "Key"]
-    prefix = key["prefix" if template.is_fc3 else "Prefix"]
-    assert prefix and prefix == template.vars["backstop"]["keyPrefix"]
-    raw_key = template.raw["resources" if template.is_fc3 else "services"][fn.module]["props"]["triggers"][0]
-    filter_key = raw_key["triggerConfig" if template.is_fc3 else "config"]["filter"]
-    assert "${vars.backstop.keyPrefix}" in str(filter_key), "the key-prefix filter comes from a variable"
+    # One trigger per prefix: examples/ (the upload function's samples) and uploads/, where the page and /sts put
+    # every upload of the `anonymous` authorizer (uploads/<random>/), so a client that skips the callback is covered.
+    assert [t.raw_prefix for t in _oss_filters(template, fn)] == ["${vars.backstop.keyPrefix}",
+                                                                   "${vars.backstop.uploadsPrefix}"]
+    prefixes = [t.prefix for t in _oss_filters(template, fn)]
+    assert prefixes == [template.vars["backstop"]["keyPrefix"], template.vars["backstop"]["uploadsPrefix"]]
+    assert prefixes == ["examples/", ANONYMOUS_ROOT]
+    assert not prefixes[0].startswith(prefixes[1]) and not prefixes[1].startswith(prefixes[0]), "OSS refuses overlaps"
+    for trigger in fn.triggers:
+        assert trigger.config["events"] == ["oss:ObjectCreated:PutObject", "oss:ObjectCreated:PostObject",
+                                            "oss:ObjectCreated:CompleteMultipartUpload"]
     store = StoreSpec.parse(fn.environment["CALLBACK_IDEMPOTENCY_STORE"], {})
     assert store.kind == "oss" and store.bucket == "bucket-x"
-    assert not store.prefix.startswith(prefix) and not prefix.startswith(store.prefix), "markers would trigger it"
+    for prefix in prefixes:
+        assert not store.prefix.startswith(prefix) and not prefix.startswith(store.prefix), "markers would trigger it"
     assert fn.timeout is not None and fn.timeout < float(fn.environment["CALLBACK_IDEMPOTENCY_CLAIM_TTL"])
     assert callback.timeout is not None and callback.timeout < float(fn.environment["CALLBACK_IDEMPOTENCY_CLAIM_TTL"])
-    bucket_ref = fn.raw["triggers"][0].get("sourceArn", "") if template.is_fc3 else trigger.config.get("bucketName", "")
-    assert bucket_ref.endswith("bucket-x"), "the trigger watches the bucket the uploads go to"
+    for raw, trigger in zip(fn.raw["triggers"], fn.triggers, strict=True):
+        bucket_ref = raw.get("sourceArn", "") if template.is_fc3 else trigger.config.get("bucketName", "")
+        assert bucket_ref.endswith("bucket-x"), "the trigger watches the bucket the uploads go to"

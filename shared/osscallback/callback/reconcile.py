@@ -4,10 +4,10 @@ sent its event and its callback failed (or there was none).
 Transport-free, like the other adapters' core: the timer-triggered function (``functions/callback/reconcile.py``)
 and ``osscallback reconcile`` (which invokes that function) drive :class:`Reconciler`. One run:
 
-1. lists the objects under the backstop's key prefix (``CALLBACK_RECONCILE_PREFIX``, the OSS trigger's
-   ``keyPrefix``), 1,000 a request (:class:`Lister`), and reads the delivered index for the same page (one merge
-   listing with the ``oss://`` store, one pipeline with Redis: :mod:`.idempotency.delivered`). An object the index
-   covers costs nothing more;
+1. lists the objects under one of the backstop's key prefixes (``CALLBACK_RECONCILE``, an OSS trigger's prefix;
+   the function runs one :class:`Reconciler` per prefix, each with its own checkpoint), 1,000 a request
+   (:class:`Lister`), and reads the delivered index for the same page (one merge listing with the ``oss://``
+   store, one pipeline with Redis: :mod:`.idempotency.delivered`). An object the index covers costs nothing more;
 2. leaves alone the objects younger than the *settle window* (default 600 s: longer than the backstop's longest
    life, the 420 s maximum event age plus the 30 s timeout of its last attempt plus the 60 s claim TTL), so it never
    races a callback or an event still in flight, and those older than its horizon (the first run, or ``since``;
@@ -150,6 +150,20 @@ class Report:
         if self.error:
             out["error"] = self.error
         return out
+
+
+def merge_reports(reports: list[Report]) -> Report:
+    """One run's report over several key prefixes (each reconciled on its own): counts summed, complete only when
+    every prefix's listing is, the uploads and errors of all."""
+    if len(reports) == 1:
+        return reports[0]
+    first = reports[0].summary if reports else Summary()
+    summary = Summary(dry_run=first.dry_run, complete=all(r.summary.complete for r in reports))
+    for one in reports:
+        summary.add({k: v for k, v in asdict(one.summary).items() if k != "seconds"})
+        summary.seconds = round(summary.seconds + one.summary.seconds, 3)
+        summary.resumed_after = summary.resumed_after or one.summary.resumed_after
+    return Report(summary, [o for r in reports for o in r.outcomes], "; ".join(r.error for r in reports if r.error))
 
 
 class Reconciler:
@@ -368,4 +382,4 @@ class Reconciler:
 
 
 __all__ = ["DEFAULT_MAX_ATTEMPTS", "DEFAULT_SETTLE", "MIN_SETTLE", "Lister", "Options", "Outcome", "Reconciler",
-           "Report", "Summary"]
+           "Report", "Summary", "merge_reports"]

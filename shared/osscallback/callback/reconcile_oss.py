@@ -1,7 +1,9 @@
 """Reconciliation wired to OSS: the bucket's listing, the settings, and the app the timer-triggered function runs.
 
-``CALLBACK_RECONCILE=oss://<bucket>/<key prefix>[?region=<region>&endpoint=<url>]`` names what to reconcile: the
-bucket and the OSS trigger's ``keyPrefix`` (empty: the whole bucket). As for the other ``oss://`` settings the region
+``CALLBACK_RECONCILE=oss://<bucket>/<key prefix>[,<key prefix>...][?region=<region>&endpoint=<url>]`` names what to
+reconcile: the bucket and the OSS triggers' key prefixes, comma-separated (the templates: ``examples/,uploads/``;
+empty: the whole bucket). Each prefix is one listing with its own checkpoint, so they must not overlap (one inside
+another would list its objects twice). As for the other ``oss://`` settings the region
 defaults to ``FC_REGION`` and the endpoint to the region's internal one; the function lists with its own role's
 temporary credentials (``oss:ListObjects`` on the bucket, the one right reconciliation adds). Beside it:
 ``CALLBACK_RECONCILE_SETTLE`` (seconds, default 600), ``CALLBACK_RECONCILE_MAX_ATTEMPTS`` (runs before a failing
@@ -33,7 +35,15 @@ from osscallback.callback.deadletter import BoxSpec
 from osscallback.callback.idempotency.delivered import ListedObject
 from osscallback.callback.idempotency.oss_index import list_pages
 from osscallback.callback.ossclient import OssClient
-from osscallback.callback.reconcile import DEFAULT_MAX_ATTEMPTS, DEFAULT_SETTLE, Options, Reconciler, Report
+from osscallback.callback.reconcile import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_SETTLE,
+    Options,
+    Reconciler,
+    Report,
+    Summary,
+    merge_reports,
+)
 from osscallback.errors import ConfigError, StoreUnavailable
 from osscallback.osslocation import resolve_location
 
@@ -59,7 +69,7 @@ def parse_since(text: str, variable: str = "CALLBACK_RECONCILE_SINCE") -> float:
 @dataclass(frozen=True)
 class ReconcileSettings:
     bucket: str
-    key_prefix: str
+    key_prefixes: tuple[str, ...]
     region: str
     endpoint: str
     settle: float = DEFAULT_SETTLE
@@ -71,7 +81,8 @@ class ReconcileSettings:
         text = (env.get("CALLBACK_RECONCILE") or "").strip()
         parts = urlsplit(text)
         if parts.scheme != "oss" or not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", parts.netloc):
-            raise ConfigError(f"{VARIABLE}={text!r}: use oss://<bucket>/<key prefix> (the OSS trigger's keyPrefix)")
+            raise ConfigError(f"{VARIABLE}={text!r}: use oss://<bucket>/<key prefix>[,<key prefix>...] "
+                              "(the OSS triggers' prefixes)")
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         unknown = sorted(set(query) - {"region", "endpoint"})
         if unknown:
@@ -85,8 +96,19 @@ class ReconcileSettings:
         if settle < 0 or attempts < 1:
             raise ConfigError("CALLBACK_RECONCILE_SETTLE must be >= 0 and CALLBACK_RECONCILE_MAX_ATTEMPTS >= 1")
         since = env.get("CALLBACK_RECONCILE_SINCE") or ""
-        return cls(parts.netloc, parts.path.lstrip("/"), region, endpoint, settle, attempts,
+        return cls(parts.netloc, _prefixes(text, parts.path.lstrip("/")), region, endpoint, settle, attempts,
                    parse_since(since) if since.strip() else None)
+
+
+def _prefixes(text: str, path: str) -> tuple[str, ...]:
+    """The comma-separated key prefixes: none empty beside another, none twice, none inside another."""
+    prefixes = tuple(path.split(","))
+    for i, one in enumerate(prefixes):
+        for other in prefixes[i + 1:]:
+            if one.startswith(other) or other.startswith(one):
+                raise ConfigError(f"{VARIABLE}={text!r}: key prefixes {one!r} and {other!r} overlap (each is listed "
+                                  "on its own: give disjoint prefixes, or one that covers both)")
+    return prefixes
 
 
 class OssLister:
@@ -140,13 +162,23 @@ class ReconcileApp:
             if timeout:
                 options = Options(options.prefix, options.since, options.settle, options.dry_run,
                                   max(1.0, float(timeout) - MARGIN))
-        reconciler = Reconciler(self.app, bucket=settings.bucket, key_prefix=settings.key_prefix,
-                                lister=OssLister(self.lister_bucket), letters=self.letters,
-                                max_attempts=settings.max_attempts, since=settings.since,
-                                function_arn=str(getattr(getattr(context, "function", None), "name", "") or ""))
-        report: Report = reconciler.run(options, invocation_id=str(getattr(context, "request_id", "") or ""),
-                                        context=context)
-        return report.to_dict()
+        reports: list[Report] = []
+        started = time.monotonic()
+        for key_prefix in settings.key_prefixes:  # one listing and one checkpoint per prefix, in turn
+            budget = options.budget
+            if budget is not None:
+                budget -= time.monotonic() - started
+                if budget <= 0:  # the budget is spent: this prefix waits for the next run (complete: false)
+                    reports.append(Report(Summary(dry_run=options.dry_run)))
+                    continue
+            reconciler = Reconciler(self.app, bucket=settings.bucket, key_prefix=key_prefix,
+                                    lister=OssLister(self.lister_bucket), letters=self.letters,
+                                    max_attempts=settings.max_attempts, since=settings.since,
+                                    function_arn=str(getattr(getattr(context, "function", None), "name", "") or ""))
+            reports.append(reconciler.run(dataclasses.replace(options, budget=budget),
+                                          invocation_id=str(getattr(context, "request_id", "") or ""),
+                                          context=context))
+        return merge_reports(reports).to_dict()
 
 
 class BrokenReconcileApp:

@@ -22,6 +22,7 @@ from typing import Any
 
 import oss2
 import pytest
+import requests
 
 from osscallback.callback.reconcile import MIN_SETTLE
 from osscallback.local.inspector.views import event_view
@@ -42,7 +43,7 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(FIXTURES), os.environ.get("PYTHONPATH")) if p))
     redis_url = request.getfixturevalue("redis").url if store == "redis" else None
     s = LocalStack(template=ROOT / template, data_dir=tmp_path / "oss", log_sink=lambda fn, line: None,
-                   inspector=request.node.name.startswith("test_a_lost_upload"), store=redis_url, async_backoff=0.02, drop_events=["examples/lost-*"],
+                   inspector=request.node.name.startswith("test_a_lost_upload"), store=redis_url, async_backoff=0.02, drop_events=["examples/lost-*", "uploads/*/lost-*"],
                    env={"CALLBACK_ACTION": "counting_action:record", "COUNTING_ACTION_LOG": str(tmp_path / "runs.jsonl"),
                         "COUNTING_ACTION_STARTED": str(tmp_path / "started.jsonl"),
                         "COUNTING_ACTION_DELAY": "2" if request.node.get_closest_marker("slow_reconcile") else "0",
@@ -120,6 +121,38 @@ def test_a_lost_upload_runs_once_by_the_timer_and_never_again(stack: LocalStack,
     assert stack.inspector is not None and len([e for e in stack.inspector.history.events()
                                                 if e.invocation.source == "reconcile"]) == 2  # this run's row too
     assert [r["object"] for r in runs(tmp_path / "runs.jsonl")].count("examples/lost-1.txt") == 2
+
+
+def test_page_and_app_uploads_under_uploads_are_delivered_by_the_event_or_reconcile(
+        stack: LocalStack, tmp_path: Path) -> None:
+    """The page and ``/sts`` put uploads under the authorizer's prefix, ``uploads/<random>/`` for ``anonymous``
+    (the local stack's authorizer). The templates' second OSS trigger and reconcile's second prefix cover it: an
+    app upload that skips the callback is delivered once by its OSS event; one whose event is also dropped
+    (``drop_events``), once by the timer's reconcile run; a second run delivers nothing."""
+    answer = requests.get(stack.info().upload_page_url + "sts", timeout=30)
+    assert answer.status_code == 200, answer.text
+    sts = answer.json()
+    assert sts["key_prefix"].startswith("uploads/") and len(sts["key_prefix"].split("/")) == 3  # uploads/<x>/
+    bucket = oss2.Bucket(oss2.StsAuth(sts["AccessKeyId"], sts["AccessKeySecret"], sts["SecurityToken"],
+                                      auth_version="v4"), sts["endpoint"], sts["bucket"], region=sts["region"])
+    by_event, lost = sts["key_prefix"] + "no-callback.bin", sts["key_prefix"] + "lost-no-callback.bin"
+    assert bucket.put_object(by_event, b"sent without x-oss-callback").status == 200
+    assert bucket.put_object(lost, b"no callback, and its event is lost").status == 200
+    stack.settle(timeout=30)
+    assert stack.drops.dropped == [lost]
+    assert [(r["object"], r["source"]) for r in runs(tmp_path / "runs.jsonl")] == [(by_event, "oss_event")]
+    time.sleep(SETTLED)
+
+    invocation = stack.fc.fire_timer("reconcile")
+    stack.fc.wait_async(60, [invocation.request_id])
+    done = stack.fc.async_invocation(invocation.request_id)
+    assert done is not None and done.status == "succeeded", done
+    assert sorted((r["object"], r["source"]) for r in runs(tmp_path / "runs.jsonl")) == sorted(
+        [(by_event, "oss_event"), (lost, "reconcile")])
+    status, again = _reconcile(stack, str(stack.template))
+    assert status == 0 and again["summary"]["delivered"] == 0 and again["summary"]["already_delivered"] == 2, again
+    assert again["summary"]["complete"] is True and again["summary"]["list_requests"] == 2  # one listing a prefix
+    assert len(runs(tmp_path / "runs.jsonl")) == 2
 
 
 def _started(path: Path, count: int, timeout: float = 60) -> list[dict[str, Any]]:
