@@ -286,28 +286,33 @@ def test_deploy_info_invoke_redeploy_remove_with_the_real_s(stack: Stack, home: 
     assert re.search(r"Invoke instanceId: c-[0-9a-f]{8}-", out.stdout), out.stdout[-4000:]  # FC's answer headers
     assert re.search(r"Code Checksum: \d+", out.stdout), out.stdout[-4000:]
 
-    # 4. an upload the OSS-event backstop sees too: the action runs exactly once (the functions' log lines)
+    # 4. an upload the OSS-event backstop sees too: the action runs exactly once (the functions' log lines), under
+    # each backstop prefix: examples/ (the first OSS trigger) and uploads/ (the second, fc3 deploys both)
     step("an upload the OSS-event backstop sees too")
-    key = f"examples/rehearsal/{uuid.uuid4().hex}.txt"
-    event = tmp_path / "event.json"
-    event.write_text(json.dumps({"action": "put", "key": key, "content": "rehearsed\n", "template": "json-full"}))
-    mark = len(stack.since(0))
-    out = shell(deploy.then(f"s upload invoke {s} --event-file {event}"), home, 120)
-    assert out.returncode == 0 and invoke_result(out.stdout)["callback_status"] == "ok", out.stdout[-4000:]
+    for prefix in ("examples/", "uploads/"):
+        key = f"{prefix}rehearsal/{uuid.uuid4().hex}.txt"
+        event = tmp_path / "event.json"
+        event.write_text(json.dumps({"action": "put", "key": key, "content": "rehearsed\n", "template": "json-full"}))
+        mark = len(stack.since(0))
+        out = shell(deploy.then(f"s upload invoke {s} --event-file {event}"), home, 120)
+        assert out.returncode == 0 and invoke_result(out.stdout)["callback_status"] == "ok", out.stdout[-4000:]
 
-    def runs(lines: list[str]) -> list[str]:
-        return [line for line in lines if '"action": "log"' in line and key in line]
+        def runs(lines: list[str], key: str = key) -> list[str]:
+            return [line for line in lines if '"action": "log"' in line and key in line]
 
-    lines = stack.wait_for(lambda got: any("duplicate" in ln and key in ln for ln in got) and runs(got), mark, 60)
-    # the other path found the upload delivered: "duplicate" in the OSS-event function's or the callback's line
-    time.sleep(1)  # a second run, were there one, would be logged by now
-    assert len(runs(stack.since(mark))) == 1, "\n".join(lines)
-    # (either path may be first: the local OSS sends the event and the callback concurrently, as OSS does)
-    inspector = re.search(r"Inspector: (http://\S+/)", stack.printed)
-    assert inspector is not None, stack.printed
-    with urlopen(inspector.group(1) + "api/callbacks", timeout=30) as resp:  # noqa: S310 - the stack's loopback
-        sent = [c for c in json.loads(resp.read())["callbacks"] if c["object"] == key]
-    assert [c["status"] for c in sent] == [200], sent  # OSS called the deployed callback function once, answered
+        def both(got: list[str], key: str = key) -> bool:  # the callback and the event each reached a function
+            return any("duplicate" in ln and key in ln for ln in got) and bool(runs(got))
+
+        lines = stack.wait_for(both, mark, 60)
+        # the other path found the upload delivered: "duplicate" in the OSS-event function's or the callback's line
+        time.sleep(1)  # a second run, were there one, would be logged by now
+        assert len(runs(stack.since(mark))) == 1, "\n".join(lines)
+        # (either path may be first: the local OSS sends the event and the callback concurrently, as OSS does)
+        inspector = re.search(r"Inspector: (http://\S+/)", stack.printed)
+        assert inspector is not None, stack.printed
+        with urlopen(inspector.group(1) + "api/callbacks", timeout=30) as resp:  # noqa: S310 - the stack's loopback
+            sent = [c for c in json.loads(resp.read())["callbacks"] if c["object"] == key]
+        assert [c["status"] for c in sent] == [200], sent  # OSS called the deployed callback function once, answered
 
     # 5. change the upload function in a copy of the project, deploy it alone, and the change is what runs
     step("change the upload function")
@@ -332,6 +337,8 @@ def test_deploy_info_invoke_redeploy_remove_with_the_real_s(stack: Stack, home: 
     out = shell(deploy.then(f"s remove {s} -y --debug"), home, timeout=180)
     assert out.returncode == 0, out.stdout[-4000:]
     answered(out.stdout)  # remove logs a failed call and goes on: its debug log must show none
+    # every function gone: the host refuses DeleteFunction while a trigger is left (FC's FunctionNotEmpty), so fc3
+    # removed each trigger the template lists, both OSS triggers of oss-events included
     assert not set(FUNCTIONS) & fc_functions(stack)
     out = shell(deploy.then(f"s upload invoke {s} --event-file events/upload-put.json"), home, 120, ROOT)
     assert out.returncode != 0 and "FunctionNotFound" in out.stdout and "404" in out.stdout, out.stdout[-4000:]

@@ -144,8 +144,9 @@ def test_an_expired_token_is_refused(stack: LocalStack) -> None:
 
 
 def test_a_client_that_skips_the_callback_is_delivered_by_the_backstop(tmp_path: Path) -> None:
-    """Under the OSS trigger's prefix (the templates' ``vars.backstop.keyPrefix``, examples/), an upload with no
-    callback at all still runs the action once: the OSS event reaches the backstop function."""
+    """Under an OSS trigger's prefix (here ``vars.backstop.keyPrefix``, examples/; ``uploadsPrefix``, where
+    ``anonymous`` puts uploads: tests/local/stack/test_reconcile.py), an upload with no callback at all still runs
+    the action once: the OSS event reaches the backstop function."""
     env = {"UPLOAD_AUTHORIZER": "page_authorizers:examples_user", "PYTHONPATH": str(FIXTURES / "authorizers")}
     with LocalStack(template=ROOT / "template.yml", data_dir=tmp_path, log_sink=lambda f, line: None,
                     inspector=False, env=env) as stack:
