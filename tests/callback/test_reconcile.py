@@ -195,3 +195,24 @@ def test_a_run_beside_a_live_one_makes_its_own_pass_and_a_stale_checkpoint_is_re
     assert resumed["summary"]["resumed_after"] == keys[0] and resumed["summary"]["complete"] is True
     assert [u["key"] for u in resumed["uploads"]] == ["examples/lost-3.txt", "examples/lost-4.txt"]
     assert sorted(r["object"] for r in runs(setup["log"])) == [f"examples/lost-{i}.txt" for i in range(5)]
+
+
+def test_several_prefixes_each_one_listing_and_one_checkpoint(setup: dict[str, Any]) -> None:
+    """The templates' ``examples/,uploads/``: each prefix is listed on its own (one page each here, nothing in
+    between such as elsewhere/), with its own checkpoint; a run cut short in the first prefix leaves the second to
+    the next run, which resumes the first where it stopped."""
+    env = {**setup["env"], "CALLBACK_RECONCILE": setup["env"]["CALLBACK_RECONCILE"].replace(
+        "/examples/?", "/examples/,uploads/?"), "CALLBACK_IDEMPOTENCY_CLAIM_TTL": "1"}
+    keys = ["examples/lost-0.txt", "examples/lost-1.txt", "uploads/0f3a/lost-2.txt"]
+    for key in [*keys, "elsewhere/outside.txt"]:
+        setup["bucket"].put_object(key, key.encode())
+    cut = reconcile(env, budget=0)  # stops after its first upload: uploads/ is not reached
+    assert cut["summary"]["complete"] is False and [u["key"] for u in cut["uploads"]] == keys[:1]
+    time.sleep(1.1)  # older than the claim TTL: a run that died there
+    rest = reconcile(env)
+    assert rest["summary"]["complete"] is True and rest["summary"]["resumed_after"] == keys[0]
+    assert [u["key"] for u in rest["uploads"]] == keys[1:]
+    again = reconcile(env)
+    assert again["summary"]["already_delivered"] == 3 and again["summary"]["delivered"] == 0
+    assert again["summary"]["list_requests"] == 2  # one listing a prefix, the bucket's other keys never listed
+    assert sorted(r["object"] for r in runs(setup["log"])) == keys  # each once

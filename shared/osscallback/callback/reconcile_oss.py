@@ -164,9 +164,9 @@ class ReconcileApp:
                                   max(1.0, float(timeout) - MARGIN))
         reports: list[Report] = []
         started = time.monotonic()
-        for key_prefix in settings.key_prefixes:  # one listing and one checkpoint per prefix, in turn
+        for i, key_prefix in enumerate(settings.key_prefixes):  # one listing and one checkpoint per prefix, in turn
             budget = options.budget
-            if budget is not None:
+            if budget is not None and i:  # the first prefix gets the whole budget (0: stop after one object)
                 budget -= time.monotonic() - started
                 if budget <= 0:  # the budget is spent: this prefix waits for the next run (complete: false)
                     reports.append(Report(Summary(dry_run=options.dry_run)))
