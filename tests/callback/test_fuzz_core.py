@@ -111,7 +111,10 @@ def test_unmutated_well_formed_callbacks_are_accepted(apps: dict[str, CallbackAp
     from tests.support.fuzz import form_bodies, paths, queries
 
     path, query = data.draw(paths), data.draw(queries)
-    body = data.draw(form_bodies.filter(lambda b: b"size" not in b and b"imageInfo" not in b and b"x%3A" not in b))
+    # No `object` field of the fuzzer's own: the parser keeps a repeated field's last value, so a drawn
+    # `object=0` replaced the fresh name below and two examples met as one upload (a fresh-clone run failed so).
+    body = data.draw(form_bodies.filter(lambda b: b"size" not in b and b"imageInfo" not in b and b"x%3A" not in b
+                                        and b"object=" not in b))
     # A fresh object per example: the apps (and their idempotency store) live for the module, and two examples
     # naming the same upload (bucket, object, ETag, reqId) with different bodies are rightly a 409
     # IdempotencyKeyMismatch, not a rejection of a well-formed callback.
